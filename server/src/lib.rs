@@ -4,3 +4,4 @@
 #![deny(clippy::print_stdout)]
 
 pub mod model;
+pub mod protocol;
