@@ -1,0 +1,1351 @@
+//! Git worktrees for sessions, made and inspected with gitoxide (`gix`), never by running `git`.
+//!
+//! Every session works in its own *linked worktree* (the same thing `git worktree add` makes), on its own
+//! branch, so `git worktree list`, `git status` and `git fsck` accept it. This module:
+//!
+//! - finds the repository a path belongs to ([`discover_repository`]) and resolves revisions ([`resolve_commit`]);
+//! - creates a branch and a linked worktree for a session ([`create_worktree`]), hiding lulu's folder from the
+//!   main checkout's `git status` through the repository's `info/exclude`;
+//! - tells what deleting a worktree would lose ([`uncommitted_changes`], [`unmerged_commits`]);
+//! - removes worktrees and branches ([`remove_worktree`], [`delete_branch`]);
+//! - computes the session's change set against its base commit ([`diff_against`]);
+//! - reconciles stale registrations and reports orphan folders at startup ([`reconcile`]).
+//!
+//! All functions are synchronous and open the repository afresh: they are called rarely, from runners and
+//! request handlers, and must see what other processes did in the meantime.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use gix::bstr::{BStr, BString, ByteSlice};
+use gix::refs::transaction::{Change, PreviousValue, RefEdit, RefLog};
+use gix::status::index_worktree::Item as WorktreeItem;
+
+/// The boxed cause of a failure inside gitoxide or the file system.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+fn boxed<E>(error: E) -> BoxError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    Box::new(error)
+}
+
+/// Git's rule for binary content: a NUL byte within the first 8000 bytes.
+const BINARY_PROBE_LEN: usize = 8000;
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Errors
+
+/// Why [`discover_repository`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoverError {
+    #[error("{} is not inside a git repository", path.display())]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("the git repository at {} is bare (it has no working tree)", path.display())]
+    Bare { path: PathBuf },
+    #[error("the git repository at {} has no commit yet (HEAD is unborn)", path.display())]
+    NoCommits { path: PathBuf },
+    #[error("could not read the git repository at {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Why [`resolve_commit`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveCommitError {
+    #[error("could not open the git repository at {}", repo.display())]
+    Open {
+        repo: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{rev:?} does not name a commit in the repository at {}", repo.display())]
+    NotACommit {
+        repo: PathBuf,
+        rev: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+/// Why [`create_worktree`] failed. Nothing it made is left behind.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateWorktreeError {
+    #[error("could not open the git repository at {}", repo.display())]
+    Open {
+        repo: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{branch:?} is not a valid branch name")]
+    InvalidBranchName {
+        branch: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("the branch {branch:?} already exists in the repository at {}", repo.display())]
+    BranchExists { repo: PathBuf, branch: String },
+    #[error("the base {rev:?} does not name a commit in the repository at {}", repo.display())]
+    BaseNotACommit {
+        repo: PathBuf,
+        rev: String,
+        #[source]
+        source: ResolveCommitError,
+    },
+    #[error("the worktree folder {} already exists and is not empty", path.display())]
+    DestinationExists { path: PathBuf },
+    #[error("could not create the folder {}", path.display())]
+    CreateFolder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not create the branch {branch:?} in the repository at {}", repo.display())]
+    CreateBranch {
+        repo: PathBuf,
+        branch: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not add the linked worktree {} for branch {branch:?}", path.display())]
+    AddWorktree {
+        path: PathBuf,
+        branch: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not add lulu's worktree folder to {}", path.display())]
+    Exclude {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why [`uncommitted_changes`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StatusError {
+    #[error("{} is not a git worktree", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("the git repository at {} has no working tree", path.display())]
+    NoWorkingTree { path: PathBuf },
+    #[error("could not compute the status of the worktree {}", path.display())]
+    Status {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Why [`unmerged_commits`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UnmergedError {
+    #[error("could not open the git repository at {}", repo.display())]
+    Open {
+        repo: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("there is no branch {branch:?} in the repository at {}", repo.display())]
+    BranchNotFound {
+        repo: PathBuf,
+        branch: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    #[error("the base {rev:?} does not name a commit in the repository at {}", repo.display())]
+    BaseNotACommit {
+        repo: PathBuf,
+        rev: String,
+        #[source]
+        source: ResolveCommitError,
+    },
+    #[error("could not walk the commits of branch {branch:?} in the repository at {}", repo.display())]
+    Walk {
+        repo: PathBuf,
+        branch: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Why [`remove_worktree`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveWorktreeError {
+    #[error("could not open the git repository at {}", repo.display())]
+    Open {
+        repo: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("{} is not a linked worktree of the repository at {}", path.display(), repo.display())]
+    NotAWorktree {
+        repo: PathBuf,
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("the worktree {} has {} uncommitted change(s) and {} untracked file(s)", path.display(), changes.changed.len(), changes.untracked.len())]
+    Dirty { path: PathBuf, changes: UncommittedChanges },
+    #[error("could not check the worktree {} for uncommitted changes", path.display())]
+    Status {
+        path: PathBuf,
+        #[source]
+        source: StatusError,
+    },
+    #[error("could not remove the worktree {}", path.display())]
+    Remove {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Why [`delete_branch`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteBranchError {
+    #[error("could not open the git repository at {}", repo.display())]
+    Open {
+        repo: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("there is no branch {branch:?} in the repository at {}", repo.display())]
+    BranchNotFound {
+        repo: PathBuf,
+        branch: String,
+        #[source]
+        source: Option<BoxError>,
+    },
+    #[error("the branch {branch:?} is checked out in the worktree {}", worktree.display())]
+    CheckedOut { branch: String, worktree: PathBuf },
+    #[error("could not list the worktrees of the repository at {}", repo.display())]
+    Worktrees {
+        repo: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not delete the branch {branch:?} in the repository at {}", repo.display())]
+    Delete {
+        repo: PathBuf,
+        branch: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Why [`diff_against`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    #[error("{} is not a git worktree", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("the git repository at {} has no working tree", path.display())]
+    NoWorkingTree { path: PathBuf },
+    #[error("the base {rev:?} does not name a commit in the worktree {}", path.display())]
+    BaseNotACommit {
+        path: PathBuf,
+        rev: String,
+        #[source]
+        source: ResolveCommitError,
+    },
+    #[error("could not read the tree of {rev:?} in the worktree {}", path.display())]
+    BaseTree {
+        path: PathBuf,
+        rev: String,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not compute the status of the worktree {}", path.display())]
+    Status {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not read {}", path.display())]
+    ReadFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not read object {id} for {file:?} in the worktree {}", path.display())]
+    ReadObject {
+        path: PathBuf,
+        file: String,
+        id: String,
+        #[source]
+        source: BoxError,
+    },
+}
+
+/// Why [`reconcile`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("could not open the git repository at {}", repo.display())]
+    Open {
+        repo: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not remove the stale worktree registration {}", path.display())]
+    Prune {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Discovery and revisions
+
+/// Finds the git repository containing `path` and returns the canonical top-level directory of its
+/// working tree (for a path inside a linked worktree, that worktree's top level).
+pub fn discover_repository(path: &Path) -> Result<PathBuf, DiscoverError> {
+    let repo = gix::discover(path).map_err(|source| DiscoverError::NotARepository {
+        path: path.to_owned(),
+        source: boxed(source),
+    })?;
+    let Some(workdir) = repo.workdir() else {
+        return Err(DiscoverError::Bare { path: path.to_owned() });
+    };
+    let head = repo.head().map_err(|source| DiscoverError::Read {
+        path: path.to_owned(),
+        source: boxed(source),
+    })?;
+    if head.is_unborn() {
+        return Err(DiscoverError::NoCommits { path: path.to_owned() });
+    }
+    std::fs::canonicalize(workdir).map_err(|source| DiscoverError::Read {
+        path: workdir.to_owned(),
+        source: boxed(source),
+    })
+}
+
+/// Resolves any revision git accepts for a commit (`main`, `HEAD~2`, full or short hash, tag) to a full hex id.
+pub fn resolve_commit(repo: &Path, rev: &str) -> Result<String, ResolveCommitError> {
+    let repository = gix::open(repo).map_err(|source| ResolveCommitError::Open {
+        repo: repo.to_owned(),
+        source: boxed(source),
+    })?;
+    resolve_commit_in(&repository, repo, rev).map(|id| id.to_string())
+}
+
+fn resolve_commit_in(
+    repository: &gix::Repository,
+    repo: &Path,
+    rev: &str,
+) -> Result<gix::ObjectId, ResolveCommitError> {
+    let not_a_commit = |source: Option<BoxError>| ResolveCommitError::NotACommit {
+        repo: repo.to_owned(),
+        rev: rev.to_owned(),
+        source,
+    };
+    if rev.trim().is_empty() {
+        return Err(not_a_commit(None));
+    }
+    let id = repository
+        .rev_parse_single(rev)
+        .map_err(|source| not_a_commit(Some(boxed(source))))?;
+    let object = id
+        .object()
+        .and_then(|object| object.peel_tags_to_end())
+        .map_err(|source| not_a_commit(Some(boxed(source))))?;
+    if object.kind != gix::objs::Kind::Commit {
+        return Err(not_a_commit(None));
+    }
+    Ok(object.id)
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Creation
+
+/// What [`create_worktree`] makes.
+#[derive(Debug, Clone, Copy)]
+pub struct CreateWorktree<'a> {
+    /// The repository (any folder of its main working tree).
+    pub repo: &'a Path,
+    /// Where the linked worktree goes; must not exist, or be an empty folder.
+    pub worktree_path: &'a Path,
+    /// Short branch name, e.g. `lulu/add-flag-3fa9c1`; made at `base_commit`, must not exist yet.
+    pub branch: &'a str,
+    /// The commit the branch starts at (any revision naming a commit).
+    pub base_commit: &'a str,
+}
+
+/// Creates branch `refs/heads/<branch>` at `base_commit` (error if it exists), then a real linked worktree at
+/// `worktree_path` with that branch checked out, creating parent folders.
+///
+/// If `worktree_path` is inside the repository's working tree, the top folder of it relative to the repository
+/// (e.g. `/.lulu/`) is listed once in the common dir's `info/exclude`, so the main checkout's `git status`
+/// does not show lulu's worktrees. On failure nothing is left behind: no branch, no folder, no registration.
+pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeError> {
+    let CreateWorktree {
+        repo,
+        worktree_path,
+        branch,
+        base_commit,
+    } = *options;
+    let repository = gix::open(repo).map_err(|source| CreateWorktreeError::Open {
+        repo: repo.to_owned(),
+        source: boxed(source),
+    })?;
+    let full_name = branch_full_name(branch).map_err(|source| CreateWorktreeError::InvalidBranchName {
+        branch: branch.to_owned(),
+        source,
+    })?;
+    let base = resolve_commit_in(&repository, repo, base_commit).map_err(|source| {
+        CreateWorktreeError::BaseNotACommit {
+            repo: repo.to_owned(),
+            rev: base_commit.to_owned(),
+            source,
+        }
+    })?;
+    if repository
+        .try_find_reference(full_name.as_ref())
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        return Err(CreateWorktreeError::BranchExists {
+            repo: repo.to_owned(),
+            branch: branch.to_owned(),
+        });
+    }
+    let destination = absolute(worktree_path);
+    if let Ok(mut entries) = std::fs::read_dir(&destination)
+        && entries.next().is_some()
+    {
+        return Err(CreateWorktreeError::DestinationExists { path: destination });
+    }
+    if destination.symlink_metadata().is_ok() && !destination.is_dir() {
+        return Err(CreateWorktreeError::DestinationExists { path: destination });
+    }
+
+    let destination_existed = destination.symlink_metadata().is_ok();
+
+    // From here on, everything made is undone on failure, in reverse order.
+    let created_folders = create_parent_folders(&destination)?;
+    let undo_folders = |error: CreateWorktreeError| {
+        remove_created_folders(&created_folders);
+        error
+    };
+
+    if let Some(workdir) = repository.workdir() {
+        let exclude_file = repository.common_dir().join("info").join("exclude");
+        let exclude_file = absolute(&exclude_file);
+        ensure_excluded(workdir, &destination, &exclude_file)
+            .map_err(|source| {
+                undo_folders(CreateWorktreeError::Exclude {
+                    path: exclude_file.clone(),
+                    source,
+                })
+            })?;
+    }
+
+    repository
+        .reference(
+            full_name.clone(),
+            base,
+            PreviousValue::MustNotExist,
+            format!("branch: Created from {base_commit}"),
+        )
+        .map_err(|source| {
+            undo_folders(CreateWorktreeError::CreateBranch {
+                repo: repo.to_owned(),
+                branch: branch.to_owned(),
+                source: boxed(source),
+            })
+        })?;
+
+    let interrupt = AtomicBool::new(false);
+    if let Err(source) = repository.add_worktree(
+        &destination,
+        gix::worktree::add::Head::Attached(full_name.clone()),
+        gix::progress::Discard,
+        &interrupt,
+    ) {
+        if let Err(undo) = delete_reference(&repository, &full_name) {
+            tracing::warn!(branch, error = %undo, "could not delete the branch of a failed worktree");
+        }
+        // gix removes what it made inside the destination; the destination itself goes if it is new.
+        if !destination_existed {
+            let _ = std::fs::remove_dir(&destination);
+        }
+        return Err(undo_folders(CreateWorktreeError::AddWorktree {
+            path: destination.clone(),
+            branch: branch.to_owned(),
+            source: boxed(source),
+        }));
+    }
+    tracing::debug!(worktree = %destination.display(), branch, base = %base, "created worktree");
+    Ok(())
+}
+
+fn branch_full_name(branch: &str) -> Result<gix::refs::FullName, BoxError> {
+    if branch.is_empty() || branch.starts_with("refs/") || branch == "HEAD" || branch.starts_with('-') {
+        return Err(format!("{branch:?} must be a short branch name like \"lulu/topic\"").into());
+    }
+    gix::validate::reference::branch_name(branch.as_bytes().as_bstr()).map_err(boxed)?;
+    gix::refs::FullName::try_from(format!("refs/heads/{branch}")).map_err(boxed)
+}
+
+/// Makes the missing ancestors of `destination` (not `destination` itself), returning those it made, outermost first.
+fn create_parent_folders(destination: &Path) -> Result<Vec<PathBuf>, CreateWorktreeError> {
+    let mut missing = Vec::new();
+    let mut current = destination.parent();
+    while let Some(folder) = current {
+        if folder.as_os_str().is_empty() || folder.symlink_metadata().is_ok() {
+            break;
+        }
+        missing.push(folder.to_owned());
+        current = folder.parent();
+    }
+    missing.reverse();
+    let mut created = Vec::new();
+    for folder in missing {
+        match std::fs::create_dir(&folder) {
+            Ok(()) => created.push(folder),
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(source) => {
+                remove_created_folders(&created);
+                return Err(CreateWorktreeError::CreateFolder { path: folder, source });
+            }
+        }
+    }
+    Ok(created)
+}
+
+fn remove_created_folders(created: &[PathBuf]) {
+    for folder in created.iter().rev() {
+        // Only empty folders go: another session may have put its worktree next to ours meanwhile.
+        let _ = std::fs::remove_dir(folder);
+    }
+}
+
+/// Makes `path` absolute against the current directory, without touching the file system.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Canonicalizes the longest existing ancestor of `path` and appends the rest.
+fn canonical_lenient(path: &Path) -> PathBuf {
+    let path = absolute(path);
+    let mut rest = Vec::new();
+    let mut current = path.as_path();
+    loop {
+        if let Ok(canonical) = std::fs::canonicalize(current) {
+            let mut result = canonical;
+            for part in rest.iter().rev() {
+                result.push(part);
+            }
+            return result;
+        }
+        match (current.parent(), current.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                current = parent;
+            }
+            _ => return path,
+        }
+    }
+}
+
+/// Adds `/<top>/` to `exclude_file` when `destination` is inside `workdir` (`<top>` being its first folder there).
+fn ensure_excluded(workdir: &Path, destination: &Path, exclude_file: &Path) -> Result<(), std::io::Error> {
+    let workdir = canonical_lenient(workdir);
+    let destination = canonical_lenient(destination);
+    let Ok(relative) = destination.strip_prefix(&workdir) else {
+        return Ok(());
+    };
+    let Some(Component::Normal(top)) = relative.components().next() else {
+        return Ok(());
+    };
+    let Some(top) = top.to_str() else {
+        return Ok(());
+    };
+    let pattern = format!("/{top}/");
+    let existing = match std::fs::read(exclude_file) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(error) => return Err(error),
+    };
+    let already = existing.lines().any(|line| {
+        let line = line.trim();
+        line == pattern.as_bytes() || line == format!("/{top}").as_bytes()
+    });
+    if already {
+        return Ok(());
+    }
+    if let Some(parent) = exclude_file.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(exclude_file)?;
+    let mut line = Vec::new();
+    if !existing.is_empty() && !existing.ends_with(b"\n") {
+        line.push(b'\n');
+    }
+    line.extend_from_slice(b"# lulu's session worktrees\n");
+    line.extend_from_slice(pattern.as_bytes());
+    line.push(b'\n');
+    file.write_all(&line)?;
+    file.sync_all()
+}
+
+fn delete_reference(repository: &gix::Repository, name: &gix::refs::FullName) -> Result<(), BoxError> {
+    repository
+        .edit_reference(RefEdit {
+            change: Change::Delete {
+                expected: PreviousValue::MustExist,
+                log: RefLog::AndReference,
+            },
+            name: name.clone(),
+            deref: false,
+        })
+        .map_err(boxed)?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// What would be lost
+
+/// What deleting a worktree folder would lose. Paths are relative to the worktree, `/`-separated, sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UncommittedChanges {
+    /// Tracked files modified, deleted or staged compared to `HEAD`.
+    pub changed: Vec<String>,
+    /// Untracked files that are not ignored.
+    pub untracked: Vec<String>,
+}
+
+impl UncommittedChanges {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.untracked.is_empty()
+    }
+}
+
+fn path_string(path: &BStr) -> String {
+    path.to_str_lossy().into_owned()
+}
+
+fn open_worktree(worktree_path: &Path) -> Result<gix::Repository, BoxError> {
+    gix::open(worktree_path).map_err(boxed)
+}
+
+/// What would be lost by deleting this worktree folder: tracked files modified/deleted/staged vs `HEAD`,
+/// and untracked (non-ignored) files.
+pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, StatusError> {
+    let repository = open_worktree(worktree_path).map_err(|source| StatusError::Open {
+        path: worktree_path.to_owned(),
+        source,
+    })?;
+    if repository.workdir().is_none() {
+        return Err(StatusError::NoWorkingTree {
+            path: worktree_path.to_owned(),
+        });
+    }
+    let status_error = |source: BoxError| StatusError::Status {
+        path: worktree_path.to_owned(),
+        source,
+    };
+    let dirwalk = repository.dirwalk_options().map_err(|e| status_error(boxed(e)))?;
+    let iter = repository
+        .status(gix::progress::Discard)
+        .map_err(|e| status_error(boxed(e)))?
+        .index_worktree_options_mut(|options| {
+            // Walk for untracked files even if `status.showUntrackedFiles=no` turned the walk off.
+            options.dirwalk_options = Some(dirwalk.empty_patterns_match_prefix(false));
+            options.rewrites = None;
+        })
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        .into_iter(None)
+        .map_err(|e| status_error(boxed(e)))?;
+    let mut changed = BTreeSet::new();
+    let mut untracked = BTreeSet::new();
+    for item in iter {
+        match item.map_err(|e| status_error(boxed(e)))? {
+            gix::status::Item::TreeIndex(change) => {
+                changed.insert(path_string(change.location()));
+            }
+            gix::status::Item::IndexWorktree(item) => match item {
+                WorktreeItem::Modification { rela_path, status, .. } => {
+                    if !matches!(status, gix::status::plumbing::index_as_worktree::EntryStatus::NeedsUpdate(_)) {
+                        changed.insert(path_string(rela_path.as_ref()));
+                    }
+                }
+                WorktreeItem::DirectoryContents { entry, .. } => {
+                    if entry.status == gix::dir::entry::Status::Untracked {
+                        untracked.insert(path_string(entry.rela_path.as_ref()));
+                    }
+                }
+                WorktreeItem::Rewrite {
+                    source, dirwalk_entry, ..
+                } => {
+                    changed.insert(path_string(source.rela_path()));
+                    untracked.insert(path_string(dirwalk_entry.rela_path.as_ref()));
+                }
+            },
+        }
+    }
+    Ok(UncommittedChanges {
+        changed: changed.into_iter().collect(),
+        untracked: untracked.into_iter().collect(),
+    })
+}
+
+/// Commits reachable from `branch` that are not reachable from `base_ref` (resolved now, in `repo`); 0 if merged.
+pub fn unmerged_commits(repo: &Path, branch: &str, base_ref: &str) -> Result<usize, UnmergedError> {
+    let repository = gix::open(repo).map_err(|source| UnmergedError::Open {
+        repo: repo.to_owned(),
+        source: boxed(source),
+    })?;
+    let not_found = |source: Option<BoxError>| UnmergedError::BranchNotFound {
+        repo: repo.to_owned(),
+        branch: branch.to_owned(),
+        source,
+    };
+    let full_name = branch_full_name(branch).map_err(|source| not_found(Some(source)))?;
+    let tip = repository
+        .try_find_reference(full_name.as_ref())
+        .map_err(|source| not_found(Some(boxed(source))))?
+        .ok_or_else(|| not_found(None))?
+        .peel_to_commit()
+        .map_err(|source| not_found(Some(boxed(source))))?
+        .id;
+    let base = resolve_commit_in(&repository, repo, base_ref).map_err(|source| UnmergedError::BaseNotACommit {
+        repo: repo.to_owned(),
+        rev: base_ref.to_owned(),
+        source,
+    })?;
+    let walk_error = |source: BoxError| UnmergedError::Walk {
+        repo: repo.to_owned(),
+        branch: branch.to_owned(),
+        source,
+    };
+    let walk = repository
+        .rev_walk([tip])
+        .with_hidden([base])
+        .all()
+        .map_err(|e| walk_error(boxed(e)))?;
+    let mut count = 0;
+    for info in walk {
+        info.map_err(|e| walk_error(boxed(e)))?;
+        count += 1;
+    }
+    Ok(count)
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Removal
+
+/// How [`remove_worktree`] treats uncommitted work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveMode {
+    /// Refuse when [`uncommitted_changes`] finds anything.
+    Safe,
+    /// Delete the folder whatever it holds.
+    DiscardChanges,
+}
+
+/// Removes the linked worktree folder and its registration (`.git/worktrees/<name>`).
+///
+/// [`RemoveMode::Safe`] refuses if [`uncommitted_changes`] is non-empty ([`RemoveWorktreeError::Dirty`]).
+/// If the folder is already gone, just prunes the registration; if neither the folder nor a registration
+/// exists, there is nothing to do and this succeeds. A locked worktree is never removed.
+/// The branch is kept (see [`delete_branch`]).
+pub fn remove_worktree(repo: &Path, worktree_path: &Path, mode: RemoveMode) -> Result<(), RemoveWorktreeError> {
+    let repository = gix::open(repo).map_err(|source| RemoveWorktreeError::Open {
+        repo: repo.to_owned(),
+        source: boxed(source),
+    })?;
+    let path = absolute(worktree_path);
+    let folder_exists = path.symlink_metadata().is_ok();
+    let target = match repository.prepare_remove_worktree(&path) {
+        Ok(target) => target,
+        Err(source) => {
+            let not_registered = matches!(
+                source.downcast_any_ref::<gix::worktree::remove::Error>(),
+                Some(gix::worktree::remove::Error::NotFound { .. })
+            );
+            if not_registered && !folder_exists {
+                tracing::debug!(worktree = %path.display(), "worktree already removed");
+                return Ok(());
+            }
+            return Err(RemoveWorktreeError::NotAWorktree {
+                repo: repo.to_owned(),
+                path,
+                source: boxed(source),
+            });
+        }
+    };
+    if folder_exists && mode == RemoveMode::Safe {
+        let changes = uncommitted_changes(&path).map_err(|source| RemoveWorktreeError::Status {
+            path: path.clone(),
+            source,
+        })?;
+        if !changes.is_empty() {
+            return Err(RemoveWorktreeError::Dirty { path, changes });
+        }
+    }
+    // Our own check above is the safety net for `Safe`; gix's own check would refuse the same things.
+    target
+        .remove(gix::worktree::remove::Force::DiscardChanges, gix::progress::Discard)
+        .map_err(|source| RemoveWorktreeError::Remove {
+            path: path.clone(),
+            source: boxed(source),
+        })?;
+    tracing::debug!(worktree = %path.display(), "removed worktree");
+    Ok(())
+}
+
+/// Deletes `refs/heads/<branch>` (error if it is checked out in some worktree).
+pub fn delete_branch(repo: &Path, branch: &str) -> Result<(), DeleteBranchError> {
+    let repository = gix::open(repo).map_err(|source| DeleteBranchError::Open {
+        repo: repo.to_owned(),
+        source: boxed(source),
+    })?;
+    let not_found = |source: Option<BoxError>| DeleteBranchError::BranchNotFound {
+        repo: repo.to_owned(),
+        branch: branch.to_owned(),
+        source,
+    };
+    let full_name = branch_full_name(branch).map_err(|source| not_found(Some(source)))?;
+    let reference = repository
+        .try_find_reference(full_name.as_ref())
+        .map_err(|source| not_found(Some(boxed(source))))?
+        .ok_or_else(|| not_found(None))?;
+    let worktrees_error = |source: BoxError| DeleteBranchError::Worktrees {
+        repo: repo.to_owned(),
+        source,
+    };
+
+    // The main worktree, then every linked one, even if its folder is gone (git still counts it until pruned).
+    let main = repository.main_repo().map_err(|e| worktrees_error(boxed(e)))?;
+    let mut heads = vec![(
+        main.workdir().unwrap_or(main.git_dir()).to_owned(),
+        main.head_name().map_err(|e| worktrees_error(boxed(e)))?,
+    )];
+    for proxy in repository.worktrees().map_err(|e| worktrees_error(boxed(e)))? {
+        let base = proxy.base().unwrap_or_else(|_| proxy.git_dir().to_owned());
+        let linked = proxy
+            .into_repo_with_possibly_inaccessible_worktree()
+            .map_err(|e| worktrees_error(boxed(e)))?;
+        heads.push((base, linked.head_name().map_err(|e| worktrees_error(boxed(e)))?));
+    }
+    if let Some((worktree, _)) = heads
+        .into_iter()
+        .find(|(_, head)| head.as_ref() == Some(&full_name))
+    {
+        return Err(DeleteBranchError::CheckedOut {
+            branch: branch.to_owned(),
+            worktree,
+        });
+    }
+
+    let expected = reference.target().into_owned();
+    let expected = match expected {
+        gix::refs::Target::Object(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id)),
+        gix::refs::Target::Symbolic(_) => PreviousValue::MustExist,
+    };
+    repository
+        .edit_reference(RefEdit {
+            change: Change::Delete {
+                expected,
+                log: RefLog::AndReference,
+            },
+            name: full_name,
+            deref: false,
+        })
+        .map_err(|source| DeleteBranchError::Delete {
+            repo: repo.to_owned(),
+            branch: branch.to_owned(),
+            source: boxed(source),
+        })?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Diff
+
+/// How a file differs from the base commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeStatus {
+    Added,
+    Modified,
+    Deleted,
+    Renamed,
+}
+
+/// One changed file in [`diff_against`]'s result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileChange {
+    /// Path relative to the worktree, `/`-separated (the new path of a rename).
+    pub path: String,
+    pub status: ChangeStatus,
+    /// The path in the base commit, for [`ChangeStatus::Renamed`].
+    pub old_path: Option<String>,
+    /// Lines added, like `git diff --numstat` (0 for binary files).
+    pub additions: u64,
+    /// Lines deleted, like `git diff --numstat` (0 for binary files).
+    pub deletions: u64,
+}
+
+/// Where a file's current content is.
+#[derive(Debug, Clone)]
+enum Current {
+    /// Unchanged since the index: the blob is in the object database.
+    Index { id: gix::ObjectId, mode: gix::index::entry::Mode },
+    /// Changed or untracked: read from disk (content already hashed).
+    Disk {
+        id: gix::ObjectId,
+        mode: gix::index::entry::Mode,
+        data: Vec<u8>,
+    },
+}
+
+impl Current {
+    fn id(&self) -> gix::ObjectId {
+        match self {
+            Current::Index { id, .. } | Current::Disk { id, .. } => *id,
+        }
+    }
+    fn mode(&self) -> gix::index::entry::Mode {
+        match self {
+            Current::Index { mode, .. } | Current::Disk { mode, .. } => *mode,
+        }
+    }
+}
+
+/// The worktree as it is on disk now (committed and uncommitted; untracked non-ignored files count as added)
+/// against `base_commit`'s tree; line counts like `git diff --numstat` (binary files: 0/0); exact-content
+/// renames detected (a deleted and an added file with identical content => [`ChangeStatus::Renamed`] with
+/// `old_path`). Sorted by path.
+///
+/// FIXME: content is compared as stored, without clean filters (`core.autocrlf`, LFS) or `diff` attributes.
+pub fn diff_against(worktree_path: &Path, base_commit: &str) -> Result<Vec<FileChange>, DiffError> {
+    let repository = open_worktree(worktree_path).map_err(|source| DiffError::Open {
+        path: worktree_path.to_owned(),
+        source,
+    })?;
+    let Some(workdir) = repository.workdir().map(Path::to_owned) else {
+        return Err(DiffError::NoWorkingTree {
+            path: worktree_path.to_owned(),
+        });
+    };
+    let base = resolve_commit_in(&repository, worktree_path, base_commit).map_err(|source| {
+        DiffError::BaseNotACommit {
+            path: worktree_path.to_owned(),
+            rev: base_commit.to_owned(),
+            source,
+        }
+    })?;
+    let base_tree_error = |source: BoxError| DiffError::BaseTree {
+        path: worktree_path.to_owned(),
+        rev: base_commit.to_owned(),
+        source,
+    };
+    let base_tree = repository
+        .find_commit(base)
+        .map_err(|e| base_tree_error(boxed(e)))?
+        .tree_id()
+        .map_err(|e| base_tree_error(boxed(e)))?
+        .detach();
+    let base_index = repository
+        .index_from_tree(&base_tree)
+        .map_err(|e| base_tree_error(boxed(e)))?;
+    let mut before: BTreeMap<BString, (gix::ObjectId, gix::index::entry::Mode)> = BTreeMap::new();
+    for entry in base_index.entries() {
+        if entry.mode != gix::index::entry::Mode::COMMIT {
+            before.insert(entry.path(&base_index).to_owned(), (entry.id, entry.mode));
+        }
+    }
+
+    let current = current_files(&repository, worktree_path, &workdir)?;
+
+    let mut added: Vec<(&BString, &Current)> = Vec::new();
+    let mut deleted: Vec<(&BString, gix::ObjectId)> = Vec::new();
+    let mut changes = Vec::new();
+    for (path, now) in &current {
+        match before.get(path) {
+            None => added.push((path, now)),
+            Some((id, mode)) => {
+                if *id != now.id() || *mode != now.mode() {
+                    let old = read_blob(&repository, worktree_path, path.as_ref(), *id)?;
+                    let new = current_content(&repository, worktree_path, path.as_ref(), now)?;
+                    let (additions, deletions) = line_counts(&old, &new);
+                    changes.push(FileChange {
+                        path: path_string(path.as_ref()),
+                        status: ChangeStatus::Modified,
+                        old_path: None,
+                        additions,
+                        deletions,
+                    });
+                }
+            }
+        }
+    }
+    for (path, (id, _)) in &before {
+        if !current.contains_key(path) {
+            deleted.push((path, *id));
+        }
+    }
+
+    // Exact renames: pair each added file with a deleted file of identical (non-empty) content, in path order.
+    let empty_blob = gix::ObjectId::empty_blob(repository.object_hash());
+    let mut deleted_by_id: BTreeMap<gix::ObjectId, Vec<&BString>> = BTreeMap::new();
+    for (path, id) in &deleted {
+        if *id != empty_blob {
+            deleted_by_id.entry(*id).or_default().push(path);
+        }
+    }
+    for candidates in deleted_by_id.values_mut() {
+        candidates.reverse();
+    }
+    let mut renamed_from = BTreeSet::new();
+    for (path, now) in &added {
+        let source = deleted_by_id.get_mut(&now.id()).and_then(Vec::pop);
+        if let Some(old_path) = source {
+            renamed_from.insert(old_path);
+            changes.push(FileChange {
+                path: path_string(path.as_ref()),
+                status: ChangeStatus::Renamed,
+                old_path: Some(path_string(old_path.as_ref())),
+                additions: 0,
+                deletions: 0,
+            });
+        } else {
+            let new = current_content(&repository, worktree_path, path.as_ref(), now)?;
+            let (additions, deletions) = line_counts(&[], &new);
+            changes.push(FileChange {
+                path: path_string(path.as_ref()),
+                status: ChangeStatus::Added,
+                old_path: None,
+                additions,
+                deletions,
+            });
+        }
+    }
+    for (path, id) in &deleted {
+        if renamed_from.contains(*path) {
+            continue;
+        }
+        let old = read_blob(&repository, worktree_path, path.as_ref(), *id)?;
+        let (additions, deletions) = line_counts(&old, &[]);
+        changes.push(FileChange {
+            path: path_string(path.as_ref()),
+            status: ChangeStatus::Deleted,
+            old_path: None,
+            additions,
+            deletions,
+        });
+    }
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(changes)
+}
+
+/// Every file in the worktree now (tracked and not deleted, plus untracked non-ignored), by path.
+fn current_files(
+    repository: &gix::Repository,
+    worktree_path: &Path,
+    workdir: &Path,
+) -> Result<BTreeMap<BString, Current>, DiffError> {
+    let status_error = |source: BoxError| DiffError::Status {
+        path: worktree_path.to_owned(),
+        source,
+    };
+    let index = repository.index_or_empty().map_err(|e| status_error(boxed(e)))?;
+    let mut current = BTreeMap::new();
+    for entry in index.entries() {
+        if entry.mode == gix::index::entry::Mode::COMMIT || entry.stage() != gix::index::entry::Stage::Unconflicted {
+            continue;
+        }
+        current.insert(
+            entry.path(&index).to_owned(),
+            Current::Index {
+                id: entry.id,
+                mode: entry.mode,
+            },
+        );
+    }
+    let dirwalk = repository.dirwalk_options().map_err(|e| status_error(boxed(e)))?;
+    let iter = repository
+        .status(gix::progress::Discard)
+        .map_err(|e| status_error(boxed(e)))?
+        .index_worktree_options_mut(|options| {
+            options.dirwalk_options = Some(dirwalk.empty_patterns_match_prefix(false));
+            options.rewrites = None;
+        })
+        .untracked_files(gix::status::UntrackedFiles::Files)
+        .index_worktree_submodules(None)
+        .into_index_worktree_iter(None)
+        .map_err(|e| status_error(boxed(e)))?;
+    use gix::status::plumbing::index_as_worktree::{Change as EntryChange, EntryStatus};
+    let mut read_from_disk = Vec::new();
+    for item in iter {
+        match item.map_err(|e| status_error(boxed(e)))? {
+            WorktreeItem::Modification { rela_path, status, .. } => match status {
+                EntryStatus::Change(EntryChange::Removed) => {
+                    current.remove(&rela_path);
+                }
+                EntryStatus::Change(EntryChange::SubmoduleModification(_)) | EntryStatus::NeedsUpdate(_) => {}
+                EntryStatus::Change(EntryChange::Modification { .. } | EntryChange::Type { .. })
+                | EntryStatus::Conflict { .. }
+                | EntryStatus::IntentToAdd => read_from_disk.push(rela_path),
+            },
+            WorktreeItem::DirectoryContents { entry, .. } => {
+                if entry.status == gix::dir::entry::Status::Untracked
+                    && matches!(
+                        entry.disk_kind,
+                        Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink)
+                    )
+                {
+                    read_from_disk.push(entry.rela_path);
+                }
+            }
+            WorktreeItem::Rewrite { dirwalk_entry, .. } => read_from_disk.push(dirwalk_entry.rela_path),
+        }
+    }
+    let object_hash = repository.object_hash();
+    for rela_path in read_from_disk {
+        let relative = gix::path::from_bstr(rela_path.as_bstr()).map_err(|e| status_error(boxed(e)))?;
+        let file = workdir.join(relative);
+        match read_disk_file(&file, object_hash) {
+            Ok(Some(now)) => {
+                current.insert(rela_path, now);
+            }
+            Ok(None) => {
+                current.remove(&rela_path);
+            }
+            Err(source) => return Err(DiffError::ReadFile { path: file, source }),
+        }
+    }
+    Ok(current)
+}
+
+/// Reads a file (or symlink target) as git would store it; `None` if it is gone or not a file.
+fn read_disk_file(file: &Path, object_hash: gix::hash::Kind) -> Result<Option<Current>, std::io::Error> {
+    let metadata = match file.symlink_metadata() {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let (mode, data) = if metadata.file_type().is_symlink() {
+        let target = std::fs::read_link(file)?;
+        let target: Vec<u8> = gix::path::into_bstr(target)
+            .map_err(std::io::Error::other)?
+            .into_owned()
+            .into();
+        (gix::index::entry::Mode::SYMLINK, target)
+    } else if metadata.is_file() {
+        let executable = is_executable(&metadata);
+        let mode = if executable {
+            gix::index::entry::Mode::FILE_EXECUTABLE
+        } else {
+            gix::index::entry::Mode::FILE
+        };
+        (mode, std::fs::read(file)?)
+    } else {
+        return Ok(None);
+    };
+    let id = gix::objs::compute_hash(object_hash, gix::objs::Kind::Blob, &data)
+        .map_err(std::io::Error::other)?;
+    Ok(Some(Current::Disk { id, mode, data }))
+}
+
+#[cfg(unix)]
+fn is_executable(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    metadata.permissions().mode() & 0o111 != 0
+}
+
+#[cfg(not(unix))]
+fn is_executable(_metadata: &std::fs::Metadata) -> bool {
+    false
+}
+
+fn read_blob(
+    repository: &gix::Repository,
+    worktree_path: &Path,
+    path: &BStr,
+    id: gix::ObjectId,
+) -> Result<Vec<u8>, DiffError> {
+    let object = repository.find_object(id).map_err(|source| DiffError::ReadObject {
+        path: worktree_path.to_owned(),
+        file: path_string(path),
+        id: id.to_string(),
+        source: boxed(source),
+    })?;
+    Ok(object.detach().data)
+}
+
+fn current_content(
+    repository: &gix::Repository,
+    worktree_path: &Path,
+    path: &BStr,
+    now: &Current,
+) -> Result<Vec<u8>, DiffError> {
+    match now {
+        Current::Index { id, .. } => read_blob(repository, worktree_path, path, *id),
+        Current::Disk { data, .. } => Ok(data.clone()),
+    }
+}
+
+fn is_binary(data: &[u8]) -> bool {
+    data[..data.len().min(BINARY_PROBE_LEN)].contains(&0)
+}
+
+/// Added and deleted lines from `old` to `new`, like `git diff --numstat` (0/0 when either side is binary).
+fn line_counts(old: &[u8], new: &[u8]) -> (u64, u64) {
+    if is_binary(old) || is_binary(new) {
+        return (0, 0);
+    }
+    use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};
+    let input = InternedInput::new(byte_lines(old), byte_lines(new));
+    let diff = Diff::compute(Algorithm::Myers, &input);
+    (u64::from(diff.count_additions()), u64::from(diff.count_removals()))
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reconciliation
+
+/// A folder under the worktree root that no session owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanFolder {
+    pub path: PathBuf,
+    /// It is a registered linked worktree of the repository.
+    pub registered: bool,
+    /// Nothing would be lost by deleting it: a registered worktree without uncommitted changes,
+    /// or an empty folder that is not registered.
+    pub clean: bool,
+}
+
+/// What [`reconcile`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Worktree folders whose stale registrations were removed (the folder was gone).
+    pub pruned: Vec<PathBuf>,
+    /// Folders directly under the worktree root that are not owned; never deleted.
+    pub orphans: Vec<OrphanFolder>,
+}
+
+/// Startup reconciliation: prunes registrations in `repo` whose worktree folder no longer exists (like
+/// `git worktree prune`; locked worktrees are kept), and lists folders directly under `worktree_root` that
+/// are not in `owned` (never deletes a folder).
+pub fn reconcile(repo: &Path, worktree_root: &Path, owned: &[PathBuf]) -> Result<ReconcileReport, ReconcileError> {
+    let repository = gix::open(repo).map_err(|source| ReconcileError::Open {
+        repo: repo.to_owned(),
+        source: boxed(source),
+    })?;
+    let registrations_dir = absolute(&repository.common_dir().join("worktrees"));
+    let mut pruned = Vec::new();
+    let mut registered = BTreeSet::new();
+    let entries = match std::fs::read_dir(&registrations_dir) {
+        Ok(entries) => Some(entries),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(ReconcileError::Read {
+                path: registrations_dir,
+                source,
+            });
+        }
+    };
+    for entry in entries.into_iter().flatten() {
+        let entry = entry.map_err(|source| ReconcileError::Read {
+            path: registrations_dir.clone(),
+            source,
+        })?;
+        let registration = entry.path();
+        if !registration.is_dir() || registration.join("locked").symlink_metadata().is_ok() {
+            continue;
+        }
+        // A registration without a readable `gitdir` may be one being made right now: leave it.
+        let Ok(gitdir) = std::fs::read(registration.join("gitdir")) else {
+            continue;
+        };
+        let Ok(dot_git) = gix::path::from_bstr(gitdir.trim().as_bstr()).map(|path| path.into_owned()) else {
+            continue;
+        };
+        let dot_git = if dot_git.is_relative() {
+            registration.join(dot_git)
+        } else {
+            dot_git
+        };
+        let folder = dot_git.parent().map(Path::to_owned).unwrap_or_else(|| dot_git.clone());
+        if dot_git.symlink_metadata().is_ok() {
+            registered.insert(canonical_lenient(&folder));
+            continue;
+        }
+        std::fs::remove_dir_all(&registration).map_err(|source| ReconcileError::Prune {
+            path: registration.clone(),
+            source,
+        })?;
+        tracing::info!(worktree = %folder.display(), registration = %registration.display(), "pruned stale worktree registration");
+        pruned.push(folder);
+    }
+
+    let owned: BTreeSet<PathBuf> = owned.iter().map(|path| canonical_lenient(path)).collect();
+    let mut orphans = Vec::new();
+    let folders = match std::fs::read_dir(worktree_root) {
+        Ok(folders) => Some(folders),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(ReconcileError::Read {
+                path: worktree_root.to_owned(),
+                source,
+            });
+        }
+    };
+    for entry in folders.into_iter().flatten() {
+        let entry = entry.map_err(|source| ReconcileError::Read {
+            path: worktree_root.to_owned(),
+            source,
+        })?;
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let canonical = canonical_lenient(&path);
+        if owned.contains(&canonical) {
+            continue;
+        }
+        let is_registered = registered.contains(&canonical);
+        let clean = if is_registered {
+            uncommitted_changes(&path).is_ok_and(|changes| changes.is_empty())
+        } else {
+            std::fs::read_dir(&path).is_ok_and(|mut entries| entries.next().is_none())
+        };
+        orphans.push(OrphanFolder {
+            path,
+            registered: is_registered,
+            clean,
+        });
+    }
+    orphans.sort_by(|a, b| a.path.cmp(&b.path));
+    pruned.sort();
+    Ok(ReconcileReport { pruned, orphans })
+}
