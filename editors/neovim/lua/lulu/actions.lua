@@ -1,0 +1,232 @@
+--- What the commands and the list keymaps do: spawn, pick, cancel, continue, remove.
+local client = require("lulu.client")
+local config = require("lulu.config")
+local format = require("lulu.format")
+
+local M = {}
+
+--- Errors the server answers when an operation needs `force`.
+M.NEEDS_ENDED = -32010
+M.NEEDS_FORCE = -32011
+
+--- Shows the sessions with `vim.ui.select` (newest first) and calls `cb(row)` with the choice.
+---@param repo lulu.Repo
+---@param opts {prompt?: string}|nil
+---@param cb fun(row: lulu.SessionRow)
+function M.pick(repo, opts, cb)
+  opts = opts or {}
+  local function show()
+    local rows = client.rows(repo)
+    if #rows == 0 then
+      vim.notify("lulu: no sessions in " .. repo.root, vim.log.levels.INFO)
+      return
+    end
+    local now = os.time()
+    vim.ui.select(rows, {
+      prompt = opts.prompt or "Lulu session",
+      kind = "lulu_session",
+      format_item = function(row)
+        return format.picker_item(row, now)
+      end,
+    }, function(row)
+      if row then
+        cb(row)
+      end
+    end)
+  end
+  if repo.loaded then
+    show()
+  else
+    client.refresh(repo, function(err)
+      if err then
+        client.error(err.message)
+        return
+      end
+      show()
+    end)
+  end
+end
+
+--- The session the user means: the row under the cursor in the list, the session of a session
+--- view, or one chosen in the picker.
+---@param prompt string
+---@param cb fun(repo: lulu.Repo, row: lulu.SessionRow)
+function M.with_target(prompt, cb)
+  local bufnr = vim.api.nvim_get_current_buf()
+  local list = require("lulu.list")
+  if list.states[bufnr] then
+    local row, repo = list.row_under_cursor(bufnr)
+    if row and repo then
+      cb(repo, row)
+      return
+    end
+  end
+  local view = require("lulu.view")
+  local vst = view.states[bufnr]
+  if vst then
+    local row = vst.repo.sessions[vst.id] or vst.detail
+    cb(vst.repo, row)
+    return
+  end
+  local repo, err = client.get()
+  if not repo then
+    client.error(err or "no repository")
+    return
+  end
+  M.pick(repo, { prompt = prompt }, function(row)
+    cb(repo, row)
+  end)
+end
+
+--- Starts a session. Without a prompt, asks for one with `vim.ui.input`; without an agent, asks
+--- with `vim.ui.select` when the prompt was asked and several agents are available.
+---@param repo lulu.Repo
+---@param opts {prompt?: string, agent?: string, name?: string, on_spawned?: fun(row: lulu.SessionRow)}
+function M.spawn(repo, opts)
+  local function send(prompt, agent)
+    local params = { prompt = prompt }
+    if agent then
+      params.agent = agent
+    end
+    if opts.name then
+      params.name = opts.name
+    end
+    client.call(repo, "lulu/spawn", params, function(row)
+      if row and row.id then
+        -- The row is shown at once; notifications keep it current.
+        if not repo.sessions[row.id] then
+          client.apply_row(repo, row)
+        end
+        vim.notify("lulu: started " .. format.one_line(row.name), vim.log.levels.INFO)
+        if opts.on_spawned then
+          opts.on_spawned(row)
+        end
+      end
+    end)
+  end
+  local function choose_agent(prompt)
+    if opts.agent then
+      send(prompt, opts.agent)
+      return
+    end
+    client.call(repo, "lulu/agents", {}, function(result)
+      local names = {}
+      local default = result.defaultAgent
+      for _, a in ipairs(result.agents or {}) do
+        if a.available then
+          names[#names + 1] = a.name
+        end
+      end
+      table.sort(names, function(a, b)
+        if a == default or b == default then
+          return a == default
+        end
+        return a < b
+      end)
+      if #names <= 1 then
+        send(prompt, names[1])
+        return
+      end
+      vim.ui.select(names, {
+        prompt = "Lulu agent",
+        kind = "lulu_agent",
+        format_item = function(name)
+          return name == default and (name .. " (default)") or name
+        end,
+      }, function(name)
+        if name then
+          send(prompt, name)
+        end
+      end)
+    end)
+  end
+  if opts.prompt and opts.prompt ~= "" then
+    send(opts.prompt, opts.agent)
+    return
+  end
+  vim.ui.input({ prompt = "Lulu prompt: " }, function(prompt)
+    if prompt == nil or vim.trim(prompt) == "" then
+      return
+    end
+    choose_agent(prompt)
+  end)
+end
+
+---@param repo lulu.Repo
+---@param row lulu.SessionRow
+function M.cancel(repo, row)
+  if row.status == "completed" or row.status == "failed" then
+    vim.notify("lulu: " .. format.one_line(row.name) .. " has already ended", vim.log.levels.INFO)
+    return
+  end
+  client.call(repo, "lulu/cancel", { id = row.id })
+end
+
+--- Continues an ended session with a new prompt (asked with `vim.ui.input` when not given).
+---@param repo lulu.Repo
+---@param row lulu.SessionRow
+---@param prompt string|nil
+function M.continue(repo, row, prompt)
+  if row.status == "starting" or row.status == "running" then
+    client.error(format.one_line(row.name) .. " is still " .. row.status .. "; cancel it or wait for it to end")
+    return
+  end
+  local function send(p)
+    client.call(repo, "lulu/continue", { id = row.id, prompt = p })
+  end
+  if prompt and prompt ~= "" then
+    send(prompt)
+    return
+  end
+  vim.ui.input({ prompt = "Continue " .. format.one_line(row.name) .. ": " }, function(p)
+    if p and vim.trim(p) ~= "" then
+      send(p)
+    end
+  end)
+end
+
+--- Removes a session and its worktree. Without `force`, a refusal for a running session or
+--- uncommitted work asks whether to force it.
+---@param repo lulu.Repo
+---@param row lulu.SessionRow
+---@param opts {force?: boolean, delete_branch?: boolean, confirm?: boolean}
+function M.remove(repo, row, opts)
+  local params = { id = row.id, force = opts.force == true }
+  if opts.delete_branch then
+    params.deleteBranch = true
+  end
+  client.request(repo, "lulu/remove", params, function(err)
+    if not err then
+      vim.notify("lulu: removed " .. format.one_line(row.name), vim.log.levels.INFO)
+      return
+    end
+    if (err.code == M.NEEDS_ENDED or err.code == M.NEEDS_FORCE) and not opts.force and opts.confirm ~= false then
+      vim.ui.select({ "Keep it", "Remove anyway" }, {
+        prompt = err.message .. " Remove anyway?",
+        kind = "lulu_confirm",
+      }, function(choice)
+        if choice == "Remove anyway" then
+          M.remove(repo, row, { force = true, delete_branch = opts.delete_branch })
+        end
+      end)
+      return
+    end
+    local hint = ""
+    if err.code == M.NEEDS_ENDED or err.code == M.NEEDS_FORCE then
+      hint = " (use :Lulu remove! to force)"
+    end
+    client.error(err.message .. hint)
+  end)
+end
+
+--- Opens the live list of the current repository.
+function M.list()
+  local repo, err = client.get()
+  if not repo then
+    client.error(err or "no repository")
+    return
+  end
+  require("lulu.list").open(repo)
+end
+
+return M

@@ -1,0 +1,355 @@
+--- The live list: a window over a scratch buffer showing the repository's sessions, newest first,
+--- kept current by `lulu/sessionChanged` and `lulu/sessionRemoved` (never by polling the server).
+local client = require("lulu.client")
+local config = require("lulu.config")
+local format = require("lulu.format")
+local highlight = require("lulu.highlight")
+
+local M = {}
+
+local ns = vim.api.nvim_create_namespace("lulu_list")
+
+--- Lines above the first row.
+M.header_lines = 1
+
+---@class lulu.ListState
+---@field repo lulu.Repo
+---@field rows lulu.SessionRow[]   rows in display order (row i is on line header_lines + i)
+---@field frame integer            spinner frame
+---@field timer uv.uv_timer_t|nil
+---@field unsubscribe fun()[]
+
+---@type table<integer, lulu.ListState>
+M.states = {}
+
+---@param bufnr integer
+---@return boolean
+local function visible(bufnr)
+  return #vim.fn.win_findbuf(bufnr) > 0
+end
+
+--- The lines and highlights of a list buffer for `rows` at `now`.
+---@param repo_root string
+---@param rows lulu.SessionRow[]
+---@param now number
+---@param frame integer
+---@return string[] lines
+---@return {line: integer, group: string, col: integer, end_col: integer}[] hls
+function M.render_lines(repo_root, rows, now, frame)
+  local keys = config.options.keymaps or {}
+  local help = keys.help and (keys.help .. " help") or ""
+  local header = " Lulu  " .. vim.fn.fnamemodify(repo_root, ":~") .. (help ~= "" and ("   " .. help) or "")
+  local lines = { header }
+  local hls = { { line = 0, group = "LuluHeader", col = 0, end_col = #header } }
+  if #rows == 0 then
+    local spawn = keys.spawn and (" Press " .. keys.spawn .. " to start one.") or ""
+    lines[#lines + 1] = "   No sessions yet." .. spawn
+    hls[#hls + 1] = { line = 1, group = "LuluMeta", col = 0, end_col = #lines[#lines] }
+    return lines, hls
+  end
+  for i, l in ipairs(format.list_lines(rows, now, frame)) do
+    lines[#lines + 1] = l.text
+    for _, h in ipairs(l.hl) do
+      hls[#hls + 1] = { line = M.header_lines + i - 1, group = h.group, col = h.col, end_col = h.end_col }
+    end
+  end
+  return lines, hls
+end
+
+--- Redraws a list buffer from its repository's rows, keeping the cursor on the same session.
+---@param bufnr integer
+function M.render(bufnr)
+  local st = M.states[bufnr]
+  if not st or not vim.api.nvim_buf_is_valid(bufnr) then
+    return
+  end
+  local wins = vim.fn.win_findbuf(bufnr)
+  local keep = {}
+  for _, win in ipairs(wins) do
+    local line = vim.api.nvim_win_get_cursor(win)[1]
+    local row = st.rows[line - M.header_lines]
+    keep[win] = row and row.id or nil
+  end
+  st.rows = client.rows(st.repo)
+  local lines, hls = M.render_lines(st.repo.root, st.rows, os.time(), st.frame)
+  local old = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+  vim.bo[bufnr].modifiable = true
+  if #old ~= #lines then
+    vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
+  else
+    for i, l in ipairs(lines) do
+      if old[i] ~= l then
+        vim.api.nvim_buf_set_lines(bufnr, i - 1, i, false, { l })
+      end
+    end
+  end
+  vim.bo[bufnr].modifiable = false
+  vim.bo[bufnr].modified = false
+  vim.api.nvim_buf_clear_namespace(bufnr, ns, 0, -1)
+  for _, h in ipairs(hls) do
+    pcall(vim.api.nvim_buf_set_extmark, bufnr, ns, h.line, h.col, {
+      end_col = h.end_col,
+      hl_group = h.group,
+    })
+  end
+  for win, id in pairs(keep) do
+    for i, row in ipairs(st.rows) do
+      if row.id == id then
+        pcall(vim.api.nvim_win_set_cursor, win, { M.header_lines + i, 0 })
+      end
+    end
+  end
+end
+
+---@param st lulu.ListState
+---@return boolean
+local function any_running(st)
+  for _, row in ipairs(st.rows) do
+    if row.status == "running" then
+      return true
+    end
+  end
+  return false
+end
+
+---@param bufnr integer
+local function start_timer(bufnr)
+  local st = M.states[bufnr]
+  local uv = vim.uv or vim.loop
+  local timer = uv.new_timer()
+  st.timer = timer
+  local ticks = 0
+  -- 100 ms ticks move the spinner; ages are redrawn once a second.
+  timer:start(
+    100,
+    100,
+    vim.schedule_wrap(function()
+      if not M.states[bufnr] or not vim.api.nvim_buf_is_valid(bufnr) then
+        return
+      end
+      ticks = ticks + 1
+      local running = any_running(st)
+      if running then
+        st.frame = st.frame + 1
+      end
+      if (running or ticks % 10 == 0) and visible(bufnr) then
+        M.render(bufnr)
+      end
+    end)
+  )
+end
+
+---@param bufnr integer
+local function teardown(bufnr)
+  local st = M.states[bufnr]
+  if not st then
+    return
+  end
+  M.states[bufnr] = nil
+  if st.timer then
+    st.timer:stop()
+    st.timer:close()
+  end
+  for _, un in ipairs(st.unsubscribe) do
+    un()
+  end
+end
+
+--- The session row under the cursor of a list buffer.
+---@param bufnr integer|nil
+---@return lulu.SessionRow|nil
+---@return lulu.Repo|nil
+function M.row_under_cursor(bufnr)
+  bufnr = bufnr or vim.api.nvim_get_current_buf()
+  local st = M.states[bufnr]
+  if not st then
+    return nil, nil
+  end
+  local line = vim.api.nvim_win_get_cursor(0)[1]
+  return st.rows[line - M.header_lines], st.repo
+end
+
+--- Descriptions of the list keymaps, in the order `g?` shows them.
+M.key_help = {
+  { "open", "open the session view" },
+  { "spawn", "start a new session" },
+  { "cancel", "cancel the session" },
+  { "continue", "continue an ended session" },
+  { "remove", "remove the session and its worktree" },
+  { "diff", "changed files in the quickfix list, diff of one" },
+  { "refresh", "reload the list" },
+  { "close", "close the list" },
+  { "help", "show this help" },
+}
+
+--- Lines of the `g?` help.
+---@return string[]
+function M.help_lines()
+  local keys = config.options.keymaps or {}
+  local out = { "Lulu list keys" }
+  for _, item in ipairs(M.key_help) do
+    local key = keys[item[1]]
+    if key then
+      out[#out + 1] = string.format("  %-6s %s", key, item[2])
+    end
+  end
+  return out
+end
+
+--- Shows the keymaps in a small floating window (q, <Esc> or g? closes it).
+function M.show_help()
+  local lines = M.help_lines()
+  local buf = vim.api.nvim_create_buf(false, true)
+  vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].bufhidden = "wipe"
+  local width = 0
+  for _, l in ipairs(lines) do
+    width = math.max(width, vim.fn.strdisplaywidth(l))
+  end
+  local win = vim.api.nvim_open_win(buf, true, {
+    relative = "editor",
+    width = width + 2,
+    height = #lines,
+    row = math.max(0, math.floor((vim.o.lines - #lines) / 2) - 1),
+    col = math.max(0, math.floor((vim.o.columns - width) / 2)),
+    style = "minimal",
+    border = "single",
+  })
+  for _, key in ipairs({ "q", "<Esc>", (config.options.keymaps or {}).help or "g?" }) do
+    vim.keymap.set("n", key, function()
+      pcall(vim.api.nvim_win_close, win, true)
+    end, { buffer = buf, nowait = true })
+  end
+end
+
+---@param bufnr integer
+---@param repo lulu.Repo
+local function set_keymaps(bufnr, repo)
+  local keys = config.options.keymaps or {}
+  local actions = require("lulu.actions")
+  local function on_row(fn)
+    return function()
+      local row = M.row_under_cursor(bufnr)
+      if not row then
+        client.error("no session on this line")
+        return
+      end
+      fn(repo, row)
+    end
+  end
+  local map = {
+    open = on_row(function(r, row)
+      require("lulu.view").open(r, row.id, { from_list = true })
+    end),
+    close = function()
+      pcall(vim.api.nvim_win_close, 0, true)
+    end,
+    cancel = on_row(actions.cancel),
+    remove = on_row(function(r, row)
+      actions.remove(r, row, { force = false })
+    end),
+    diff = on_row(function(r, row)
+      require("lulu.diff").open(r, row.id)
+    end),
+    spawn = function()
+      actions.spawn(repo, {})
+    end,
+    continue = on_row(actions.continue),
+    refresh = function()
+      client.refresh(repo, function(err)
+        if err then
+          client.error(err.message)
+        end
+      end)
+    end,
+    help = M.show_help,
+  }
+  for _, item in ipairs(M.key_help) do
+    local key = keys[item[1]]
+    if key then
+      vim.keymap.set("n", key, map[item[1]], { buffer = bufnr, nowait = true, desc = "Lulu: " .. item[2] })
+    end
+  end
+end
+
+--- The list buffer of a repository, if one exists.
+---@param repo lulu.Repo
+---@return integer|nil
+function M.find(repo)
+  for bufnr, st in pairs(M.states) do
+    if st.repo.root == repo.root and vim.api.nvim_buf_is_valid(bufnr) then
+      return bufnr
+    end
+  end
+  return nil
+end
+
+--- Opens (or focuses) the live list of a repository.
+---@param repo lulu.Repo
+---@return integer bufnr
+function M.open(repo)
+  highlight.ensure()
+  local bufnr = M.find(repo)
+  if bufnr then
+    local win = vim.fn.win_findbuf(bufnr)[1]
+    if win then
+      vim.api.nvim_set_current_win(win)
+      return bufnr
+    end
+  else
+    bufnr = vim.api.nvim_create_buf(false, true)
+    vim.api.nvim_buf_set_name(bufnr, "lulu://list/" .. repo.root)
+    vim.bo[bufnr].buftype = "nofile"
+    vim.bo[bufnr].bufhidden = "wipe"
+    vim.bo[bufnr].swapfile = false
+    vim.bo[bufnr].modifiable = false
+    vim.api.nvim_buf_set_var(bufnr, "lulu_repo", repo.root)
+    ---@type lulu.ListState
+    local st = { repo = repo, rows = {}, frame = 0, unsubscribe = {} }
+    M.states[bufnr] = st
+    local function rerender(r)
+      if r == repo then
+        M.render(bufnr)
+      end
+    end
+    st.unsubscribe = {
+      client.subscribe("changed", rerender),
+      client.subscribe("removed", rerender),
+      client.subscribe("reset", rerender),
+    }
+    vim.api.nvim_create_autocmd("BufWipeout", {
+      buffer = bufnr,
+      once = true,
+      callback = function()
+        teardown(bufnr)
+      end,
+    })
+    set_keymaps(bufnr, repo)
+    vim.bo[bufnr].filetype = "lulu-list"
+    start_timer(bufnr)
+  end
+  local list_opts = config.options.list or {}
+  vim.cmd(string.format("%s %dsplit", list_opts.position or "botright", list_opts.height or 12))
+  local win = vim.api.nvim_get_current_win()
+  vim.api.nvim_win_set_buf(win, bufnr)
+  vim.wo[win].wrap = false
+  vim.wo[win].number = false
+  vim.wo[win].relativenumber = false
+  vim.wo[win].cursorline = true
+  vim.wo[win].signcolumn = "no"
+  vim.wo[win].winfixheight = true
+  vim.wo[win].list = false
+  M.render(bufnr)
+  pcall(vim.api.nvim_win_set_cursor, win, { M.header_lines + 1, 0 })
+  if not repo.loaded then
+    client.refresh(repo, function(err)
+      if err then
+        client.error(err.message)
+      end
+    end)
+  end
+  return bufnr
+end
+
+return M

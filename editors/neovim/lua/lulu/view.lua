@@ -1,0 +1,241 @@
+--- The session view: a buffer with the session's details and its live transcript (`lulu/watch`).
+local client = require("lulu.client")
+local format = require("lulu.format")
+local highlight = require("lulu.highlight")
+
+local M = {}
+
+local ns = vim.api.nvim_create_namespace("lulu_view")
+
+---@class lulu.ViewState
+---@field repo lulu.Repo
+---@field id string
+---@field detail table           SessionDetail (or the row until it arrives)
+---@field header_len integer     lines of the details header
+---@field last_seq integer       last transcript event shown
+---@field unsubscribe fun()[]
+
+---@type table<integer, lulu.ViewState>
+M.states = {}
+
+---@param bufnr integer
+---@param fn fun()
+local function edit(bufnr, fn)
+  vim.bo[bufnr].modifiable = true
+  fn()
+  vim.bo[bufnr].modifiable = false
+  vim.bo[bufnr].modified = false
+end
+
+--- Redraws the details header.
+---@param bufnr integer
+function M.render_header(bufnr)
+  local st = M.states[bufnr]
+  if not st or not vim.api.nvim_buf_is_valid(bufnr) then
+    return
+  end
+  local lines = format.detail_lines(st.detail, os.time())
+  local old_len = st.header_len
+  edit(bufnr, function()
+    vim.api.nvim_buf_set_lines(bufnr, 0, old_len, false, lines)
+  end)
+  st.header_len = #lines
+  vim.api.nvim_buf_clear_namespace(bufnr, ns, 0, #lines)
+  for i, line in ipairs(lines) do
+    local label_end = line:find(":") or 0
+    if i < #lines and label_end > 0 and line:sub(1, 1) ~= " " then
+      vim.api.nvim_buf_set_extmark(bufnr, ns, i - 1, 0, { end_col = label_end, hl_group = "LuluLabel" })
+    end
+  end
+  local status_line = 2
+  local group = format.status_hl[st.detail.status]
+  if group then
+    vim.api.nvim_buf_set_extmark(bufnr, ns, status_line - 1, 11, {
+      end_col = #lines[status_line],
+      hl_group = group,
+    })
+  end
+  vim.api.nvim_buf_set_extmark(bufnr, ns, #lines - 1, 0, { end_col = #lines[#lines], hl_group = "LuluMeta" })
+end
+
+--- Appends transcript events (those after the last shown `seq`), following the output in every
+--- window whose cursor was on the last line.
+---@param bufnr integer
+---@param events lulu.TranscriptEvent[]
+function M.append(bufnr, events)
+  local st = M.states[bufnr]
+  if not st or not vim.api.nvim_buf_is_valid(bufnr) then
+    return
+  end
+  local new, hls = {}, {}
+  for _, ev in ipairs(events) do
+    if type(ev.seq) == "number" and ev.seq > st.last_seq then
+      st.last_seq = ev.seq
+      local lines, hl = format.event_lines(ev)
+      for _, l in ipairs(lines) do
+        new[#new + 1] = l
+        if hl then
+          hls[#hls + 1] = { idx = #new, group = hl }
+        end
+      end
+    end
+  end
+  if #new == 0 then
+    return
+  end
+  local count = vim.api.nvim_buf_line_count(bufnr)
+  local following = {}
+  for _, win in ipairs(vim.fn.win_findbuf(bufnr)) do
+    if vim.api.nvim_win_get_cursor(win)[1] >= count then
+      following[#following + 1] = win
+    end
+  end
+  edit(bufnr, function()
+    vim.api.nvim_buf_set_lines(bufnr, count, count, false, new)
+  end)
+  for _, h in ipairs(hls) do
+    local line = count + h.idx - 1
+    vim.api.nvim_buf_set_extmark(bufnr, ns, line, 0, { end_col = #new[h.idx], hl_group = h.group })
+  end
+  local last = vim.api.nvim_buf_line_count(bufnr)
+  for _, win in ipairs(following) do
+    pcall(vim.api.nvim_win_set_cursor, win, { last, 0 })
+  end
+end
+
+--- Fetches the session's detail and redraws the header.
+---@param bufnr integer
+local function load_detail(bufnr)
+  local st = M.states[bufnr]
+  if not st then
+    return
+  end
+  client.request(st.repo, "lulu/session", { id = st.id }, function(err, detail)
+    if err then
+      client.error(err.message)
+      return
+    end
+    if M.states[bufnr] == st then
+      st.detail = detail
+      M.render_header(bufnr)
+    end
+  end)
+end
+
+---@param bufnr integer
+local function teardown(bufnr)
+  local st = M.states[bufnr]
+  if not st then
+    return
+  end
+  M.states[bufnr] = nil
+  for _, un in ipairs(st.unsubscribe) do
+    un()
+  end
+  if not st.repo.closed then
+    client.request(st.repo, "lulu/unwatch", { id = st.id }, function() end)
+  end
+end
+
+--- The buffer showing a session, if any.
+---@param id string
+---@return integer|nil
+function M.find(id)
+  for bufnr, st in pairs(M.states) do
+    if st.id == id and vim.api.nvim_buf_is_valid(bufnr) then
+      return bufnr
+    end
+  end
+  return nil
+end
+
+--- Chooses the window a session view opens in: from the list, the previous window (or a new split
+--- above the list); otherwise the current window.
+---@param from_list boolean
+local function target_window(from_list)
+  if not from_list then
+    return
+  end
+  local list_win = vim.api.nvim_get_current_win()
+  vim.cmd("wincmd p")
+  if vim.api.nvim_get_current_win() == list_win then
+    vim.cmd("aboveleft split")
+  end
+end
+
+--- Opens the view of a session and starts watching its transcript.
+---@param repo lulu.Repo
+---@param id string
+---@param opts {from_list?: boolean}|nil
+---@return integer bufnr
+function M.open(repo, id, opts)
+  opts = opts or {}
+  highlight.ensure()
+  local bufnr = M.find(id)
+  target_window(opts.from_list == true)
+  if bufnr then
+    vim.api.nvim_win_set_buf(0, bufnr)
+    return bufnr
+  end
+  bufnr = vim.api.nvim_create_buf(true, true)
+  vim.api.nvim_buf_set_name(bufnr, "lulu://session/" .. id)
+  vim.bo[bufnr].buftype = "nofile"
+  vim.bo[bufnr].bufhidden = "wipe"
+  vim.bo[bufnr].swapfile = false
+  vim.api.nvim_buf_set_var(bufnr, "lulu_repo", repo.root)
+  vim.api.nvim_buf_set_var(bufnr, "lulu_session", id)
+  local row = repo.sessions[id] or { id = id, name = id, status = "starting", repo = repo.root }
+  ---@type lulu.ViewState
+  local st = { repo = repo, id = id, detail = row, header_len = 0, last_seq = 0, unsubscribe = {} }
+  M.states[bufnr] = st
+  edit(bufnr, function()
+    vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, {})
+  end)
+  M.render_header(bufnr)
+  st.unsubscribe = {
+    client.subscribe("changed", function(r, changed)
+      if r == repo and changed.id == id then
+        -- Keep the row's fields current at once, then the full detail.
+        st.detail = vim.tbl_extend("force", st.detail, changed)
+        M.render_header(bufnr)
+        load_detail(bufnr)
+      end
+    end),
+    client.subscribe("output", function(r, sid, events)
+      if r == repo and sid == id then
+        M.append(bufnr, events)
+      end
+    end),
+    client.subscribe("removed", function(r, sid)
+      if r == repo and sid == id then
+        M.append(bufnr, {
+          { seq = st.last_seq + 1, stream = "lulu", kind = "status", text = "session removed", at = "" },
+        })
+      end
+    end),
+  }
+  vim.api.nvim_create_autocmd("BufWipeout", {
+    buffer = bufnr,
+    once = true,
+    callback = function()
+      teardown(bufnr)
+    end,
+  })
+  vim.keymap.set("n", "q", function()
+    if not pcall(vim.cmd.close) then
+      vim.cmd.bprevious()
+    end
+  end, { buffer = bufnr, nowait = true, desc = "Lulu: close" })
+  vim.bo[bufnr].filetype = "lulu-session"
+  vim.api.nvim_win_set_buf(0, bufnr)
+  vim.wo.wrap = true
+  load_detail(bufnr)
+  client.request(repo, "lulu/watch", { id = id, afterSeq = 0 }, function(err)
+    if err then
+      client.error(err.message)
+    end
+  end)
+  return bufnr
+end
+
+return M

