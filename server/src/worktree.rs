@@ -200,7 +200,10 @@ pub enum RemoveWorktreeError {
         source: BoxError,
     },
     #[error("the worktree {} has {} uncommitted change(s) and {} untracked file(s)", path.display(), changes.changed.len(), changes.untracked.len())]
-    Dirty { path: PathBuf, changes: UncommittedChanges },
+    Dirty {
+        path: PathBuf,
+        changes: UncommittedChanges,
+    },
     #[error("could not check the worktree {} for uncommitted changes", path.display())]
     Status {
         path: PathBuf,
@@ -329,14 +332,18 @@ pub fn discover_repository(path: &Path) -> Result<PathBuf, DiscoverError> {
         source: boxed(source),
     })?;
     let Some(workdir) = repo.workdir() else {
-        return Err(DiscoverError::Bare { path: path.to_owned() });
+        return Err(DiscoverError::Bare {
+            path: path.to_owned(),
+        });
     };
     let head = repo.head().map_err(|source| DiscoverError::Read {
         path: path.to_owned(),
         source: boxed(source),
     })?;
     if head.is_unborn() {
-        return Err(DiscoverError::NoCommits { path: path.to_owned() });
+        return Err(DiscoverError::NoCommits {
+            path: path.to_owned(),
+        });
     }
     std::fs::canonicalize(workdir).map_err(|source| DiscoverError::Read {
         path: workdir.to_owned(),
@@ -412,10 +419,11 @@ pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeErr
         repo: repo.to_owned(),
         source: boxed(source),
     })?;
-    let full_name = branch_full_name(branch).map_err(|source| CreateWorktreeError::InvalidBranchName {
-        branch: branch.to_owned(),
-        source,
-    })?;
+    let full_name =
+        branch_full_name(branch).map_err(|source| CreateWorktreeError::InvalidBranchName {
+            branch: branch.to_owned(),
+            source,
+        })?;
     let base = resolve_commit_in(&repository, repo, base_commit).map_err(|source| {
         CreateWorktreeError::BaseNotACommit {
             repo: repo.to_owned(),
@@ -456,13 +464,12 @@ pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeErr
     if let Some(workdir) = repository.workdir() {
         let exclude_file = repository.common_dir().join("info").join("exclude");
         let exclude_file = absolute(&exclude_file);
-        ensure_excluded(workdir, &destination, &exclude_file)
-            .map_err(|source| {
-                undo_folders(CreateWorktreeError::Exclude {
-                    path: exclude_file.clone(),
-                    source,
-                })
-            })?;
+        ensure_excluded(workdir, &destination, &exclude_file).map_err(|source| {
+            undo_folders(CreateWorktreeError::Exclude {
+                path: exclude_file.clone(),
+                source,
+            })
+        })?;
     }
 
     repository
@@ -505,11 +512,16 @@ pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeErr
 }
 
 fn branch_full_name(branch: &str) -> Result<gix::refs::FullName, BoxError> {
-    if branch.is_empty() || branch.starts_with("refs/") || branch == "HEAD" || branch.starts_with('-') {
+    if branch.is_empty()
+        || branch.starts_with("refs/")
+        || branch == "HEAD"
+        || branch.starts_with('-')
+    {
         return Err(format!("{branch:?} must be a short branch name like \"lulu/topic\"").into());
     }
-    gix::validate::reference::branch_name(branch.as_bytes().as_bstr()).map_err(boxed)?;
-    gix::refs::FullName::try_from(format!("refs/heads/{branch}")).map_err(boxed)
+    let full = format!("refs/heads/{branch}");
+    gix::validate::reference::branch_name(full.as_bytes().as_bstr()).map_err(boxed)?;
+    gix::refs::FullName::try_from(full).map_err(boxed)
 }
 
 /// Makes the missing ancestors of `destination` (not `destination` itself), returning those it made, outermost first.
@@ -531,7 +543,10 @@ fn create_parent_folders(destination: &Path) -> Result<Vec<PathBuf>, CreateWorkt
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(source) => {
                 remove_created_folders(&created);
-                return Err(CreateWorktreeError::CreateFolder { path: folder, source });
+                return Err(CreateWorktreeError::CreateFolder {
+                    path: folder,
+                    source,
+                });
             }
         }
     }
@@ -574,7 +589,11 @@ fn canonical_lenient(path: &Path) -> PathBuf {
 }
 
 /// Adds `/<top>/` to `exclude_file` when `destination` is inside `workdir` (`<top>` being its first folder there).
-fn ensure_excluded(workdir: &Path, destination: &Path, exclude_file: &Path) -> Result<(), std::io::Error> {
+fn ensure_excluded(
+    workdir: &Path,
+    destination: &Path,
+    exclude_file: &Path,
+) -> Result<(), std::io::Error> {
     let workdir = canonical_lenient(workdir);
     let destination = canonical_lenient(destination);
     let Ok(relative) = destination.strip_prefix(&workdir) else {
@@ -617,7 +636,10 @@ fn ensure_excluded(workdir: &Path, destination: &Path, exclude_file: &Path) -> R
     file.sync_all()
 }
 
-fn delete_reference(repository: &gix::Repository, name: &gix::refs::FullName) -> Result<(), BoxError> {
+fn delete_reference(
+    repository: &gix::Repository,
+    name: &gix::refs::FullName,
+) -> Result<(), BoxError> {
     repository
         .edit_reference(RefEdit {
             change: Change::Delete {
@@ -673,7 +695,9 @@ pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, S
         path: worktree_path.to_owned(),
         source,
     };
-    let dirwalk = repository.dirwalk_options().map_err(|e| status_error(boxed(e)))?;
+    let dirwalk = repository
+        .dirwalk_options()
+        .map_err(|e| status_error(boxed(e)))?;
     let iter = repository
         .status(gix::progress::Discard)
         .map_err(|e| status_error(boxed(e)))?
@@ -693,8 +717,13 @@ pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, S
                 changed.insert(path_string(change.location()));
             }
             gix::status::Item::IndexWorktree(item) => match item {
-                WorktreeItem::Modification { rela_path, status, .. } => {
-                    if !matches!(status, gix::status::plumbing::index_as_worktree::EntryStatus::NeedsUpdate(_)) {
+                WorktreeItem::Modification {
+                    rela_path, status, ..
+                } => {
+                    if !matches!(
+                        status,
+                        gix::status::plumbing::index_as_worktree::EntryStatus::NeedsUpdate(_)
+                    ) {
                         changed.insert(path_string(rela_path.as_ref()));
                     }
                 }
@@ -704,7 +733,9 @@ pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, S
                     }
                 }
                 WorktreeItem::Rewrite {
-                    source, dirwalk_entry, ..
+                    source,
+                    dirwalk_entry,
+                    ..
                 } => {
                     changed.insert(path_string(source.rela_path()));
                     untracked.insert(path_string(dirwalk_entry.rela_path.as_ref()));
@@ -737,10 +768,12 @@ pub fn unmerged_commits(repo: &Path, branch: &str, base_ref: &str) -> Result<usi
         .peel_to_commit()
         .map_err(|source| not_found(Some(boxed(source))))?
         .id;
-    let base = resolve_commit_in(&repository, repo, base_ref).map_err(|source| UnmergedError::BaseNotACommit {
-        repo: repo.to_owned(),
-        rev: base_ref.to_owned(),
-        source,
+    let base = resolve_commit_in(&repository, repo, base_ref).map_err(|source| {
+        UnmergedError::BaseNotACommit {
+            repo: repo.to_owned(),
+            rev: base_ref.to_owned(),
+            source,
+        }
     })?;
     let walk_error = |source: BoxError| UnmergedError::Walk {
         repo: repo.to_owned(),
@@ -778,7 +811,11 @@ pub enum RemoveMode {
 /// If the folder is already gone, just prunes the registration; if neither the folder nor a registration
 /// exists, there is nothing to do and this succeeds. A locked worktree is never removed.
 /// The branch is kept (see [`delete_branch`]).
-pub fn remove_worktree(repo: &Path, worktree_path: &Path, mode: RemoveMode) -> Result<(), RemoveWorktreeError> {
+pub fn remove_worktree(
+    repo: &Path,
+    worktree_path: &Path,
+    mode: RemoveMode,
+) -> Result<(), RemoveWorktreeError> {
     let repository = gix::open(repo).map_err(|source| RemoveWorktreeError::Open {
         repo: repo.to_owned(),
         source: boxed(source),
@@ -814,7 +851,10 @@ pub fn remove_worktree(repo: &Path, worktree_path: &Path, mode: RemoveMode) -> R
     }
     // Our own check above is the safety net for `Safe`; gix's own check would refuse the same things.
     target
-        .remove(gix::worktree::remove::Force::DiscardChanges, gix::progress::Discard)
+        .remove(
+            gix::worktree::remove::Force::DiscardChanges,
+            gix::progress::Discard,
+        )
         .map_err(|source| RemoveWorktreeError::Remove {
             path: path.clone(),
             source: boxed(source),
@@ -845,17 +885,25 @@ pub fn delete_branch(repo: &Path, branch: &str) -> Result<(), DeleteBranchError>
     };
 
     // The main worktree, then every linked one, even if its folder is gone (git still counts it until pruned).
-    let main = repository.main_repo().map_err(|e| worktrees_error(boxed(e)))?;
+    let main = repository
+        .main_repo()
+        .map_err(|e| worktrees_error(boxed(e)))?;
     let mut heads = vec![(
         main.workdir().unwrap_or(main.git_dir()).to_owned(),
         main.head_name().map_err(|e| worktrees_error(boxed(e)))?,
     )];
-    for proxy in repository.worktrees().map_err(|e| worktrees_error(boxed(e)))? {
+    for proxy in repository
+        .worktrees()
+        .map_err(|e| worktrees_error(boxed(e)))?
+    {
         let base = proxy.base().unwrap_or_else(|_| proxy.git_dir().to_owned());
         let linked = proxy
             .into_repo_with_possibly_inaccessible_worktree()
             .map_err(|e| worktrees_error(boxed(e)))?;
-        heads.push((base, linked.head_name().map_err(|e| worktrees_error(boxed(e)))?));
+        heads.push((
+            base,
+            linked.head_name().map_err(|e| worktrees_error(boxed(e)))?,
+        ));
     }
     if let Some((worktree, _)) = heads
         .into_iter()
@@ -869,7 +917,9 @@ pub fn delete_branch(repo: &Path, branch: &str) -> Result<(), DeleteBranchError>
 
     let expected = reference.target().into_owned();
     let expected = match expected {
-        gix::refs::Target::Object(id) => PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id)),
+        gix::refs::Target::Object(id) => {
+            PreviousValue::MustExistAndMatch(gix::refs::Target::Object(id))
+        }
         gix::refs::Target::Symbolic(_) => PreviousValue::MustExist,
     };
     repository
@@ -919,7 +969,10 @@ pub struct FileChange {
 #[derive(Debug, Clone)]
 enum Current {
     /// Unchanged since the index: the blob is in the object database.
-    Index { id: gix::ObjectId, mode: gix::index::entry::Mode },
+    Index {
+        id: gix::ObjectId,
+        mode: gix::index::entry::Mode,
+    },
     /// Changed or untracked: read from disk (content already hashed).
     Disk {
         id: gix::ObjectId,
@@ -1078,10 +1131,14 @@ fn current_files(
         path: worktree_path.to_owned(),
         source,
     };
-    let index = repository.index_or_empty().map_err(|e| status_error(boxed(e)))?;
+    let index = repository
+        .index_or_empty()
+        .map_err(|e| status_error(boxed(e)))?;
     let mut current = BTreeMap::new();
     for entry in index.entries() {
-        if entry.mode == gix::index::entry::Mode::COMMIT || entry.stage() != gix::index::entry::Stage::Unconflicted {
+        if entry.mode == gix::index::entry::Mode::COMMIT
+            || entry.stage() != gix::index::entry::Stage::Unconflicted
+        {
             continue;
         }
         current.insert(
@@ -1092,7 +1149,9 @@ fn current_files(
             },
         );
     }
-    let dirwalk = repository.dirwalk_options().map_err(|e| status_error(boxed(e)))?;
+    let dirwalk = repository
+        .dirwalk_options()
+        .map_err(|e| status_error(boxed(e)))?;
     let iter = repository
         .status(gix::progress::Discard)
         .map_err(|e| status_error(boxed(e)))?
@@ -1108,12 +1167,17 @@ fn current_files(
     let mut read_from_disk = Vec::new();
     for item in iter {
         match item.map_err(|e| status_error(boxed(e)))? {
-            WorktreeItem::Modification { rela_path, status, .. } => match status {
+            WorktreeItem::Modification {
+                rela_path, status, ..
+            } => match status {
                 EntryStatus::Change(EntryChange::Removed) => {
                     current.remove(&rela_path);
                 }
-                EntryStatus::Change(EntryChange::SubmoduleModification(_)) | EntryStatus::NeedsUpdate(_) => {}
-                EntryStatus::Change(EntryChange::Modification { .. } | EntryChange::Type { .. })
+                EntryStatus::Change(EntryChange::SubmoduleModification(_))
+                | EntryStatus::NeedsUpdate(_) => {}
+                EntryStatus::Change(
+                    EntryChange::Modification { .. } | EntryChange::Type { .. },
+                )
                 | EntryStatus::Conflict { .. }
                 | EntryStatus::IntentToAdd => read_from_disk.push(rela_path),
             },
@@ -1127,12 +1191,15 @@ fn current_files(
                     read_from_disk.push(entry.rela_path);
                 }
             }
-            WorktreeItem::Rewrite { dirwalk_entry, .. } => read_from_disk.push(dirwalk_entry.rela_path),
+            WorktreeItem::Rewrite { dirwalk_entry, .. } => {
+                read_from_disk.push(dirwalk_entry.rela_path)
+            }
         }
     }
     let object_hash = repository.object_hash();
     for rela_path in read_from_disk {
-        let relative = gix::path::from_bstr(rela_path.as_bstr()).map_err(|e| status_error(boxed(e)))?;
+        let relative =
+            gix::path::from_bstr(rela_path.as_bstr()).map_err(|e| status_error(boxed(e)))?;
         let file = workdir.join(relative);
         match read_disk_file(&file, object_hash) {
             Ok(Some(now)) => {
@@ -1148,7 +1215,10 @@ fn current_files(
 }
 
 /// Reads a file (or symlink target) as git would store it; `None` if it is gone or not a file.
-fn read_disk_file(file: &Path, object_hash: gix::hash::Kind) -> Result<Option<Current>, std::io::Error> {
+fn read_disk_file(
+    file: &Path,
+    object_hash: gix::hash::Kind,
+) -> Result<Option<Current>, std::io::Error> {
     let metadata = match file.symlink_metadata() {
         Ok(metadata) => metadata,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -1194,12 +1264,14 @@ fn read_blob(
     path: &BStr,
     id: gix::ObjectId,
 ) -> Result<Vec<u8>, DiffError> {
-    let object = repository.find_object(id).map_err(|source| DiffError::ReadObject {
-        path: worktree_path.to_owned(),
-        file: path_string(path),
-        id: id.to_string(),
-        source: boxed(source),
-    })?;
+    let object = repository
+        .find_object(id)
+        .map_err(|source| DiffError::ReadObject {
+            path: worktree_path.to_owned(),
+            file: path_string(path),
+            id: id.to_string(),
+            source: boxed(source),
+        })?;
     Ok(object.detach().data)
 }
 
@@ -1227,7 +1299,10 @@ fn line_counts(old: &[u8], new: &[u8]) -> (u64, u64) {
     use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};
     let input = InternedInput::new(byte_lines(old), byte_lines(new));
     let diff = Diff::compute(Algorithm::Myers, &input);
-    (u64::from(diff.count_additions()), u64::from(diff.count_removals()))
+    (
+        u64::from(diff.count_additions()),
+        u64::from(diff.count_removals()),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -1256,7 +1331,11 @@ pub struct ReconcileReport {
 /// Startup reconciliation: prunes registrations in `repo` whose worktree folder no longer exists (like
 /// `git worktree prune`; locked worktrees are kept), and lists folders directly under `worktree_root` that
 /// are not in `owned` (never deletes a folder).
-pub fn reconcile(repo: &Path, worktree_root: &Path, owned: &[PathBuf]) -> Result<ReconcileReport, ReconcileError> {
+pub fn reconcile(
+    repo: &Path,
+    worktree_root: &Path,
+    owned: &[PathBuf],
+) -> Result<ReconcileReport, ReconcileError> {
     let repository = gix::open(repo).map_err(|source| ReconcileError::Open {
         repo: repo.to_owned(),
         source: boxed(source),
@@ -1287,7 +1366,9 @@ pub fn reconcile(repo: &Path, worktree_root: &Path, owned: &[PathBuf]) -> Result
         let Ok(gitdir) = std::fs::read(registration.join("gitdir")) else {
             continue;
         };
-        let Ok(dot_git) = gix::path::from_bstr(gitdir.trim().as_bstr()).map(|path| path.into_owned()) else {
+        let Ok(dot_git) =
+            gix::path::from_bstr(gitdir.trim().as_bstr()).map(|path| path.into_owned())
+        else {
             continue;
         };
         let dot_git = if dot_git.is_relative() {
@@ -1295,7 +1376,10 @@ pub fn reconcile(repo: &Path, worktree_root: &Path, owned: &[PathBuf]) -> Result
         } else {
             dot_git
         };
-        let folder = dot_git.parent().map(Path::to_owned).unwrap_or_else(|| dot_git.clone());
+        let folder = dot_git
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| dot_git.clone());
         if dot_git.symlink_metadata().is_ok() {
             registered.insert(canonical_lenient(&folder));
             continue;
