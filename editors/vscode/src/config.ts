@@ -1,0 +1,98 @@
+// Settings to server launch options. `resolveServer` and `initializationOptions` are
+// pure (no `vscode` import) so the unit tests check them; extension code passes in the
+// values it read with vscode.workspace.getConfiguration("lulu").
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { AgentProfile, InitializationOptions } from "./protocol";
+
+export interface LuluSettings {
+  serverPath: string;
+  agents: Record<string, unknown>;
+  defaultAgent: string;
+  maxRunning: number;
+  worktreeDir: string;
+  stateDir: string;
+}
+
+export type Resolved = { ok: true; path: string } | { ok: false; message: string };
+
+function isExecutableFile(file: string): boolean {
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) return false;
+    fs.accessSync(file, fs.constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds the server binary the `lulu.server.path` setting names: an absolute path as is,
+ * a bare name on `PATH`. The message of a failure names the setting and the value.
+ */
+export function resolveServer(setting: string, envPath: string | undefined): Resolved {
+  const value = setting.trim() || "lulu";
+  if (value.includes("/") || value.includes(path.sep)) {
+    const abs = path.resolve(value);
+    if (!fs.existsSync(abs)) {
+      return { ok: false, message: `The lulu server "${abs}" (setting lulu.server.path) does not exist.` };
+    }
+    if (!isExecutableFile(abs)) {
+      return { ok: false, message: `The lulu server "${abs}" (setting lulu.server.path) is not an executable file.` };
+    }
+    return { ok: true, path: abs };
+  }
+  for (const dir of (envPath ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, value);
+    if (isExecutableFile(candidate)) return { ok: true, path: candidate };
+  }
+  return {
+    ok: false,
+    message: `The lulu server "${value}" was not found on PATH (setting lulu.server.path). Install lulu or set the path to its binary.`,
+  };
+}
+
+export type AgentsCheck = { ok: true; agents: Record<string, AgentProfile> } | { ok: false; message: string };
+
+/** Checks the `lulu.agents` setting's shape, naming the profile at fault. */
+export function checkAgents(value: Record<string, unknown>): AgentsCheck {
+  const agents: Record<string, AgentProfile> = {};
+  for (const [name, raw] of Object.entries(value ?? {})) {
+    if (typeof raw !== "object" || raw === null) {
+      return { ok: false, message: `The agent "${name}" in lulu.agents is not an object.` };
+    }
+    const p = raw as Record<string, unknown>;
+    if (!Array.isArray(p.command) || p.command.length === 0 || !p.command.every((a) => typeof a === "string")) {
+      return { ok: false, message: `The agent "${name}" in lulu.agents needs "command": a non-empty list of strings.` };
+    }
+    if (p.format !== "claude-stream-json" && p.format !== "codex-json" && p.format !== "text") {
+      return {
+        ok: false,
+        message: `The agent "${name}" in lulu.agents has format ${JSON.stringify(p.format)}; use "claude-stream-json", "codex-json" or "text".`,
+      };
+    }
+    const profile: AgentProfile = { command: p.command as string[], format: p.format };
+    if (p.env !== undefined) {
+      if (typeof p.env !== "object" || p.env === null || !Object.values(p.env).every((v) => typeof v === "string")) {
+        return { ok: false, message: `The agent "${name}" in lulu.agents has "env" that is not a map of strings.` };
+      }
+      profile.env = p.env as Record<string, string>;
+    }
+    agents[name] = profile;
+  }
+  return { ok: true, agents };
+}
+
+/** The `initializationOptions` of `initialize`: only what the user set. */
+export function initializationOptions(s: LuluSettings, agents: Record<string, AgentProfile>): InitializationOptions {
+  const opts: InitializationOptions = {};
+  if (s.stateDir.trim()) opts.stateDir = s.stateDir.trim();
+  if (s.worktreeDir.trim()) opts.worktreeDir = s.worktreeDir.trim();
+  if (Number.isInteger(s.maxRunning) && s.maxRunning > 0) opts.maxRunning = s.maxRunning;
+  if (s.defaultAgent.trim()) opts.defaultAgent = s.defaultAgent.trim();
+  if (Object.keys(agents).length) opts.agents = agents;
+  return opts;
+}

@@ -1,0 +1,236 @@
+// The extension's context object: it owns the language client (the `lulu serve`
+// process), the sessions tree, the session views, and every disposable. Commands and
+// views reach the server only through `request`.
+
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  type LanguageClientOptions,
+  RevealOutputChannelOn,
+  type ServerOptions,
+  State,
+  TransportKind,
+} from "vscode-languageclient/node";
+import { type LuluSettings, checkAgents, initializationOptions, resolveServer } from "./config";
+import {
+  type Notifications,
+  PROTOCOL_VERSION,
+  type RequestMethod,
+  type Requests,
+  type SessionRow,
+} from "./protocol";
+import { SessionViews } from "./sessionView";
+import { SessionsTree } from "./sessionsTree";
+
+/** A LanguageClient that never raises its own notifications: Lulu says one clear thing itself. */
+class QuietLanguageClient extends LanguageClient {
+  override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
+    super.error(message, data, false);
+  }
+}
+
+export function readSettings(): LuluSettings {
+  const c = vscode.workspace.getConfiguration("lulu");
+  return {
+    serverPath: c.get<string>("server.path", "lulu"),
+    agents: c.get<Record<string, unknown>>("agents", {}),
+    defaultAgent: c.get<string>("defaultAgent", ""),
+    maxRunning: c.get<number>("maxRunning", 6),
+    worktreeDir: c.get<string>("worktreeDir", ""),
+    stateDir: c.get<string>("stateDir", ""),
+  };
+}
+
+export class Lulu implements vscode.Disposable {
+  readonly output: vscode.LogOutputChannel;
+  readonly tree: SessionsTree;
+  readonly views: SessionViews;
+  readonly treeView: vscode.TreeView<string>;
+
+  private readonly disposables: vscode.Disposable[] = [];
+  private client: LanguageClient | undefined;
+  private clientDisposables: vscode.Disposable[] = [];
+  /** Why the server is not running, when it is not. */
+  private notRunningReason: string | undefined = "The lulu server has not started yet.";
+  private restartTimes: number[] = [];
+  private readonly onDidStartEmitter = new vscode.EventEmitter<void>();
+  /** Fires each time a server is up and initialized (first start and every restart). */
+  readonly onDidStart = this.onDidStartEmitter.event;
+
+  constructor(readonly extension: vscode.ExtensionContext) {
+    this.output = this.track(vscode.window.createOutputChannel("Lulu", { log: true }));
+    this.track(this.onDidStartEmitter);
+    this.tree = this.track(new SessionsTree(this));
+    this.treeView = this.track(
+      vscode.window.createTreeView("lulu.sessions", {
+        treeDataProvider: this.tree,
+        showCollapseAll: false,
+        canSelectMany: false,
+      }),
+    );
+    this.tree.attach(this.treeView);
+    this.views = this.track(new SessionViews(this));
+    this.track(
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        const relevant = ["lulu.server.path", "lulu.agents", "lulu.defaultAgent", "lulu.maxRunning", "lulu.worktreeDir", "lulu.stateDir"];
+        if (relevant.some((s) => e.affectsConfiguration(s))) void this.restart();
+      }),
+    );
+    this.track(vscode.workspace.onDidChangeWorkspaceFolders(() => void this.restart()));
+  }
+
+  track<T extends vscode.Disposable>(d: T): T {
+    this.disposables.push(d);
+    return d;
+  }
+
+  get isRunning(): boolean {
+    return this.client?.state === State.Running;
+  }
+
+  /** Starts `lulu serve`. On failure, says why once, with a button to fix the setting. */
+  async start(): Promise<boolean> {
+    if (this.client) return this.isRunning;
+    this.setState("starting");
+    const settings = readSettings();
+    const server = resolveServer(settings.serverPath, process.env.PATH);
+    if (!server.ok) return this.failed(server.message);
+    const agents = checkAgents(settings.agents);
+    if (!agents.ok) return this.failed(agents.message, "lulu.agents");
+
+    const serverOptions: ServerOptions = {
+      command: server.path,
+      args: ["serve"],
+      transport: TransportKind.stdio,
+      options: { env: process.env },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [],
+      initializationOptions: initializationOptions(settings, agents.agents),
+      outputChannel: this.output,
+      revealOutputChannelOn: RevealOutputChannelOn.Never,
+      errorHandler: {
+        error: (_error, _message, count) => ({
+          action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+          handled: true,
+        }),
+        closed: () => {
+          const now = Date.now();
+          this.restartTimes = this.restartTimes.filter((t) => now - t < 180_000);
+          if (this.restartTimes.length < 4) {
+            this.restartTimes.push(now);
+            this.output.warn("The lulu server exited; restarting it.");
+            this.setState("starting");
+            return { action: CloseAction.Restart, handled: true };
+          }
+          void this.failed(`The lulu server (${server.path}) stopped 5 times in 3 minutes and will not be restarted.`);
+          return { action: CloseAction.DoNotRestart, handled: true };
+        },
+      },
+      initializationFailedHandler: () => false,
+    };
+    const client = new QuietLanguageClient("lulu", "Lulu", serverOptions, clientOptions);
+    this.client = client;
+    this.clientDisposables = [
+      client.onNotification("lulu/sessionChanged", (p: Notifications["lulu/sessionChanged"]) => {
+        this.tree.upsert(p.session);
+        this.views.onSessionChanged(p.session);
+      }),
+      client.onNotification("lulu/sessionRemoved", (p: Notifications["lulu/sessionRemoved"]) => {
+        this.tree.remove(p.id);
+        this.views.onSessionRemoved(p.id);
+      }),
+      client.onNotification("lulu/output", (p: Notifications["lulu/output"]) => this.views.onOutput(p)),
+      client.onDidChangeState((e) => {
+        if (e.newState === State.Running && e.oldState !== State.Running) this.started();
+        if (e.newState === State.Stopped) this.setState("stopped");
+      }),
+    ];
+    try {
+      await client.start();
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return this.failed(`The lulu server "${server.path}" did not start: ${why}`);
+    }
+    const version = (client.initializeResult?.capabilities.experimental as { lulu?: { protocolVersion?: unknown } } | undefined)
+      ?.lulu?.protocolVersion;
+    if (version !== PROTOCOL_VERSION) {
+      return this.failed(
+        `The lulu server "${server.path}" speaks protocol version ${JSON.stringify(version ?? null)}; this extension needs version ${PROTOCOL_VERSION}.`,
+      );
+    }
+    return true;
+  }
+
+  private started(): void {
+    this.notRunningReason = undefined;
+    this.setState("running");
+    this.onDidStartEmitter.fire();
+  }
+
+  private setState(state: "starting" | "running" | "failed" | "stopped"): void {
+    void vscode.commands.executeCommand("setContext", "lulu.serverState", state);
+  }
+
+  /** Records why the server is not running and says so once, with a way to fix it. */
+  private async failed(message: string, setting = "lulu.server.path"): Promise<false> {
+    this.notRunningReason = message;
+    this.output.error(message);
+    this.setState("failed");
+    await this.disposeClient();
+    const openSettings = "Open Settings";
+    const showLog = "Show Log";
+    void vscode.window.showErrorMessage(`Lulu: ${message}`, openSettings, showLog).then((choice) => {
+      if (choice === openSettings) void vscode.commands.executeCommand("workbench.action.openSettings", setting);
+      if (choice === showLog) this.output.show();
+    });
+    return false;
+  }
+
+  private async disposeClient(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    for (const d of this.clientDisposables) d.dispose();
+    this.clientDisposables = [];
+    if (client) {
+      try {
+        if (client.needsStop()) await client.stop(2000);
+      } catch (err) {
+        this.output.warn(`Stopping the lulu server: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.notRunningReason = "The lulu server was stopped.";
+    await this.disposeClient();
+  }
+
+  async restart(): Promise<boolean> {
+    await this.stop();
+    this.restartTimes = [];
+    return this.start();
+  }
+
+  /** Sends a request; rejects with a readable error when the server is not running. */
+  async request<M extends RequestMethod>(method: M, params: Requests[M][0]): Promise<Requests[M][1]> {
+    const client = this.client;
+    if (!client || client.state !== State.Running) {
+      throw new Error(this.notRunningReason ?? "The lulu server is not running.");
+    }
+    return client.sendRequest<Requests[M][1]>(method, params);
+  }
+
+  /** The session rows the tree knows, for pickers. */
+  rows(): SessionRow[] {
+    return this.tree.rows();
+  }
+
+  dispose(): void {
+    void this.disposeClient();
+    for (const d of this.disposables.reverse()) d.dispose();
+    this.disposables.length = 0;
+  }
+}

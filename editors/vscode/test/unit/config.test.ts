@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { describe, test } from "node:test";
+import { type LuluSettings, checkAgents, initializationOptions, resolveServer } from "../../src/config";
+
+const dir = mkdtempSync(path.join(tmpdir(), "lulu-vscode-config-"));
+const exe = path.join(dir, "lulu");
+writeFileSync(exe, "#!/bin/sh\n");
+chmodSync(exe, 0o755);
+const notExe = path.join(dir, "plain");
+writeFileSync(notExe, "");
+
+describe("resolveServer", () => {
+  const check = (setting: string, envPath: string, expected: ReturnType<typeof resolveServer>) =>
+    test(`${setting} on ${envPath}`, () => assert.deepEqual(resolveServer(setting, envPath), expected));
+  check(exe, "", { ok: true, path: exe });
+  check("lulu", `/nonexistent:${dir}`, { ok: true, path: exe });
+  check("", dir, { ok: true, path: exe });
+  check("lulu", "/nonexistent", {
+    ok: false,
+    message: 'The lulu server "lulu" was not found on PATH (setting lulu.server.path). Install lulu or set the path to its binary.',
+  });
+  check(path.join(dir, "missing"), "", {
+    ok: false,
+    message: `The lulu server "${path.join(dir, "missing")}" (setting lulu.server.path) does not exist.`,
+  });
+  check(notExe, "", { ok: false, message: `The lulu server "${notExe}" (setting lulu.server.path) is not an executable file.` });
+  check(dir, "", { ok: false, message: `The lulu server "${dir}" (setting lulu.server.path) is not an executable file.` });
+});
+
+describe("checkAgents", () => {
+  const check = (input: Record<string, unknown>, expected: ReturnType<typeof checkAgents>) =>
+    test(JSON.stringify(input), () => assert.deepEqual(checkAgents(input), expected));
+  check({}, { ok: true, agents: {} });
+  check(
+    { t: { command: ["fake-text", "{prompt}"], format: "text", env: { A: "1" } } },
+    { ok: true, agents: { t: { command: ["fake-text", "{prompt}"], format: "text", env: { A: "1" } } } },
+  );
+  check({ t: { command: [], format: "text" } }, { ok: false, message: 'The agent "t" in lulu.agents needs "command": a non-empty list of strings.' });
+  check(
+    { t: { command: ["x"], format: "json" } },
+    { ok: false, message: 'The agent "t" in lulu.agents has format "json"; use "claude-stream-json", "codex-json" or "text".' },
+  );
+  check({ t: "x" }, { ok: false, message: 'The agent "t" in lulu.agents is not an object.' });
+  check({ t: { command: ["x"], format: "text", env: { A: 1 } } }, { ok: false, message: 'The agent "t" in lulu.agents has "env" that is not a map of strings.' });
+});
+
+describe("initializationOptions", () => {
+  const base: LuluSettings = { serverPath: "lulu", agents: {}, defaultAgent: "", maxRunning: 6, worktreeDir: "", stateDir: "" };
+  const check = (over: Partial<LuluSettings>, expected: ReturnType<typeof initializationOptions>) =>
+    test(JSON.stringify(over), () => {
+      const s = { ...base, ...over };
+      const agents = checkAgents(s.agents);
+      assert.ok(agents.ok);
+      assert.deepEqual(initializationOptions(s, agents.ok ? agents.agents : {}), expected);
+    });
+  check({}, { maxRunning: 6 });
+  check(
+    { stateDir: " /tmp/state ", worktreeDir: "{repo}/../wt", defaultAgent: "t", maxRunning: 2, agents: { t: { command: ["x"], format: "text" } } },
+    { stateDir: "/tmp/state", worktreeDir: "{repo}/../wt", defaultAgent: "t", maxRunning: 2, agents: { t: { command: ["x"], format: "text" } } },
+  );
+  check({ maxRunning: 0 }, {});
+});

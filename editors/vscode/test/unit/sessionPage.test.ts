@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import type { SessionDetail } from "../../src/protocol";
+import { describeExit, describeOutcome, describeUsage, pageHtml, renderDetailsHtml } from "../../src/sessionPage";
+
+function detail(over: Partial<SessionDetail>): SessionDetail {
+  return {
+    id: "0193a000-0000-7000-8000-00000000abcd",
+    name: "add a README",
+    repo: "/src/app",
+    status: "completed",
+    createdAt: "2026-11-25T11:50:00Z",
+    lastActivityAt: "2026-11-25T11:55:00Z",
+    prompt: "add a README <please>",
+    agent: "claude",
+    command: ["claude", "-p", "{prompt}"],
+    worktreePath: "/src/app/.lulu/worktrees/add-a-readme-00abcd",
+    branch: "lulu/add-a-readme-00abcd",
+    baseCommit: "0123456789abcdef0123456789abcdef01234567",
+    startedAt: "2026-11-25T11:50:01Z",
+    endedAt: "2026-11-25T11:55:00Z",
+    outcome: "exited",
+    exitCode: 0,
+    signal: null,
+    failureDetail: null,
+    agentSessionId: "sid",
+    costUsd: 0.0123,
+    inputTokens: 1200,
+    outputTokens: 345,
+    ...over,
+  };
+}
+
+describe("detail facts", () => {
+  const check = (over: Partial<SessionDetail>, expected: { outcome: string; exit: string; usage: string }) =>
+    test(JSON.stringify(over), () =>
+      assert.deepEqual(
+        { outcome: describeOutcome(detail(over)), exit: describeExit(detail(over)), usage: describeUsage(detail(over)) },
+        expected,
+      ),
+    );
+  check({}, { outcome: "exited (exited)", exit: "exit code 0", usage: "$0.0123 · 1200 in / 345 out tokens" });
+  check(
+    { status: "failed", outcome: "signaled", exitCode: null, signal: 9, costUsd: null, inputTokens: null, outputTokens: null },
+    { outcome: "killed by a signal (signaled)", exit: "signal 9", usage: "—" },
+  );
+  check(
+    { status: "failed", outcome: "cancelled", exitCode: null, signal: 15, costUsd: 2.5 },
+    { outcome: "cancelled (cancelled)", exit: "signal 15", usage: "$2.50 · 1200 in / 345 out tokens" },
+  );
+  check(
+    { status: "running", outcome: null, exitCode: null, endedAt: null },
+    { outcome: "—", exit: "—", usage: "$0.0123 · 1200 in / 345 out tokens" },
+  );
+  check(
+    { status: "failed", outcome: "interrupted", exitCode: null },
+    { outcome: "interrupted (its runner died) (interrupted)", exit: "—", usage: "$0.0123 · 1200 in / 345 out tokens" },
+  );
+});
+
+describe("renderDetailsHtml", () => {
+  test("a completed session: every field, escaped", () => {
+    const html = renderDetailsHtml(detail({}));
+    for (const s of [
+      "<h2 class=\"name\">add a README</h2>",
+      "status-completed\">Completed</span>",
+      "<code>lulu/add-a-readme-00abcd</code>",
+      "<code>/src/app/.lulu/worktrees/add-a-readme-00abcd</code>",
+      "<code>0123456789abcdef0123456789abcdef01234567</code>",
+      "exit code 0",
+      "$0.0123 · 1200 in / 345 out tokens",
+      "add a README &lt;please&gt;",
+    ]) {
+      assert.ok(html.includes(s), `missing ${s}`);
+    }
+    assert.ok(!html.includes("class=\"failure\""));
+  });
+  test("a failed session: reason inline, the whole detail below", () => {
+    const html = renderDetailsHtml(
+      detail({ status: "failed", failureReason: "exit code 1", failureDetail: "line 1\nline 2 <x>", outcome: "exited", exitCode: 1 }),
+    );
+    assert.ok(html.includes("status-failed\">Failed</span> <span class=\"reason\">exit code 1</span>"));
+    assert.ok(html.includes("<pre>line 1\nline 2 &lt;x&gt;</pre>"));
+  });
+  test("a starting session has no worktree yet", () => {
+    const html = renderDetailsHtml(detail({ status: "starting", worktreePath: null, branch: null, baseCommit: null }));
+    assert.ok(html.includes("<tr data-key=\"worktree\"><th>Worktree</th><td>—</td></tr>"));
+  });
+});
+
+test("pageHtml: a strict CSP with the nonce on the only script and style", () => {
+  const html = pageHtml({ title: "t <1>", nonce: "abc123", cspSource: "vscode-webview://x" });
+  assert.match(html, /default-src 'none'; style-src vscode-webview:\/\/x 'nonce-abc123'; script-src 'nonce-abc123'/);
+  assert.equal(html.match(/<script nonce="abc123">/g)?.length, 1);
+  assert.equal(html.match(/<script/g)?.length, 1);
+  assert.ok(html.includes("<title>t &lt;1&gt;</title>"));
+});
