@@ -172,7 +172,9 @@ function M.open(repo, id, opts)
   opts = opts or {}
   highlight.ensure()
   local bufnr = M.find(id)
-  target_window(opts.from_list == true)
+  -- Never replace the list itself: from the list, open beside it.
+  local from_list = opts.from_list == true or require("lulu.list").states[vim.api.nvim_get_current_buf()] ~= nil
+  target_window(from_list)
   if bufnr then
     vim.api.nvim_win_set_buf(0, bufnr)
     return bufnr

@@ -1,0 +1,347 @@
+-- The plugin against the real `lulu serve` ($LULU_BIN) on fixture repositories with scripted
+-- fake agents. No timed assertions: every wait is for a state, with a generous deadline.
+local env = require("spec.helpers.env")
+local client = require("lulu.client")
+local actions = require("lulu.actions")
+local list = require("lulu.list")
+local view = require("lulu.view")
+
+--- Spawns a session through the plugin and returns its row once the server answered.
+---@param repo lulu.Repo
+---@param prompt string
+---@param opts table|nil
+---@return lulu.SessionRow
+local function spawn(repo, prompt, opts)
+  local row
+  local msgs = env.capture_notify(function()
+    actions.spawn(repo, vim.tbl_extend("force", { prompt = prompt, agent = "text" }, opts or {}, {
+      on_spawned = function(r)
+        row = r
+      end,
+    }))
+  end, function(m)
+    return row ~= nil or #vim.tbl_filter(function(x) return x.level == vim.log.levels.ERROR end, m) > 0
+  end)
+  assert(row, "spawn failed: " .. vim.inspect(msgs))
+  return row
+end
+
+---@param repo lulu.Repo
+---@param id string
+---@param status string
+local function wait_status(repo, id, status)
+  env.wait(function()
+    local row = repo.sessions[id]
+    return row and row.status == status
+  end, "session " .. id .. " to be " .. status .. " (now " .. vim.inspect(repo.sessions[id] and repo.sessions[id].status) .. ")")
+end
+
+--- The list line of a session (found by its unique name).
+local function list_line(bufnr, name)
+  return env.find_line(bufnr, name)
+end
+
+--- Row names in list order.
+local function list_names(bufnr, names)
+  local order = {}
+  for _, l in ipairs(env.lines(bufnr)) do
+    for _, n in ipairs(names) do
+      if l:find(n, 1, true) then
+        order[#order + 1] = n
+      end
+    end
+  end
+  return order
+end
+
+describe("lulu against the real server", function()
+  local repo_dir, repo
+
+  before_each(function()
+    repo_dir = env.fresh()
+    local err
+    repo, err = client.get()
+    assert(repo, err)
+  end)
+
+  after_each(function()
+    client.stop()
+  end)
+
+  it("starts one client per repository, and the list shows a session Running then Completed", function()
+    local bufnr = list.open(repo)
+    assert.are.equal(repo_dir, repo.root)
+    local again = client.get()
+    assert.are.equal(repo, again)
+    env.wait(function()
+      return repo.loaded
+    end, "the first lulu/list")
+    local row = spawn(repo, "alpha-run [sleep 3]", { name = "alpha-run" })
+    env.wait(function()
+      local l = list_line(bufnr, "alpha-run")
+      return l and l:find("Running", 1, true)
+    end, "alpha-run to show Running")
+    env.wait(function()
+      local l = list_line(bufnr, "alpha-run")
+      return l and l:find("Completed", 1, true)
+    end, "alpha-run to show Completed")
+    local l = list_line(bufnr, "alpha-run")
+    assert.matches("^ ✓ Completed  alpha%-run +%d+[smhd]$", l)
+    assert.are.equal("completed", repo.sessions[row.id].status)
+  end)
+
+  it("shows a failed session with its one-line reason, in the error highlight", function()
+    local bufnr = list.open(repo)
+    local row = spawn(repo, "beta-fail [fail]", { name = "beta-fail" })
+    wait_status(repo, row.id, "failed")
+    local reason = repo.sessions[row.id].failureReason
+    assert.is_string(reason)
+    assert.is_true(#reason > 0 and #reason <= 120)
+    env.wait(function()
+      local l = list_line(bufnr, "beta-fail")
+      return l and l:find("Failed", 1, true)
+    end, "beta-fail to show Failed")
+    local l = list_line(bufnr, "beta-fail")
+    assert.truthy(l:find(reason, 1, true), "reason in the row: " .. l)
+    -- The Failed badge is highlighted with LuluFailed, which links to DiagnosticError.
+    local lnum = vim.fn.index(env.lines(bufnr), l)
+    local marks = vim.api.nvim_buf_get_extmarks(bufnr, -1, { lnum, 0 }, { lnum, -1 }, { details = true })
+    local groups = vim.tbl_map(function(m) return m[4].hl_group end, marks)
+    assert.truthy(vim.tbl_contains(groups, "LuluFailed"), vim.inspect(groups))
+    assert.are.equal("DiagnosticError", vim.api.nvim_get_hl(0, { name = "LuluFailed" }).link)
+    assert.are.equal("DiagnosticOk", vim.api.nvim_get_hl(0, { name = "LuluCompleted" }).link)
+  end)
+
+  it("keeps the list newest first and never reorders it on status changes", function()
+    local bufnr = list.open(repo)
+    local names = { "one-first [sleep 2]", "two-second [fail]", "three-third" }
+    local ids = {}
+    for _, n in ipairs(names) do
+      ids[#ids + 1] = spawn(repo, n, { name = n:match("^(%S+)") }).id
+    end
+    local short = { "three-third", "two-second", "one-first" }
+    env.wait(function()
+      return #list_names(bufnr, short) == 3
+    end, "three rows")
+    assert.are.same(short, list_names(bufnr, short))
+    wait_status(repo, ids[1], "completed")
+    wait_status(repo, ids[2], "failed")
+    wait_status(repo, ids[3], "completed")
+    -- Status changes did not move any row; a fresh list from the server agrees.
+    assert.are.same(short, list_names(bufnr, short))
+    local done = false
+    client.refresh(repo, function()
+      done = true
+    end)
+    env.wait(function() return done end, "refresh")
+    list.render(bufnr)
+    assert.are.same(short, list_names(bufnr, short))
+  end)
+
+  it("cancels the session under the cursor, which ends Failed (cancelled) and stops its indicator", function()
+    local bufnr = list.open(repo)
+    local row = spawn(repo, "gamma-long [sleep 120]", { name = "gamma-long" })
+    wait_status(repo, row.id, "running")
+    env.wait(function()
+      return list_line(bufnr, "gamma-long")
+    end, "the row")
+    local lnum = vim.fn.index(env.lines(bufnr), list_line(bufnr, "gamma-long")) + 1
+    vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+    vim.cmd("Lulu cancel")
+    wait_status(repo, row.id, "failed")
+    local detail = env.request(repo, "lulu/session", { id = row.id })
+    assert.are.equal("cancelled", detail.outcome)
+    env.wait(function()
+      local l = list_line(bufnr, "gamma-long")
+      return l and l:find("^ ✗ Failed")
+    end, "the row to show Failed")
+    -- The indicator does not move any more: two renders give the same line.
+    local before = list_line(bufnr, "gamma-long")
+    list.states[bufnr].frame = list.states[bufnr].frame + 3
+    list.render(bufnr)
+    assert.are.equal(before, list_line(bufnr, "gamma-long"))
+  end)
+
+  it("streams the transcript into the session view and follows it", function()
+    local row = spawn(repo, "delta-stream [lines 300] [sleep 1]", { name = "delta-stream" })
+    local bufnr = view.open(repo, row.id)
+    vim.api.nvim_win_set_cursor(0, { vim.api.nvim_buf_line_count(bufnr), 0 })
+    env.wait(function()
+      return env.find_line(bufnr, "done") ~= nil
+    end, "the last transcript line")
+    local lines = env.lines(bufnr)
+    -- Every streamed line is there once, in order.
+    local got = {}
+    for _, l in ipairs(lines) do
+      local n = l:match("^line (%d+)$")
+      if n then
+        got[#got + 1] = tonumber(n)
+      end
+    end
+    assert.are.equal(300, #got)
+    for i = 1, 300 do
+      assert.are.equal(i, got[i])
+    end
+    assert.truthy(env.find_line(bufnr, "starting: delta-stream"))
+    -- The view followed the output to its end.
+    assert.are.equal(vim.api.nvim_buf_line_count(bufnr), vim.api.nvim_win_get_cursor(0)[1])
+    -- The details header shows the session.
+    env.wait(function()
+      return env.find_line(bufnr, "Status:    Completed") ~= nil
+    end, "the header to show Completed")
+    assert.truthy(env.find_line(bufnr, "Session:   delta-stream"))
+    assert.truthy(env.find_line(bufnr, "Agent:     text"))
+  end)
+
+  it("renders a Claude stream-json transcript readably", function()
+    local row = spawn(repo, "epsilon-claude [edit]", { name = "epsilon-claude", agent = "claude" })
+    local bufnr = view.open(repo, row.id)
+    wait_status(repo, row.id, "completed")
+    env.wait(function()
+      return env.find_line(bufnr, "I will work on: epsilon-claude") ~= nil
+    end, "the assistant text")
+    -- No raw JSON lines in the view.
+    for _, l in ipairs(env.lines(bufnr)) do
+      assert.is_nil(l:match('^%s*{"type"'), "raw JSON in the view: " .. l)
+    end
+  end)
+
+  it("picks among the sessions newest first, formatted with status, name, age and reason", function()
+    local a = spawn(repo, "pick-old", { name = "pick-old" })
+    local b = spawn(repo, "pick-new [fail]", { name = "pick-new" })
+    wait_status(repo, a.id, "completed")
+    wait_status(repo, b.id, "failed")
+    local shown
+    local orig = vim.ui.select
+    vim.ui.select = function(items, opts, on_choice)
+      shown = vim.tbl_map(opts.format_item, items)
+      on_choice(items[2])
+    end
+    vim.cmd("Lulu pick")
+    env.wait(function()
+      return shown ~= nil
+    end, "the picker")
+    vim.ui.select = orig
+    assert.are.equal(2, #shown)
+    assert.matches("^✗ Failed    pick%-new  %d+[smhd]  %(.+%)$", shown[1])
+    assert.matches("^✓ Completed pick%-old  %d+[smhd]$", shown[2])
+    -- Choosing opens the session view of the chosen one.
+    env.wait(function()
+      return vim.b.lulu_session == a.id
+    end, "the session view of pick-old")
+  end)
+
+  it("lists the changed files in the quickfix list and diffs one against the base commit", function()
+    local row = spawn(repo, "zeta-edit [edit]", { name = "zeta-edit" })
+    wait_status(repo, row.id, "completed")
+    local bufnr = list.open(repo)
+    env.wait(function() return list_line(bufnr, "zeta-edit") end, "the row")
+    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "zeta-edit")) + 1, 0 })
+    local tabs = #vim.api.nvim_list_tabpages()
+    vim.cmd("Lulu diff")
+    env.wait(function()
+      return vim.fn.getqflist({ title = 0 }).title == "Lulu diff: zeta-edit"
+    end, "the quickfix list")
+    local qf = vim.fn.getqflist()
+    assert.are.equal(1, #qf)
+    assert.matches("notes/text%.md$", vim.api.nvim_buf_get_name(qf[1].bufnr))
+    assert.matches("^added %+%d+ %-0$", qf[1].text)
+    assert.are.equal(tabs + 1, #vim.api.nvim_list_tabpages())
+    local diff_wins = vim.tbl_filter(function(w)
+      return vim.wo[w].diff
+    end, vim.api.nvim_tabpage_list_wins(0))
+    assert.are.equal(2, #diff_wins)
+  end)
+
+  it("removes an ended session, and the row goes away", function()
+    local bufnr = list.open(repo)
+    local row = spawn(repo, "eta-remove", { name = "eta-remove" })
+    wait_status(repo, row.id, "completed")
+    env.wait(function() return list_line(bufnr, "eta-remove") end, "the row")
+    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "eta-remove")) + 1, 0 })
+    vim.cmd("Lulu remove")
+    env.wait(function()
+      return repo.sessions[row.id] == nil and list_line(bufnr, "eta-remove") == nil
+    end, "the row to go")
+  end)
+
+  it("continues an ended session with a new prompt", function()
+    local row = spawn(repo, "theta-continue", { name = "theta-continue" })
+    wait_status(repo, row.id, "completed")
+    local seen = {}
+    local un = client.subscribe("changed", function(_, r)
+      if r.id == row.id then
+        seen[#seen + 1] = r.status
+      end
+    end)
+    actions.continue(repo, repo.sessions[row.id], "and again")
+    env.wait(function()
+      return #seen > 0 and seen[#seen] == "completed"
+    end, "the second run to complete")
+    un()
+    assert.are_not.equal("completed", seen[1])
+  end)
+
+  it("passes :checkhealth lulu", function()
+    vim.cmd("checkhealth lulu")
+    local lines = env.lines(0)
+    local text = table.concat(lines, "\n")
+    assert.truthy(text:find("speaks protocol version 1", 1, true), text)
+    assert.is_nil(text:find("ERROR", 1, true), text)
+    assert.is_nil(text:find("WARNING", 1, true), text)
+    vim.cmd("bwipeout!")
+  end)
+end)
+
+describe("lulu on bad input", function()
+  after_each(function()
+    client.stop()
+  end)
+
+  local function errors(msgs)
+    return vim.tbl_filter(function(m)
+      return m.level == vim.log.levels.ERROR
+    end, msgs)
+  end
+
+  it("names the folder when it is not in a git repository, with no Lua error", function()
+    env.fresh()
+    local dir = env.tmpdir("not-a-repo")
+    vim.cmd.cd(vim.fn.fnameescape(dir))
+    for _, cmd in ipairs({ "Lulu", "Lulu list", "Lulu pick", "Lulu spawn hello", "Lulu cancel" }) do
+      local msgs = env.capture_notify(function()
+        vim.cmd(cmd)
+      end)
+      assert.are.equal(1, #errors(msgs), cmd .. ": " .. vim.inspect(msgs))
+      assert.are.equal("lulu: not inside a git repository: " .. dir, errors(msgs)[1].msg)
+    end
+  end)
+
+  it("reports an unknown agent clearly, with no Lua error", function()
+    env.fresh()
+    local msgs = env.capture_notify(function()
+      vim.cmd("Lulu spawn --agent=nosuchagent hello")
+    end, function(m)
+      return #errors(m) > 0
+    end)
+    assert.are.equal(1, #errors(msgs), vim.inspect(msgs))
+    assert.matches("^lulu: .*nosuchagent", errors(msgs)[1].msg)
+  end)
+
+  it("reports a server binary that does not exist", function()
+    env.fresh({ server = "/nonexistent/lulu" })
+    local msgs = env.capture_notify(function()
+      vim.cmd("Lulu list")
+    end)
+    assert.are.equal(1, #errors(msgs))
+    assert.matches('server command "/nonexistent/lulu" is not an executable', errors(msgs)[1].msg)
+  end)
+
+  it("reports unknown setup() options in :checkhealth lulu", function()
+    env.fresh({ bogus_option = 1 })
+    vim.cmd("checkhealth lulu")
+    local text = table.concat(env.lines(0), "\n")
+    assert.truthy(text:find('unknown option "bogus_option"', 1, true), text)
+    vim.cmd("bwipeout!")
+  end)
+end)

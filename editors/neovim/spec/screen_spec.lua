@@ -1,0 +1,157 @@
+-- A screen test: a real terminal Neovim in tmux (send-keys to type, capture-pane to read the
+-- screen) with the plugin and the real `lulu serve`, showing the live list and the picker.
+local env = require("spec.helpers.env")
+
+local socket = "lulu-screen-" .. vim.fn.getpid()
+local target = "lulu"
+
+---@param args string[]
+---@return vim.SystemCompleted
+local function tmux(args)
+  local cmd = { "tmux", "-u", "-L", socket, "-f", "/dev/null" }
+  vim.list_extend(cmd, args)
+  return vim.system(cmd, { text = true }):wait()
+end
+
+---@return string
+local function screen()
+  return tmux({ "capture-pane", "-p", "-t", target }).stdout or ""
+end
+
+---@param text string typed literally, then Enter
+local function type_line(text)
+  tmux({ "send-keys", "-t", target, "-l", text })
+  tmux({ "send-keys", "-t", target, "Enter" })
+end
+
+---@param key string a tmux key name
+local function press(key)
+  tmux({ "send-keys", "-t", target, key })
+end
+
+--- Waits until the screen satisfies `pred(screen)`; returns that screen.
+local function wait_screen(pred, what)
+  local last = ""
+  local ok = vim.wait(env.deadline_ms, function()
+    last = screen()
+    return pred(last) and true or false
+  end, 50)
+  assert(ok, "gave up waiting for the screen to show " .. what .. "; it shows:\n" .. last)
+  return last
+end
+
+--- The screen line containing `needle` (plain), or nil.
+local function line_with(s, needle)
+  for _, l in ipairs(vim.split(s, "\n")) do
+    if l:find(needle, 1, true) then
+      return l
+    end
+  end
+  return nil
+end
+
+describe("the screen of a terminal Neovim", function()
+  local repo_dir, state_dir
+
+  setup(function()
+    repo_dir, state_dir = env.fresh()
+    local dir = env.tmpdir("screen")
+    local init = dir .. "/init.lua"
+    vim.fn.writefile({
+      "vim.opt.runtimepath:prepend(" .. vim.inspect(env.plugin_root) .. ")",
+      "vim.o.swapfile = false",
+      "vim.o.shortmess = vim.o.shortmess .. 'F'",
+      "require('lulu').setup(" .. vim.inspect({
+        server = env.lulu_bin,
+        state_dir = state_dir,
+        agents = env.agents(),
+        default_agent = "text",
+        list = { height = 10 },
+      }) .. ")",
+    }, init)
+    local launcher = dir .. "/launch.sh"
+    vim.fn.writefile({
+      "#!/bin/sh",
+      "cd " .. vim.fn.shellescape(repo_dir) .. " || exit 1",
+      "exec " .. vim.fn.shellescape(vim.env.LULU_NVIM or vim.v.progpath) .. " -u " .. vim.fn.shellescape(init) .. " -i NONE -n",
+    }, launcher)
+    vim.fn.setfperm(launcher, "rwxr-xr-x")
+    local res = tmux({ "new-session", "-d", "-s", target, "-x", "150", "-y", "40", launcher })
+    assert(res.code == 0, "tmux new-session failed: " .. (res.stderr or ""))
+    wait_screen(function(s)
+      return s:find("[No Name]", 1, true)
+    end, "Neovim started")
+  end)
+
+  teardown(function()
+    -- End the long session through a second client sharing the state dir, then stop tmux.
+    local client = require("lulu.client")
+    local repo = client.get(repo_dir)
+    if repo then
+      local rows = env.request(repo, "lulu/list", {})
+      for _, row in ipairs(rows and rows.sessions or {}) do
+        if row.status == "running" or row.status == "starting" then
+          env.request(repo, "lulu/cancel", { id = row.id })
+        end
+      end
+    end
+    client.stop()
+    tmux({ "kill-server" })
+  end)
+
+  it("shows the live list with status markers and ages, and the picker", function()
+    type_line(":Lulu spawn --name=ok-one hello")
+    type_line(":Lulu spawn --name=bad-two oops [fail]")
+    type_line(":Lulu spawn --name=slow-three wait [sleep 120]")
+    type_line(":Lulu list")
+    local s = wait_screen(function(s)
+      local ok = line_with(s, "ok-one")
+      local bad = line_with(s, "bad-two")
+      local slow = line_with(s, "slow-three")
+      return ok and ok:find("✓ Completed", 1, true)
+        and bad and bad:find("✗ Failed", 1, true)
+        and slow and slow:find("Running", 1, true)
+    end, "the three sessions with their final statuses")
+    -- Rows: marker, status, name, right-aligned compact age; the reason after a failed row's age.
+    assert.matches("^ ✓ Completed  ok%-one +%d+[smhd]%s*$", line_with(s, "ok-one"))
+    assert.matches("^ ✗ Failed     bad%-two +%d+[smhd]  %S.*$", line_with(s, "bad-two"))
+    assert.matches("^ [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Running    slow%-three +%d+[smhd]%s*$", line_with(s, "slow-three"))
+    -- Newest first.
+    local pos = function(n) return s:find(n, 1, true) end
+    assert.is_true(pos("slow-three") < pos("bad-two") and pos("bad-two") < pos("ok-one"))
+    -- The Running indicator moves on its own.
+    local first = line_with(s, "slow-three"):match("^ (%S+)")
+    wait_screen(function(s2)
+      local l = line_with(s2, "slow-three")
+      return l and l:match("^ (%S+)") ~= first
+    end, "the running indicator to move")
+
+    -- g? lists the keymaps.
+    press("g?")
+    s = wait_screen(function(s2)
+      return s2:find("Lulu list keys", 1, true)
+    end, "the keymap help")
+    assert.truthy(line_with(s, "cancel the session"))
+    assert.truthy(line_with(s, "open the session view"))
+    press("q")
+    wait_screen(function(s2)
+      return not s2:find("Lulu list keys", 1, true)
+    end, "the help to close")
+
+    -- The picker (vim.ui.select without any picker plugin): newest first, status, name, age.
+    type_line(":Lulu pick")
+    s = wait_screen(function(s2)
+      return s2:find("Lulu session", 1, true) and line_with(s2, "3: ")
+    end, "the picker")
+    assert.matches("^1: [⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] Running   slow%-three  %d+[smhd]%s*$", line_with(s, "1: "))
+    assert.matches("^2: ✗ Failed    bad%-two  %d+[smhd]  %(.+%)%s*$", line_with(s, "2: "))
+    assert.matches("^3: ✓ Completed ok%-one  %d+[smhd]%s*$", line_with(s, "3: "))
+    type_line("2")
+    -- Choosing opens the session view with its details and transcript.
+    s = wait_screen(function(s2)
+      return s2:find("Session:   bad-two", 1, true) and s2:find("Status:    Failed", 1, true)
+        and s2:find("starting: oops", 1, true)
+    end, "the session view of bad-two")
+    assert.truthy(line_with(s, "Reason:"))
+  end)
+end)
