@@ -274,7 +274,10 @@ pub fn one_line_reason(text: &str) -> String {
     if collapsed.chars().count() <= FAILURE_REASON_MAX_CHARS {
         return collapsed;
     }
-    let mut cut: String = collapsed.chars().take(FAILURE_REASON_MAX_CHARS - 1).collect();
+    let mut cut: String = collapsed
+        .chars()
+        .take(FAILURE_REASON_MAX_CHARS - 1)
+        .collect();
     cut.push('…');
     cut
 }

@@ -456,6 +456,37 @@ pub fn quote_short(text: &str) -> String {
     }
 }
 
+/// The wire name of a change status.
+pub fn change_status_name(status: crate::worktree::ChangeStatus) -> &'static str {
+    match status {
+        crate::worktree::ChangeStatus::Added => "added",
+        crate::worktree::ChangeStatus::Modified => "modified",
+        crate::worktree::ChangeStatus::Deleted => "deleted",
+        crate::worktree::ChangeStatus::Renamed => "renamed",
+    }
+}
+
+impl From<&crate::worktree::FileChange> for FileChange {
+    fn from(change: &crate::worktree::FileChange) -> Self {
+        FileChange {
+            path: change.path.clone(),
+            status: change_status_name(change.status).to_owned(),
+            old_path: change.old_path.clone(),
+            additions: change.additions,
+            deletions: change.deletions,
+        }
+    }
+}
+
+impl From<&crate::supervisor::SessionDiff> for DiffResult {
+    fn from(diff: &crate::supervisor::SessionDiff) -> Self {
+        DiffResult {
+            base_commit: diff.base_commit.clone(),
+            files: diff.files.iter().map(FileChange::from).collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;

@@ -1,0 +1,472 @@
+//! Reading what agents print: one output line becomes one transcript event, rendered
+//! readably, and what the agent says about itself (its session id, cost, tokens, and whether
+//! it reported an error) is gathered into an [`AgentVerdict`].
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::{
+    model::{NewEvent, OutputFormat, Stream},
+    store::AgentReport,
+};
+
+/// The longest rendering of one tool result or command output in `text`; the whole of it is
+/// kept in `data`.
+const MAX_RENDERED_OUTPUT: usize = 2_000;
+
+/// What the agent's own protocol said about how the run went.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentVerdict {
+    pub report: AgentReport,
+    /// Claude's `result` line was seen.
+    pub saw_result: bool,
+    /// The agent reported an error in its own protocol (Claude `is_error`, Codex
+    /// `turn.failed` / `error`), with its words.
+    pub error: Option<String>,
+}
+
+/// Turns one line of agent output into an event, updating the verdict.
+pub fn parse_line(
+    format: OutputFormat,
+    stream: Stream,
+    line: &str,
+    at: DateTime<Utc>,
+    verdict: &mut AgentVerdict,
+) -> NewEvent {
+    let event = |kind: &str, text: String, data: Option<Value>| NewEvent {
+        at,
+        stream,
+        kind: kind.to_owned(),
+        text,
+        data,
+    };
+    if stream != Stream::Stdout || format == OutputFormat::Text {
+        return event("text", line.to_owned(), None);
+    }
+    let Ok(value) = serde_json::from_str::<Value>(line) else {
+        return event("raw", line.to_owned(), None);
+    };
+    if !value.is_object() {
+        return event("raw", line.to_owned(), None);
+    }
+    let (kind, text) = match format {
+        OutputFormat::ClaudeStreamJson => render_claude(&value, verdict),
+        OutputFormat::CodexJson => render_codex(&value, verdict),
+        OutputFormat::Text => unreachable!("text lines returned above"),
+    };
+    event(&kind, text, Some(value))
+}
+
+fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Value::as_str)
+}
+
+fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut clipped: String = text.chars().take(max).collect();
+    clipped.push_str(" …");
+    clipped
+}
+
+fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) {
+    if let Some(session_id) = str_field(value, "session_id") {
+        verdict.report.agent_session_id = Some(session_id.to_owned());
+    }
+    let message_type = str_field(value, "type").unwrap_or("unknown");
+    match message_type {
+        "system" => {
+            let subtype = str_field(value, "subtype").unwrap_or("system");
+            if subtype == "init" {
+                let model = str_field(value, "model").unwrap_or("unknown model");
+                let session = str_field(value, "session_id").unwrap_or("?");
+                return (
+                    "init".to_owned(),
+                    format!("Claude session {session} ({model})"),
+                );
+            }
+            ("system".to_owned(), format!("system: {subtype}"))
+        }
+        "assistant" => render_claude_content(value, "assistant"),
+        "user" => render_claude_content(value, "user"),
+        "result" => {
+            verdict.saw_result = true;
+            let subtype = str_field(value, "subtype").unwrap_or("unknown");
+            let is_error = value
+                .get("is_error")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            let cost = value.get("total_cost_usd").and_then(Value::as_f64);
+            let usage = value.get("usage");
+            let input = usage
+                .and_then(|usage| usage.get("input_tokens"))
+                .and_then(Value::as_i64);
+            let output = usage
+                .and_then(|usage| usage.get("output_tokens"))
+                .and_then(Value::as_i64);
+            verdict.report.cost_usd = cost.or(verdict.report.cost_usd);
+            verdict.report.input_tokens = input.or(verdict.report.input_tokens);
+            verdict.report.output_tokens = output.or(verdict.report.output_tokens);
+            let result_text = str_field(value, "result").unwrap_or("");
+            if is_error || subtype != "success" {
+                verdict.error = Some(claude_error_reason(subtype, result_text));
+            }
+            let mut text = format!("result: {subtype}");
+            if is_error {
+                text.push_str(" (error)");
+            }
+            if let Some(turns) = value.get("num_turns").and_then(Value::as_i64) {
+                text.push_str(&format!(", {turns} turns"));
+            }
+            if let Some(cost) = cost {
+                text.push_str(&format!(", ${cost:.4}"));
+            }
+            if let (Some(input), Some(output)) = (input, output) {
+                text.push_str(&format!(", {input} in / {output} out tokens"));
+            }
+            if !result_text.is_empty() {
+                text.push('\n');
+                text.push_str(&clip(result_text, MAX_RENDERED_OUTPUT));
+            }
+            ("result".to_owned(), text)
+        }
+        other => (
+            other.to_owned(),
+            clip(&value.to_string(), MAX_RENDERED_OUTPUT),
+        ),
+    }
+}
+
+fn claude_error_reason(subtype: &str, result_text: &str) -> String {
+    let described = match subtype {
+        "error_max_turns" => "Claude stopped: it reached the maximum number of turns".to_owned(),
+        "error_max_budget_usd" => "Claude stopped: it reached the maximum budget".to_owned(),
+        "error_during_execution" => "Claude failed during execution".to_owned(),
+        "success" => "Claude reported an error".to_owned(),
+        other => format!("Claude reported an error ({other})"),
+    };
+    let first_line = result_text.lines().next().unwrap_or("").trim();
+    if first_line.is_empty() {
+        described
+    } else {
+        format!("{described}: {first_line}")
+    }
+}
+
+fn render_claude_content(value: &Value, role: &str) -> (String, String) {
+    let content = value
+        .get("message")
+        .and_then(|message| message.get("content"));
+    let items: Vec<&Value> = match content {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(Value::String(text)) => return (role.to_owned(), text.clone()),
+        _ => Vec::new(),
+    };
+    let mut kind = role.to_owned();
+    let mut parts = Vec::new();
+    for item in items {
+        match str_field(item, "type").unwrap_or("") {
+            "text" => parts.push(str_field(item, "text").unwrap_or("").to_owned()),
+            "thinking" => {
+                if kind == role {
+                    kind = "thinking".to_owned();
+                }
+                parts.push(format!(
+                    "(thinking) {}",
+                    str_field(item, "thinking").unwrap_or("")
+                ));
+            }
+            "tool_use" => {
+                kind = "tool_use".to_owned();
+                let name = str_field(item, "name").unwrap_or("tool");
+                let input = item.get("input").cloned().unwrap_or(Value::Null);
+                parts.push(format!("→ {name}: {}", summarize_tool_input(&input)));
+            }
+            "tool_result" => {
+                kind = "tool_result".to_owned();
+                let is_error = item
+                    .get("is_error")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let body = match item.get("content") {
+                    Some(Value::String(text)) => text.clone(),
+                    Some(Value::Array(blocks)) => blocks
+                        .iter()
+                        .filter_map(|block| str_field(block, "text"))
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    _ => String::new(),
+                };
+                let marker = if is_error { "← error" } else { "←" };
+                parts.push(format!("{marker} {}", clip(&body, MAX_RENDERED_OUTPUT)));
+            }
+            other => parts.push(format!("({other})")),
+        }
+    }
+    (kind, parts.join("\n"))
+}
+
+fn summarize_tool_input(input: &Value) -> String {
+    for key in [
+        "command",
+        "file_path",
+        "path",
+        "pattern",
+        "url",
+        "description",
+    ] {
+        if let Some(text) = str_field(input, key) {
+            return clip(text, 200);
+        }
+    }
+    clip(&input.to_string(), 200)
+}
+
+fn render_codex(value: &Value, verdict: &mut AgentVerdict) -> (String, String) {
+    let event_type = str_field(value, "type").unwrap_or("unknown");
+    match event_type {
+        "thread.started" => {
+            let thread = str_field(value, "thread_id").unwrap_or("?");
+            verdict.report.agent_session_id = Some(thread.to_owned());
+            ("init".to_owned(), format!("Codex thread {thread}"))
+        }
+        "turn.started" => ("turn".to_owned(), "turn started".to_owned()),
+        "turn.completed" => {
+            let usage = value.get("usage");
+            let input = usage
+                .and_then(|usage| usage.get("input_tokens"))
+                .and_then(Value::as_i64);
+            let output = usage
+                .and_then(|usage| usage.get("output_tokens"))
+                .and_then(Value::as_i64);
+            verdict.report.input_tokens =
+                Some(verdict.report.input_tokens.unwrap_or(0) + input.unwrap_or(0));
+            verdict.report.output_tokens =
+                Some(verdict.report.output_tokens.unwrap_or(0) + output.unwrap_or(0));
+            (
+                "result".to_owned(),
+                format!(
+                    "turn completed, {} in / {} out tokens",
+                    input.unwrap_or(0),
+                    output.unwrap_or(0)
+                ),
+            )
+        }
+        "turn.failed" => {
+            let message = value
+                .get("error")
+                .and_then(|error| str_field(error, "message"))
+                .unwrap_or("unknown error");
+            verdict.error = Some(format!("Codex turn failed: {message}"));
+            ("error".to_owned(), format!("turn failed: {message}"))
+        }
+        "error" => {
+            let message = str_field(value, "message").unwrap_or("unknown error");
+            if verdict.error.is_none() {
+                verdict.error = Some(format!("Codex error: {message}"));
+            }
+            ("error".to_owned(), format!("error: {message}"))
+        }
+        "item.started" | "item.updated" | "item.completed" => {
+            let Some(item) = value.get("item") else {
+                return (event_type.to_owned(), value.to_string());
+            };
+            render_codex_item(event_type, item)
+        }
+        other => (
+            other.to_owned(),
+            clip(&value.to_string(), MAX_RENDERED_OUTPUT),
+        ),
+    }
+}
+
+fn render_codex_item(event_type: &str, item: &Value) -> (String, String) {
+    let item_type = str_field(item, "type").unwrap_or("item");
+    match item_type {
+        "agent_message" => (
+            "assistant".to_owned(),
+            str_field(item, "text").unwrap_or("").to_owned(),
+        ),
+        "reasoning" => (
+            "thinking".to_owned(),
+            format!("(thinking) {}", str_field(item, "text").unwrap_or("")),
+        ),
+        "command_execution" => {
+            let command = str_field(item, "command").unwrap_or("");
+            if event_type == "item.completed" {
+                let exit = item
+                    .get("exit_code")
+                    .and_then(Value::as_i64)
+                    .map(|code| format!("exit {code}"))
+                    .unwrap_or_else(|| "done".to_owned());
+                let output = str_field(item, "aggregated_output").unwrap_or("");
+                let mut text = format!("← $ {command} ({exit})");
+                if !output.is_empty() {
+                    text.push('\n');
+                    text.push_str(&clip(output.trim_end(), MAX_RENDERED_OUTPUT));
+                }
+                ("tool_result".to_owned(), text)
+            } else {
+                ("tool_use".to_owned(), format!("→ $ {command}"))
+            }
+        }
+        "file_change" => {
+            let changes = item
+                .get("changes")
+                .and_then(Value::as_array)
+                .map(|changes| {
+                    changes
+                        .iter()
+                        .map(|change| {
+                            format!(
+                                "{} {}",
+                                str_field(change, "kind").unwrap_or("change"),
+                                str_field(change, "path").unwrap_or("?")
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            ("tool_use".to_owned(), format!("→ files: {changes}"))
+        }
+        other => (
+            other.to_owned(),
+            clip(&item.to_string(), MAX_RENDERED_OUTPUT),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(
+        format: OutputFormat,
+        lines: &[&str],
+        expected: &[(&str, &str)],
+        expected_verdict: AgentVerdict,
+    ) {
+        let at = Utc::now();
+        let mut verdict = AgentVerdict::default();
+        let events: Vec<(String, String)> = lines
+            .iter()
+            .map(|line| {
+                let event = parse_line(format, Stream::Stdout, line, at, &mut verdict);
+                (event.kind, event.text)
+            })
+            .collect();
+        let expected: Vec<(String, String)> = expected
+            .iter()
+            .map(|(kind, text)| ((*kind).to_owned(), (*text).to_owned()))
+            .collect();
+        pretty_assertions::assert_eq!(events, expected);
+        pretty_assertions::assert_eq!(verdict, expected_verdict);
+    }
+
+    #[test]
+    fn claude_stream_json() {
+        check(
+            OutputFormat::ClaudeStreamJson,
+            &[
+                r#"{"type":"system","subtype":"init","session_id":"s1","model":"claude-sonnet-4-5"}"#,
+                r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Looking."}]},"session_id":"s1"}"#,
+                r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t","name":"Bash","input":{"command":"ls"}}]},"session_id":"s1"}"#,
+                r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t","content":"README.md"}]},"session_id":"s1"}"#,
+                r#"{"type":"result","subtype":"success","is_error":false,"num_turns":2,"result":"Done.","session_id":"s1","total_cost_usd":0.0123,"usage":{"input_tokens":1200,"output_tokens":345}}"#,
+                "not json at all",
+            ],
+            &[
+                ("init", "Claude session s1 (claude-sonnet-4-5)"),
+                ("assistant", "Looking."),
+                ("tool_use", "→ Bash: ls"),
+                ("tool_result", "← README.md"),
+                (
+                    "result",
+                    "result: success, 2 turns, $0.0123, 1200 in / 345 out tokens\nDone.",
+                ),
+                ("raw", "not json at all"),
+            ],
+            AgentVerdict {
+                report: AgentReport {
+                    agent_session_id: Some("s1".to_owned()),
+                    cost_usd: Some(0.0123),
+                    input_tokens: Some(1200),
+                    output_tokens: Some(345),
+                },
+                saw_result: true,
+                error: None,
+            },
+        );
+    }
+
+    #[test]
+    fn claude_error_results() {
+        check(
+            OutputFormat::ClaudeStreamJson,
+            &[
+                r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 529 overloaded","session_id":"s2","total_cost_usd":0,"usage":{"input_tokens":0,"output_tokens":0}}"#,
+            ],
+            &[(
+                "result",
+                "result: success (error), $0.0000, 0 in / 0 out tokens\nAPI Error: 529 overloaded",
+            )],
+            AgentVerdict {
+                report: AgentReport {
+                    agent_session_id: Some("s2".to_owned()),
+                    cost_usd: Some(0.0),
+                    input_tokens: Some(0),
+                    output_tokens: Some(0),
+                },
+                saw_result: true,
+                error: Some("Claude reported an error: API Error: 529 overloaded".to_owned()),
+            },
+        );
+    }
+
+    #[test]
+    fn codex_json() {
+        check(
+            OutputFormat::CodexJson,
+            &[
+                r#"{"type":"thread.started","thread_id":"th"}"#,
+                r#"{"type":"turn.started"}"#,
+                r#"{"type":"item.started","item":{"id":"1","type":"command_execution","command":"bash -lc ls","status":"in_progress"}}"#,
+                r#"{"type":"item.completed","item":{"id":"1","type":"command_execution","command":"bash -lc ls","aggregated_output":"a\nb\n","exit_code":0}}"#,
+                r#"{"type":"item.completed","item":{"id":"2","type":"agent_message","text":"Done."}}"#,
+                r#"{"type":"turn.completed","usage":{"input_tokens":10,"output_tokens":5}}"#,
+                r#"{"type":"turn.failed","error":{"message":"rate limit"}}"#,
+            ],
+            &[
+                ("init", "Codex thread th"),
+                ("turn", "turn started"),
+                ("tool_use", "→ $ bash -lc ls"),
+                ("tool_result", "← $ bash -lc ls (exit 0)\na\nb"),
+                ("assistant", "Done."),
+                ("result", "turn completed, 10 in / 5 out tokens"),
+                ("error", "turn failed: rate limit"),
+            ],
+            AgentVerdict {
+                report: AgentReport {
+                    agent_session_id: Some("th".to_owned()),
+                    cost_usd: None,
+                    input_tokens: Some(10),
+                    output_tokens: Some(5),
+                },
+                saw_result: false,
+                error: Some("Codex turn failed: rate limit".to_owned()),
+            },
+        );
+    }
+
+    #[test]
+    fn text_lines_are_text() {
+        check(
+            OutputFormat::Text,
+            &[r#"{"type":"result"}"#, "plain"],
+            &[("text", r#"{"type":"result"}"#), ("text", "plain")],
+            AgentVerdict::default(),
+        );
+    }
+}
