@@ -2,7 +2,8 @@
 -- busted's own modules come from Debian's lua-busted (/usr/share/lua/5.1); the plugin is put on
 -- 'runtimepath' so the specs exercise it as a user's Neovim loads it.
 local root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h")
-package.path = "/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;" .. package.path
+-- The plugin folder itself too, absolutely: specs `cd` into fixture repositories.
+package.path = root .. "/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;" .. package.path
 local arch = vim.trim(vim.fn.system({ "sh", "-c", "dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu" }))
 package.cpath = "/usr/lib/" .. arch .. "/lua/5.1/?.so;/usr/lib/lua/5.1/?.so;" .. package.cpath
 vim.opt.runtimepath:prepend(root)

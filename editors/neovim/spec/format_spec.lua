@@ -121,10 +121,10 @@ describe("format.event_lines", function()
   end
   it("renders each kind readably", function()
     check({ seq = 1, stream = "stdout", kind = "assistant", text = "Hello\nthere\n" }, { "Hello", "there" }, nil)
-    check({ seq = 2, stream = "stdout", kind = "tool_use", text = "Bash: ls" }, { "▶ Bash: ls" }, "LuluToolUse")
+    check({ seq = 2, stream = "stdout", kind = "tool_use", text = "→ Bash: ls" }, { "→ Bash: ls" }, "LuluToolUse")
     check(
-      { seq = 3, stream = "stdout", kind = "tool_result", text = "a\nb" },
-      { "  ◀ a", "    b" },
+      { seq = 3, stream = "stdout", kind = "tool_result", text = "← a\nb" },
+      { "  ← a", "  b" },
       "LuluToolResult"
     )
     check({ seq = 4, stream = "stderr", kind = "raw", text = "oops" }, { "! oops" }, "LuluStderr")

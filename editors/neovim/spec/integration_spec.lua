@@ -268,18 +268,24 @@ describe("lulu against the real server", function()
   it("continues an ended session with a new prompt", function()
     local row = spawn(repo, "theta-continue", { name = "theta-continue" })
     wait_status(repo, row.id, "completed")
-    local seen = {}
-    local un = client.subscribe("changed", function(_, r)
-      if r.id == row.id then
-        seen[#seen + 1] = r.status
-      end
-    end)
+    local first = env.request(repo, "lulu/transcript", { id = row.id })
     actions.continue(repo, repo.sessions[row.id], "and again")
+    -- The second run's output lands in the same transcript, after the first run's.
+    local events
     env.wait(function()
-      return #seen > 0 and seen[#seen] == "completed"
+      local t = env.request(repo, "lulu/transcript", { id = row.id })
+      events = t.events
+      for _, ev in ipairs(events) do
+        if ev.text:find("starting: and again", 1, true) then
+          return repo.sessions[row.id].status == "completed"
+        end
+      end
+      return false
     end, "the second run to complete")
-    un()
-    assert.are_not.equal("completed", seen[1])
+    assert.is_true(#events > #first.events)
+    for i, ev in ipairs(events) do
+      assert.are.equal(i, ev.seq)
+    end
   end)
 
   it("passes :checkhealth lulu", function()

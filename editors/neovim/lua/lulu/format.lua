@@ -242,8 +242,8 @@ end
 local kind_prefix = {
   assistant = "",
   text = "",
-  tool_use = "▶ ",
-  tool_result = "  ◀ ",
+  tool_use = "",
+  tool_result = "  ",
   thinking = "… ",
   init = "· ",
   result = "■ ",

@@ -27,6 +27,30 @@ local function edit(bufnr, fn)
   vim.bo[bufnr].modified = false
 end
 
+--- The windows showing the buffer whose cursor is on its last line (they follow new output).
+---@param bufnr integer
+---@return integer[]
+function M.following(bufnr)
+  local count = vim.api.nvim_buf_line_count(bufnr)
+  local out = {}
+  for _, win in ipairs(vim.fn.win_findbuf(bufnr)) do
+    if vim.api.nvim_win_get_cursor(win)[1] >= count then
+      out[#out + 1] = win
+    end
+  end
+  return out
+end
+
+--- Moves the cursor of `wins` to the buffer's last line.
+---@param bufnr integer
+---@param wins integer[]
+function M.follow(bufnr, wins)
+  local last = vim.api.nvim_buf_line_count(bufnr)
+  for _, win in ipairs(wins) do
+    pcall(vim.api.nvim_win_set_cursor, win, { last, 0 })
+  end
+end
+
 --- Redraws the details header.
 ---@param bufnr integer
 function M.render_header(bufnr)
@@ -36,10 +60,12 @@ function M.render_header(bufnr)
   end
   local lines = format.detail_lines(st.detail, os.time())
   local old_len = st.header_len
+  local following = M.following(bufnr)
   edit(bufnr, function()
     vim.api.nvim_buf_set_lines(bufnr, 0, old_len, false, lines)
   end)
   st.header_len = #lines
+  M.follow(bufnr, following)
   vim.api.nvim_buf_clear_namespace(bufnr, ns, 0, #lines)
   for i, line in ipairs(lines) do
     local label_end = line:find(":") or 0
@@ -84,12 +110,7 @@ function M.append(bufnr, events)
     return
   end
   local count = vim.api.nvim_buf_line_count(bufnr)
-  local following = {}
-  for _, win in ipairs(vim.fn.win_findbuf(bufnr)) do
-    if vim.api.nvim_win_get_cursor(win)[1] >= count then
-      following[#following + 1] = win
-    end
-  end
+  local following = M.following(bufnr)
   edit(bufnr, function()
     vim.api.nvim_buf_set_lines(bufnr, count, count, false, new)
   end)
@@ -97,10 +118,7 @@ function M.append(bufnr, events)
     local line = count + h.idx - 1
     vim.api.nvim_buf_set_extmark(bufnr, ns, line, 0, { end_col = #new[h.idx], hl_group = h.group })
   end
-  local last = vim.api.nvim_buf_line_count(bufnr)
-  for _, win in ipairs(following) do
-    pcall(vim.api.nvim_win_set_cursor, win, { last, 0 })
-  end
+  M.follow(bufnr, following)
 end
 
 --- Fetches the session's detail and redraws the header.
@@ -149,18 +167,37 @@ function M.find(id)
   return nil
 end
 
---- Chooses the window a session view opens in: from the list, the previous window (or a new split
---- above the list); otherwise the current window.
+--- Chooses the window a session view opens in: from the list, the previous window if it is an
+--- ordinary one, else another ordinary window of the tab, else a new split above the list;
+--- otherwise the current window.
 ---@param from_list boolean
 local function target_window(from_list)
   if not from_list then
     return
   end
-  local list_win = vim.api.nvim_get_current_win()
-  vim.cmd("wincmd p")
-  if vim.api.nvim_get_current_win() == list_win then
-    vim.cmd("aboveleft split")
+  local list = require("lulu.list")
+  local function ordinary(win)
+    if not win or win == 0 or not vim.api.nvim_win_is_valid(win) then
+      return false
+    end
+    if vim.api.nvim_win_get_config(win).relative ~= "" then
+      return false
+    end
+    local buf = vim.api.nvim_win_get_buf(win)
+    return list.states[buf] == nil and vim.bo[buf].buftype ~= "quickfix"
   end
+  local prev = vim.fn.win_getid(vim.fn.winnr("#"))
+  if ordinary(prev) then
+    vim.api.nvim_set_current_win(prev)
+    return
+  end
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if ordinary(win) then
+      vim.api.nvim_set_current_win(win)
+      return
+    end
+  end
+  vim.cmd("aboveleft split")
 end
 
 --- Opens the view of a session and starts watching its transcript.
@@ -188,11 +225,9 @@ function M.open(repo, id, opts)
   vim.api.nvim_buf_set_var(bufnr, "lulu_session", id)
   local row = repo.sessions[id] or { id = id, name = id, status = "starting", repo = repo.root }
   ---@type lulu.ViewState
-  local st = { repo = repo, id = id, detail = row, header_len = 0, last_seq = 0, unsubscribe = {} }
+  -- A new buffer has one empty line: the first header replaces it.
+  local st = { repo = repo, id = id, detail = row, header_len = 1, last_seq = 0, unsubscribe = {} }
   M.states[bufnr] = st
-  edit(bufnr, function()
-    vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, {})
-  end)
   M.render_header(bufnr)
   st.unsubscribe = {
     client.subscribe("changed", function(r, changed)

@@ -28,8 +28,10 @@ local counter = 0
 ---@param what string
 ---@return string
 function M.tmpdir(what)
+  -- busted reloads this module for each spec file: the counter alone is not unique.
   counter = counter + 1
-  local dir = string.format("%s/%s-%d-%d", base, what, vim.fn.getpid(), counter)
+  local dir = string.format("%s/%s-%d-%d-%d", base, what, vim.fn.getpid(), vim.uv.hrtime(), counter)
+  assert(vim.fn.isdirectory(dir) == 0, "temporary folder already exists: " .. dir)
   vim.fn.mkdir(dir, "p")
   return vim.uv.fs_realpath(dir) or dir
 end
