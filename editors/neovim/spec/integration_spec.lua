@@ -288,6 +288,66 @@ describe("lulu against the real server", function()
     end
   end)
 
+  it("asks for the prompt, then for the agent among the available ones", function()
+    local asked = {}
+    local orig_input, orig_select = vim.ui.input, vim.ui.select
+    vim.ui.input = function(opts, on_confirm)
+      asked.input = opts.prompt
+      on_confirm("iota-asked [sleep 1]")
+    end
+    vim.ui.select = function(items, opts, on_choice)
+      asked.agents = vim.tbl_map(opts.format_item, items)
+      on_choice("claude")
+    end
+    vim.cmd("Lulu spawn")
+    env.wait(function()
+      for _, row in pairs(repo.sessions) do
+        if row.name:find("iota-asked", 1, true) then
+          return true
+        end
+      end
+      return false
+    end, "the asked-for session")
+    vim.ui.input, vim.ui.select = orig_input, orig_select
+    assert.are.equal("Lulu prompt: ", asked.input)
+    -- The fake agents are all available; the default comes first.
+    assert.are.same({ "text (default)", "claude", "codex" }, asked.agents)
+    local id
+    for _, row in pairs(repo.sessions) do
+      id = row.id
+    end
+    local detail = env.request(repo, "lulu/session", { id = id })
+    assert.are.equal("claude", detail.agent)
+    assert.are.equal("iota-asked [sleep 1]", detail.prompt)
+  end)
+
+  it("asks before forcing the removal of a running session, and :Lulu remove! forces", function()
+    local bufnr = list.open(repo)
+    local a = spawn(repo, "kappa-running [sleep 120]", { name = "kappa-running" })
+    local b = spawn(repo, "lambda-running [sleep 120]", { name = "lambda-running" })
+    wait_status(repo, a.id, "running")
+    wait_status(repo, b.id, "running")
+    local asked
+    local orig = vim.ui.select
+    vim.ui.select = function(items, opts, on_choice)
+      asked = opts.prompt
+      on_choice(items[2])
+    end
+    env.wait(function() return list_line(bufnr, "kappa-running") end, "the row")
+    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "kappa-running")) + 1, 0 })
+    vim.cmd("Lulu remove")
+    env.wait(function()
+      return repo.sessions[a.id] == nil
+    end, "kappa-running to be removed")
+    vim.ui.select = orig
+    assert.matches("Remove anyway%?$", asked)
+    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "lambda-running")) + 1, 0 })
+    vim.cmd("Lulu remove!")
+    env.wait(function()
+      return repo.sessions[b.id] == nil and list_line(bufnr, "lambda-running") == nil
+    end, "lambda-running to be removed")
+  end)
+
   it("passes :checkhealth lulu", function()
     vim.cmd("checkhealth lulu")
     local lines = env.lines(0)

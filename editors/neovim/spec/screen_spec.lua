@@ -147,6 +147,13 @@ describe("the screen of a terminal Neovim", function()
       return l and l:match("^ (%S+)") ~= first
     end, "the running indicator to move")
 
+    -- Ages are kept current with no event from the server: the ended row's age moves on.
+    local age = line_with(s, "ok-one"):match("(%d+[smhd])%s*$")
+    wait_screen(function(s2)
+      local l = line_with(s2, "ok-one")
+      return l and l:match("(%d+[smhd])%s*$") ~= age
+    end, "the age of ok-one to move on from " .. age)
+
     -- g? lists the keymaps.
     press("g?")
     s = wait_screen(function(s2)

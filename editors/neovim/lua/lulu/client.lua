@@ -20,6 +20,7 @@ local M = {}
 ---@field loaded boolean            a `lulu/list` answer has been merged
 ---@field touched table<string, boolean>|nil  ids changed by notifications while a list was in flight
 ---@field stopping boolean          we asked it to stop
+---@field exit_code integer|nil     the server's exit code, once it exited
 
 ---@type table<string, lulu.Repo>
 M.repos = {}
@@ -219,6 +220,7 @@ local function start(root)
     end,
     on_exit = function(code, signal)
       vim.schedule(function()
+        repo.exit_code = code
         repo.closed = true
         repo.ready = false
         if M.repos[root] == repo then

@@ -127,6 +127,12 @@ M.subcommands = {
 function M.command(cmd)
   local args = vim.deepcopy(cmd.fargs or {})
   local name = table.remove(args, 1) or "list"
+  local bang = cmd.bang == true
+  -- `:Lulu remove!` as well as `:Lulu! remove`.
+  if name:sub(-1) == "!" then
+    name = name:sub(1, -2)
+    bang = true
+  end
   local sub = M.subcommands[name]
   if not sub then
     local names = vim.tbl_keys(M.subcommands)
@@ -134,7 +140,7 @@ function M.command(cmd)
     client().error(string.format("unknown subcommand %q; use one of: %s", name, table.concat(names, ", ")))
     return
   end
-  local ok, err = xpcall(sub.run, debug.traceback, args, cmd.bang == true)
+  local ok, err = xpcall(sub.run, debug.traceback, args, bang)
   if not ok then
     client().error("internal error in :Lulu " .. name .. ": " .. tostring(err))
   end

@@ -154,4 +154,45 @@ function M.find_line(bufnr, pattern)
   return nil
 end
 
+--- Pids of the `lulu serve` processes whose parent is `ppid` (read from /proc).
+---@param ppid integer
+---@return integer[]
+function M.server_children(ppid)
+  local out = {}
+  for name, kind in vim.fs.dir("/proc") do
+    if kind == "directory" and name:match("^%d+$") then
+      local stat = io.open("/proc/" .. name .. "/stat")
+      if stat then
+        local line = stat:read("*l") or ""
+        stat:close()
+        local state, parent = line:match("^%d+ %b() (%S) (%d+)")
+        if tonumber(parent) == ppid and state ~= "Z" then
+          local f = io.open("/proc/" .. name .. "/cmdline")
+          local cmdline = f and f:read("*a") or ""
+          if f then
+            f:close()
+          end
+          if cmdline:find("\0serve\0", 1, true) then
+            out[#out + 1] = tonumber(name)
+          end
+        end
+      end
+    end
+  end
+  return out
+end
+
+--- Whether a process is gone (or a zombie waiting to be reaped).
+---@param pid integer
+---@return boolean
+function M.gone(pid)
+  local f = io.open("/proc/" .. pid .. "/stat")
+  if not f then
+    return true
+  end
+  local line = f:read("*l") or ""
+  f:close()
+  return line:match("^%d+ %b() (%S)") == "Z"
+end
+
 return M
