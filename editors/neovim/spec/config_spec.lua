@@ -94,3 +94,17 @@ describe(":Lulu command", function()
     assert.are.equal(vim.log.levels.ERROR, msgs[1][2])
   end)
 end)
+
+describe("doc/lulu.txt", function()
+  it("builds help tags without duplicates", function()
+    local root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h")
+    local dir = vim.fn.tempname()
+    vim.fn.mkdir(dir, "p")
+    vim.fn.writefile(vim.fn.readfile(root .. "/doc/lulu.txt"), dir .. "/lulu.txt")
+    vim.cmd.helptags(vim.fn.fnameescape(dir))
+    local tags = table.concat(vim.fn.readfile(dir .. "/tags"), "\n")
+    for _, tag in ipairs({ "lulu-setup", ":Lulu", "lulu-list", "lulu-view", "lulu-health", "lulu.txt" }) do
+      assert.truthy(tags:find(tag .. "\t", 1, true), tag)
+    end
+  end)
+end)

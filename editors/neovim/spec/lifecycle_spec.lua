@@ -67,3 +67,66 @@ describe("the server's lifecycle", function()
     end, "the server of the exited Neovim to exit")
   end)
 end)
+
+describe("a server that dies", function()
+  local actions = require("lulu.actions")
+  local list = require("lulu.list")
+  local view = require("lulu.view")
+
+  after_each(function()
+    client.stop()
+  end)
+
+  it("is reported, and the list and the session view reconnect to a new one", function()
+    env.fresh()
+    local repo = assert(client.get())
+    local bufnr = list.open(repo)
+    env.wait(function() return repo.loaded end, "the first list")
+    local row
+    actions.spawn(repo, { prompt = "mu-before", name = "mu-before", on_spawned = function(r) row = r end })
+    env.wait(function()
+      return row and repo.sessions[row.id] and repo.sessions[row.id].status == "completed"
+    end, "mu-before to complete")
+    vim.cmd("wincmd p")
+    local vbuf = view.open(repo, row.id)
+    env.wait(function() return env.find_line(vbuf, "done") end, "the transcript")
+    local events_before = #vim.tbl_filter(function(l) return l == "done" end, env.lines(vbuf))
+    local pid = env.server_children(vim.fn.getpid())[1]
+    local ours = function(m)
+      return vim.tbl_filter(function(x)
+        return x.msg:find("^lulu: the server for " .. vim.pesc(repo.root) .. " exited with code 0 %(signal 9%)")
+      end, m)
+    end
+    local msgs = env.capture_notify(function()
+      vim.uv.kill(pid, "sigkill")
+    end, function(m)
+      return #ours(m) > 0 and repo.closed
+    end)
+    assert.are.equal(1, #ours(msgs), vim.inspect(msgs))
+    env.wait(function()
+      return env.lines(bufnr)[1]:find("server stopped; R reconnects", 1, true)
+    end, "the list to say the server stopped")
+    assert.truthy(env.find_line(vbuf, "── the lulu server stopped; :Lulu open reconnects"))
+    -- R in the list starts a new server and reloads the rows.
+    vim.api.nvim_set_current_win(vim.fn.win_findbuf(bufnr)[1])
+    vim.api.nvim_feedkeys("R", "x", false)
+    local fresh = client.repos[repo.root]
+    assert.truthy(fresh and fresh ~= repo)
+    env.wait(function() return fresh.loaded end, "the rows from the new server")
+    env.wait(function()
+      return env.find_line(bufnr, "mu-before") and not env.lines(bufnr)[1]:find("stopped", 1, true)
+    end, "the list to show the row again")
+    -- :Lulu open in the view rebinds it; the transcript is not shown twice.
+    vim.api.nvim_set_current_win(vim.fn.win_findbuf(vbuf)[1])
+    vim.cmd("Lulu open")
+    local again
+    actions.continue(fresh, fresh.sessions[row.id], "mu-after")
+    env.wait(function()
+      again = env.find_line(vbuf, "starting: mu-after")
+      return again and fresh.sessions[row.id].status == "completed"
+    end, "the second run's output in the rebound view")
+    env.wait(function()
+      return #vim.tbl_filter(function(l) return l == "done" end, env.lines(vbuf)) == events_before + 1
+    end, "the second run's last line")
+  end)
+end)

@@ -64,6 +64,14 @@ function M.with_target(prompt, cb)
   local view = require("lulu.view")
   local vst = view.states[bufnr]
   if vst then
+    if vst.repo.closed then
+      local repo, err = client.get(vst.repo.root)
+      if not repo then
+        client.error(err or ("cannot reconnect to " .. vst.repo.root))
+        return
+      end
+      view.rebind(bufnr, repo)
+    end
     local row = vst.repo.sessions[vst.id] or vst.detail
     cb(vst.repo, row)
     return

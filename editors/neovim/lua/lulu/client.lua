@@ -229,7 +229,7 @@ local function start(root)
         flush(repo, {
           message = string.format("the lulu server for %s exited (code %s, signal %s)", root, code, signal),
         })
-        if not repo.stopping and code ~= 0 then
+        if not repo.stopping and (code ~= 0 or (signal or 0) ~= 0) then
           M.error(
             string.format(
               "the server for %s exited with code %s (signal %s); see :LspLog",

@@ -17,6 +17,7 @@ M.header_lines = 1
 ---@field rows lulu.SessionRow[]   rows in display order (row i is on line header_lines + i)
 ---@field frame integer            spinner frame
 ---@field timer uv.uv_timer_t|nil
+---@field notice string|nil       a line shown under the header (the server stopped)
 ---@field unsubscribe fun()[]
 
 ---@type table<integer, lulu.ListState>
@@ -35,12 +36,18 @@ end
 ---@param frame integer
 ---@return string[] lines
 ---@return {line: integer, group: string, col: integer, end_col: integer}[] hls
-function M.render_lines(repo_root, rows, now, frame)
+---@param notice string|nil
+function M.render_lines(repo_root, rows, now, frame, notice)
   local keys = config.options.keymaps or {}
   local help = keys.help and (keys.help .. " help") or ""
   local header = " Lulu  " .. vim.fn.fnamemodify(repo_root, ":~") .. (help ~= "" and ("   " .. help) or "")
   local lines = { header }
   local hls = { { line = 0, group = "LuluHeader", col = 0, end_col = #header } }
+  if notice then
+    header = header .. "   " .. notice
+    lines[1] = header
+    hls[#hls + 1] = { line = 0, group = "LuluReason", col = #header - #notice, end_col = #header }
+  end
   if #rows == 0 then
     local spawn = keys.spawn and (" Press " .. keys.spawn .. " to start one.") or ""
     lines[#lines + 1] = "   No sessions yet." .. spawn
@@ -71,7 +78,7 @@ function M.render(bufnr)
     keep[win] = row and row.id or nil
   end
   st.rows = client.rows(st.repo)
-  local lines, hls = M.render_lines(st.repo.root, st.rows, os.time(), st.frame)
+  local lines, hls = M.render_lines(st.repo.root, st.rows, os.time(), st.frame, st.notice)
   local old = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
   vim.bo[bufnr].modifiable = true
   if #old ~= #lines then
@@ -155,6 +162,33 @@ local function teardown(bufnr)
   end
 end
 
+--- The repository of a list buffer, reconnecting (a new server, rows reloaded) when its server
+--- has stopped.
+---@param bufnr integer
+---@return lulu.Repo|nil
+function M.repo_of(bufnr)
+  local st = M.states[bufnr]
+  if not st then
+    return nil
+  end
+  if st.repo.closed then
+    local repo, err = client.get(st.repo.root)
+    if not repo then
+      client.error(err or ("cannot reconnect to " .. st.repo.root))
+      return nil
+    end
+    st.repo = repo
+    st.notice = nil
+    client.refresh(repo, function(rerr)
+      if rerr then
+        client.error(rerr.message)
+      end
+    end)
+    M.render(bufnr)
+  end
+  return st.repo
+end
+
 --- The session row under the cursor of a list buffer.
 ---@param bufnr integer|nil
 ---@return lulu.SessionRow|nil
@@ -166,7 +200,11 @@ function M.row_under_cursor(bufnr)
     return nil, nil
   end
   local line = vim.api.nvim_win_get_cursor(0)[1]
-  return st.rows[line - M.header_lines], st.repo
+  local row = st.rows[line - M.header_lines]
+  if not row then
+    return nil, nil
+  end
+  return row, M.repo_of(bufnr)
 end
 
 --- Descriptions of the list keymaps, in the order `g?` shows them.
@@ -224,18 +262,19 @@ function M.show_help()
 end
 
 ---@param bufnr integer
----@param repo lulu.Repo
-local function set_keymaps(bufnr, repo)
+local function set_keymaps(bufnr)
   local keys = config.options.keymaps or {}
   local actions = require("lulu.actions")
   local function on_row(fn)
     return function()
-      local row = M.row_under_cursor(bufnr)
+      local row, repo = M.row_under_cursor(bufnr)
       if not row then
         client.error("no session on this line")
         return
       end
-      fn(repo, row)
+      if repo then
+        fn(repo, row)
+      end
     end
   end
   local map = {
@@ -253,10 +292,17 @@ local function set_keymaps(bufnr, repo)
       require("lulu.diff").open(r, row.id)
     end),
     spawn = function()
-      actions.spawn(repo, {})
+      local repo = M.repo_of(bufnr)
+      if repo then
+        actions.spawn(repo, {})
+      end
     end,
     continue = on_row(actions.continue),
     refresh = function()
+      local repo = M.repo_of(bufnr)
+      if not repo then
+        return
+      end
       client.refresh(repo, function(err)
         if err then
           client.error(err.message)
@@ -271,6 +317,8 @@ local function set_keymaps(bufnr, repo)
       vim.keymap.set("n", key, map[item[1]], { buffer = bufnr, nowait = true, desc = "Lulu: " .. item[2] })
     end
   end
+  -- A click selects a row (Neovim's default); a double click opens it.
+  vim.keymap.set("n", "<2-LeftMouse>", map.open, { buffer = bufnr, desc = "Lulu: open the session view" })
 end
 
 --- The list buffer of a repository, if one exists.
@@ -291,6 +339,12 @@ end
 function M.open(repo)
   highlight.ensure()
   local bufnr = M.find(repo)
+  if bufnr and M.states[bufnr].repo ~= repo then
+    -- The old server stopped and `repo` is the new one.
+    M.states[bufnr].repo = repo
+    M.states[bufnr].notice = nil
+    M.render(bufnr)
+  end
   if bufnr then
     local win = vim.fn.win_findbuf(bufnr)[1]
     if win then
@@ -309,7 +363,7 @@ function M.open(repo)
     local st = { repo = repo, rows = {}, frame = 0, unsubscribe = {} }
     M.states[bufnr] = st
     local function rerender(r)
-      if r == repo then
+      if r == st.repo then
         M.render(bufnr)
       end
     end
@@ -317,6 +371,13 @@ function M.open(repo)
       client.subscribe("changed", rerender),
       client.subscribe("removed", rerender),
       client.subscribe("reset", rerender),
+      client.subscribe("exit", function(r)
+        if r == st.repo then
+          local key = (config.options.keymaps or {}).refresh
+          st.notice = "server stopped" .. (key and ("; " .. key .. " reconnects") or "")
+          M.render(bufnr)
+        end
+      end),
     }
     vim.api.nvim_create_autocmd("BufWipeout", {
       buffer = bufnr,
@@ -325,7 +386,7 @@ function M.open(repo)
         teardown(bufnr)
       end,
     })
-    set_keymaps(bufnr, repo)
+    set_keymaps(bufnr)
     vim.bo[bufnr].filetype = "lulu-list"
     start_timer(bufnr)
   end

@@ -121,6 +121,37 @@ function M.append(bufnr, events)
   M.follow(bufnr, following)
 end
 
+--- Appends a line of the plugin's own (not a transcript event) to a view.
+---@param bufnr integer
+---@param text string
+function M.note(bufnr, text)
+  if not vim.api.nvim_buf_is_valid(bufnr) then
+    return
+  end
+  local following = M.following(bufnr)
+  local count = vim.api.nvim_buf_line_count(bufnr)
+  edit(bufnr, function()
+    vim.api.nvim_buf_set_lines(bufnr, count, count, false, { "── " .. text })
+  end)
+  vim.api.nvim_buf_set_extmark(bufnr, ns, count, 0, { end_col = #("── " .. text), hl_group = "LuluReason" })
+  M.follow(bufnr, following)
+end
+
+--- Asks the server for the transcript events after the last one shown, then for new ones as
+--- they come (`lulu/watch`).
+---@param bufnr integer
+function M.watch(bufnr)
+  local st = M.states[bufnr]
+  if not st then
+    return
+  end
+  client.request(st.repo, "lulu/watch", { id = st.id, afterSeq = st.last_seq }, function(err)
+    if err then
+      client.error(err.message)
+    end
+  end)
+end
+
 --- Fetches the session's detail and redraws the header.
 ---@param bufnr integer
 local function load_detail(bufnr)
@@ -153,6 +184,20 @@ local function teardown(bufnr)
   if not st.repo.closed then
     client.request(st.repo, "lulu/unwatch", { id = st.id }, function() end)
   end
+end
+
+--- Binds a view to a new server of its repository (the old one stopped) and watches again from
+--- the last event shown.
+---@param bufnr integer
+---@param repo lulu.Repo
+function M.rebind(bufnr, repo)
+  local st = M.states[bufnr]
+  if not st then
+    return
+  end
+  st.repo = repo
+  load_detail(bufnr)
+  M.watch(bufnr)
 end
 
 --- The buffer showing a session, if any.
@@ -214,6 +259,9 @@ function M.open(repo, id, opts)
   target_window(from_list)
   if bufnr then
     vim.api.nvim_win_set_buf(0, bufnr)
+    if M.states[bufnr].repo ~= repo then
+      M.rebind(bufnr, repo)
+    end
     return bufnr
   end
   bufnr = vim.api.nvim_create_buf(true, true)
@@ -231,7 +279,7 @@ function M.open(repo, id, opts)
   M.render_header(bufnr)
   st.unsubscribe = {
     client.subscribe("changed", function(r, changed)
-      if r == repo and changed.id == id then
+      if r == st.repo and changed.id == id then
         -- Keep the row's fields current at once, then the full detail.
         st.detail = vim.tbl_extend("force", st.detail, changed)
         M.render_header(bufnr)
@@ -239,15 +287,18 @@ function M.open(repo, id, opts)
       end
     end),
     client.subscribe("output", function(r, sid, events)
-      if r == repo and sid == id then
+      if r == st.repo and sid == id then
         M.append(bufnr, events)
       end
     end),
     client.subscribe("removed", function(r, sid)
-      if r == repo and sid == id then
-        M.append(bufnr, {
-          { seq = st.last_seq + 1, stream = "lulu", kind = "status", text = "session removed", at = "" },
-        })
+      if r == st.repo and sid == id then
+        M.note(bufnr, "session removed")
+      end
+    end),
+    client.subscribe("exit", function(r)
+      if r == st.repo then
+        M.note(bufnr, "the lulu server stopped; :Lulu open reconnects")
       end
     end),
   }
@@ -263,15 +314,36 @@ function M.open(repo, id, opts)
       vim.cmd.bprevious()
     end
   end, { buffer = bufnr, nowait = true, desc = "Lulu: close" })
+  -- The list's action keys work on the viewed session too.
+  local keys = require("lulu.config").options.keymaps or {}
+  local actions = require("lulu.actions")
+  local function current()
+    return st.repo.sessions[id] or st.detail
+  end
+  local view_keys = {
+    cancel = function()
+      actions.cancel(st.repo, current())
+    end,
+    continue = function()
+      actions.continue(st.repo, current())
+    end,
+    remove = function()
+      actions.remove(st.repo, current(), { force = false })
+    end,
+    diff = function()
+      require("lulu.diff").open(st.repo, id)
+    end,
+  }
+  for name, fn in pairs(view_keys) do
+    if keys[name] then
+      vim.keymap.set("n", keys[name], fn, { buffer = bufnr, nowait = true, desc = "Lulu: " .. name })
+    end
+  end
   vim.bo[bufnr].filetype = "lulu-session"
   vim.api.nvim_win_set_buf(0, bufnr)
   vim.wo.wrap = true
   load_detail(bufnr)
-  client.request(repo, "lulu/watch", { id = id, afterSeq = 0 }, function(err)
-    if err then
-      client.error(err.message)
-    end
-  end)
+  M.watch(bufnr)
   return bufnr
 end
 
