@@ -16,14 +16,13 @@ use crate::{
     config::{AgentProfile, Settings, SettingsOverrides},
     model::{OutputFormat, SessionId},
     protocol::{
-        self, AgentInfo, AgentsResult, ContinueParams, DiffResult, Empty, FileChange, IdParams,
+        self, AgentInfo, AgentsResult, ContinueParams, DiffResult, Empty, IdParams,
         InitializationOptions, ListParams, ListResult, NAME_MAX_CHARS, PROMPT_MAX_BYTES,
         RemoveParams, SessionDetail, SessionRow, SpawnParams, TranscriptEvent, TranscriptParams,
         TranscriptResult, WatchParams, code, method, quote_short,
     },
     store::ListQuery,
     supervisor::{ErrorKind, RemoveOptions, SpawnRequest, Supervisor},
-    worktree::ChangeStatus,
 };
 
 /// The methods `register` adds, in PROTOCOL.md's order.
@@ -107,7 +106,24 @@ fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'static)) -> Rpc
     error(kind_code(kind), failure.to_string(), data)
 }
 
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
+    if !params.is_object() {
+        return Err(invalid_params(format!(
+            "invalid params for {method}: params must be an object, not {}",
+            json_kind(&params)
+        )));
+    }
     protocol::parse_params(method, params).map_err(|error| invalid_params(error.to_string()))
 }
 
@@ -255,6 +271,12 @@ pub(super) async fn initialize(
 ) -> RpcResult<Arc<Core>> {
     let init_options = match params.initialization_options.clone() {
         None | Some(Value::Null) => InitializationOptions::default(),
+        Some(value) if !value.is_object() => {
+            return Err(invalid_params(format!(
+                "`initializationOptions` must be an object, not {}",
+                json_kind(&value)
+            )));
+        }
         Some(value) => protocol::parse_params::<InitializationOptions>("initialize", value)
             .map_err(|error| {
                 let field = if error.field == "." {
@@ -284,7 +306,7 @@ pub(super) async fn initialize(
                     }
                 }
                 Err(error) => {
-                    tracing::warn!("a workspace folder is not usable: {error}");
+                    tracing::warn!("a workspace folder is not usable: {error}: {error:?}");
                 }
             }
         }
@@ -316,22 +338,6 @@ pub(super) async fn initialize(
 async fn after_first_reconciliation(core: &Core) {
     let mut reconciled = core.reconciled.clone();
     let _ = tokio::time::timeout(Duration::from_secs(10), reconciled.wait_for(|done| *done)).await;
-}
-
-fn file_change(change: &crate::worktree::FileChange) -> FileChange {
-    FileChange {
-        path: change.path.clone(),
-        status: match change.status {
-            ChangeStatus::Added => "added",
-            ChangeStatus::Modified => "modified",
-            ChangeStatus::Deleted => "deleted",
-            ChangeStatus::Renamed => "renamed",
-        }
-        .to_owned(),
-        old_path: change.old_path.clone(),
-        additions: change.additions,
-        deletions: change.deletions,
-    }
 }
 
 async fn discover(supervisor: &Arc<Supervisor>, field: &str, text: &str) -> RpcResult<PathBuf> {
@@ -565,10 +571,7 @@ impl Backend {
         let diff = blocking(method::DIFF, move || supervisor.diff(&params.id))
             .await?
             .map_err(|error| op_error(error.kind(), &error))?;
-        Ok(DiffResult {
-            base_commit: diff.base_commit,
-            files: diff.files.iter().map(file_change).collect(),
-        })
+        Ok(DiffResult::from(&diff))
     }
 
     pub(super) async fn agents(&self, params: Value) -> RpcResult<AgentsResult> {
