@@ -163,16 +163,20 @@ impl GlobalOptions {
     }
 }
 
-/// An error as one line a person reads: the message and its causes, joined.
+/// An error as one line a person reads: lulu's own message (which names the thing at fault),
+/// plus the operating system's words when an I/O error lies at the root. The whole chain is in
+/// the debug log.
 pub fn one_line(error: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
+    let message = error.to_string();
+    let io_root = error
+        .chain()
+        .skip(1)
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
+        .last();
+    match io_root {
+        Some(io) if !message.contains(&io.to_string()) => format!("{message}: {io}"),
+        _ => message,
     }
-    parts.join(": ")
 }
 
 fn supervisor(global: &GlobalOptions) -> anyhow::Result<Supervisor> {

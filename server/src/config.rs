@@ -367,7 +367,7 @@ mod tests {
         );
         check(codex, None, &["codex", "exec", "--json", "next step"]);
         let text = profile(OutputFormat::Text, &["sh", "-c", "{prompt}", "{prompt}x"]);
-        check(text, Some("x"), &["sh", "-c", "next step", "{prompt}x"]);
+        check(&text, Some("x"), &["sh", "-c", "next step", "{prompt}x"]);
     }
 
     #[test]

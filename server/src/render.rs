@@ -76,7 +76,7 @@ pub fn session_table(sessions: &[Session], now: DateTime<Utc>, style: ListStyle)
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<id_width$}  {:<11}  {:<50}  {:>4}",
+        "{:<id_width$}  {:<11}  {:<72}  {:>4}",
         "ID", "STATUS", "NAME", "AGE"
     );
     for (session, id) in sessions.iter().zip(short) {
@@ -85,7 +85,7 @@ pub fn session_table(sessions: &[Session], now: DateTime<Utc>, style: ListStyle)
             name.push_str(" — ");
             name.push_str(reason);
         }
-        let name = fit(&name, 50);
+        let name = fit(&name, 72);
         let age = compact_age(session.last_activity_at, now);
         let _ = writeln!(
             out,
