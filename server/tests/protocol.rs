@@ -411,3 +411,248 @@ fn exit_without_shutdown_ends_with_code_1_and_end_of_input_ends_too() {
     server.close_stdin();
     assert_eq!(server.wait().code(), Some(1));
 }
+
+fn seqs(events: &[Value]) -> Vec<i64> {
+    events
+        .iter()
+        .map(|event| event["seq"].as_i64().expect("seq"))
+        .collect()
+}
+
+fn row(name: &str, id: &str, status: &str) -> Value {
+    json!({"id": id, "name": name, "repo": "<tmp>/repo", "status": status,
+           "createdAt": "<time>", "lastActivityAt": "<time>"})
+}
+
+#[test]
+fn a_session_through_its_whole_life() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        state,
+        mut normalizer,
+    } = setup();
+    let n = &mut normalizer;
+    let mut server = Server::start(&root.join("logs"));
+    server.initialize(&[&repo], init_options(&state));
+
+    // spawn: the row comes back `starting`, then the feed tells the rest.
+    let spawned = server.result(
+        "lulu/spawn",
+        json!({"prompt": "take notes [edit] [lines 3]", "name": "notes"}),
+    );
+    check(n, &spawned, row("notes", "<id1>", "starting"));
+    let id = spawned["id"].as_str().expect("id").to_owned();
+    let done = server.wait_status(&id, "completed");
+    check(n, &done, row("notes", "<id1>", "completed"));
+
+    check(
+        n,
+        &server.result("lulu/list", json!({})),
+        json!({"sessions": [row("notes", "<id1>", "completed")], "next": null}),
+    );
+    let fake_text = support::fixture("agents/fake-text").display().to_string();
+    check(
+        n,
+        &server.result("lulu/session", json!({"id": id})),
+        json!({"id": "<id1>", "name": "notes", "repo": "<tmp>/repo", "status": "completed",
+               "createdAt": "<time>", "lastActivityAt": "<time>",
+               "prompt": "take notes [edit] [lines 3]", "agent": "text",
+               "command": [fake_text, "take notes [edit] [lines 3]"],
+               "worktreePath": "<tmp>/repo/.lulu/worktrees/notes-<tail1>",
+               "branch": "lulu/notes-<tail1>", "baseCommit": "<commit>",
+               "startedAt": "<time>", "endedAt": "<time>", "outcome": "exited",
+               "exitCode": 0, "signal": null, "failureDetail": null, "agentSessionId": null,
+               "costUsd": null, "inputTokens": null, "outputTokens": null}),
+    );
+    let all = server.result("lulu/transcript", json!({"id": id}));
+    check(
+        n,
+        &all,
+        json!({"lastSeq": 8, "events": [
+            {"seq": 1, "at": "<time>", "stream": "lulu", "kind": "status", "text": "creating worktree <tmp>/repo/.lulu/worktrees/notes-<tail1> on branch lulu/notes-<tail1> from <short>"},
+            {"seq": 2, "at": "<time>", "stream": "lulu", "kind": "status", "text": format!("running {fake_text} 'take notes [edit] [lines 3]'")},
+            {"seq": 3, "at": "<time>", "stream": "stdout", "kind": "text", "text": "starting: take notes [edit] [lines 3]"},
+            {"seq": 4, "at": "<time>", "stream": "stdout", "kind": "text", "text": "line 1"},
+            {"seq": 5, "at": "<time>", "stream": "stdout", "kind": "text", "text": "line 2"},
+            {"seq": 6, "at": "<time>", "stream": "stdout", "kind": "text", "text": "line 3"},
+            {"seq": 7, "at": "<time>", "stream": "stdout", "kind": "text", "text": "done"},
+            {"seq": 8, "at": "<time>", "stream": "lulu", "kind": "status", "text": "completed"},
+        ]}),
+    );
+    let page = server.result(
+        "lulu/transcript",
+        json!({"id": id, "afterSeq": 3, "limit": 2}),
+    );
+    assert_eq!(
+        page,
+        json!({"lastSeq": 8, "events": all["events"].as_array().expect("events")[3..5]})
+    );
+
+    // watch replays from afterSeq, then unwatch.
+    assert_eq!(
+        server.result("lulu/watch", json!({"id": id, "afterSeq": 5})),
+        json!({})
+    );
+    let replayed = server.output_until(&id, |event| event["seq"] == 8);
+    assert_eq!(
+        replayed,
+        all["events"].as_array().expect("events")[5..].to_vec()
+    );
+    assert_eq!(server.result("lulu/unwatch", json!({"id": id})), json!({}));
+
+    // diff: the agent's commit, against the base commit.
+    let head = git(&repo, &["rev-parse", "HEAD"]);
+    check(
+        n,
+        &server.result("lulu/diff", json!({"id": id})),
+        json!({"baseCommit": "<commit>", "files": [
+            {"path": "notes/text.md", "status": "added", "additions": 3, "deletions": 0},
+        ]}),
+    );
+    assert_eq!(
+        server.result("lulu/session", json!({"id": id}))["baseCommit"],
+        json!(head)
+    );
+
+    // continue: a new run of the ended session, live output while watched.
+    assert_eq!(
+        server.result("lulu/watch", json!({"id": id, "afterSeq": 8})),
+        json!({})
+    );
+    let continued = server.result(
+        "lulu/continue",
+        json!({"id": id, "prompt": "more [lines 300]"}),
+    );
+    check(n, &continued, row("notes", "<id1>", "starting"));
+    server.wait_status(&id, "completed");
+    let live = server.output_until(&id, |event| {
+        event["kind"] == "status" && event["text"] == "completed"
+    });
+    let first = live[0]["seq"].as_i64().expect("seq");
+    assert_eq!(
+        first, 9,
+        "the first live event follows the watch's afterSeq"
+    );
+    assert_eq!(
+        seqs(&live),
+        (9..9 + live.len() as i64).collect::<Vec<_>>(),
+        "no gap, no duplicate"
+    );
+    let texts: Vec<&str> = live
+        .iter()
+        .filter(|event| event["stream"] == "stdout")
+        .filter_map(|event| event["text"].as_str())
+        .collect();
+    let mut expected_texts = vec!["starting: more [lines 300]".to_owned()];
+    expected_texts.extend((1..=300).map(|line| format!("line {line}")));
+    expected_texts.push("done".to_owned());
+    assert_eq!(texts, expected_texts);
+    server.result("lulu/unwatch", json!({"id": id}));
+
+    // Errors of spawn.
+    let cases: &[(Value, Value)] = &[
+        (
+            json!({"prompt": "x", "agent": "nobody"}),
+            json!({"code": -32013, "message": "unknown agent \"nobody\" (known agents: claude, codex, missing, text)"}),
+        ),
+        (
+            json!({"prompt": "x", "agent": "missing"}),
+            json!({"code": -32013, "message": "the agent \"missing\" needs `lulu-no-such-program`, which is not on PATH"}),
+        ),
+        (
+            json!({"prompt": "x", "baseRef": "no-such-branch"}),
+            json!({"code": -32014, "message": "\"no-such-branch\" does not name a commit in the repository at <tmp>/repo",
+                "data": {"causes": ["couldn't parse revision, input=\"no-such-branch\"",
+                                    "Reference \"no-such-branch\" could not be found", "NotFound"]}}),
+        ),
+        (
+            json!({"prompt": "x", "repo": root.join("state")}),
+            json!({"code": -32012, "message": "<tmp>/state is not inside a git repository",
+                "data": {"causes": ["Could not find a git repository in \"<tmp>/state\" or in any of its parents", "NotFound"]}}),
+        ),
+        (
+            json!({"prompt": "x", "repo": "relative"}),
+            json!({"code": -32602, "message": "`repo` must be an absolute path, not \"relative\""}),
+        ),
+    ];
+    for (params, expected) in cases {
+        let response = server.call("lulu/spawn", params.clone());
+        check(n, &response["error"], expected.clone());
+    }
+    check(
+        n,
+        &server.call("lulu/session", json!({"id": "ffff"}))["error"],
+        json!({"code": -32001, "message": "no session with id \"ffff\""}),
+    );
+
+    // cancel a running session; remove refusals; remove.
+    let sleeper = server.result(
+        "lulu/spawn",
+        json!({"prompt": "wait [sleep 60]", "name": "sleeper"}),
+    );
+    let sleeper_id = sleeper["id"].as_str().expect("id").to_owned();
+    check(n, &sleeper, row("sleeper", "<id2>", "starting"));
+    server.wait_status(&sleeper_id, "running");
+    let response = server.call("lulu/remove", json!({"id": sleeper_id}));
+    check(
+        n,
+        &response["error"],
+        json!({"code": -32010, "message": "session <id2> is still running; cancel it first or remove it with force"}),
+    );
+    let response = server.call(
+        "lulu/continue",
+        json!({"id": sleeper_id, "prompt": "again"}),
+    );
+    check(
+        n,
+        &response["error"],
+        json!({"code": -32010, "message": "session <id2> is still running; continue it once it has ended"}),
+    );
+    let cancelled = server.result("lulu/cancel", json!({"id": sleeper_id}));
+    check(
+        n,
+        &cancelled,
+        json!({"id": "<id2>", "name": "sleeper", "repo": "<tmp>/repo", "status": "failed",
+               "createdAt": "<time>", "lastActivityAt": "<time>", "failureReason": "cancelled by the user"}),
+    );
+    let failed = server.wait_status(&sleeper_id, "failed");
+    assert_eq!(failed, cancelled);
+    // Cancel of an ended session changes nothing.
+    assert_eq!(
+        server.result("lulu/cancel", json!({"id": sleeper_id})),
+        cancelled
+    );
+
+    let dirty = server.result("lulu/spawn", json!({"prompt": "[dirty]", "name": "dirty"}));
+    let dirty_id = dirty["id"].as_str().expect("id").to_owned();
+    check(n, &dirty, row("dirty", "<id3>", "starting"));
+    server.wait_status(&dirty_id, "completed");
+    let response = server.call("lulu/remove", json!({"id": dirty_id}));
+    check(n, &response["error"]["code"], json!(-32011));
+    // The notes session's branch has a commit not in main.
+    let response = server.call("lulu/remove", json!({"id": id, "deleteBranch": true}));
+    check(n, &response["error"]["code"], json!(-32011));
+
+    assert_eq!(
+        server.result("lulu/remove", json!({"id": dirty_id, "force": true})),
+        json!({})
+    );
+    let removed = server.notification("sessionRemoved", |message| {
+        message["method"] == "lulu/sessionRemoved"
+    });
+    assert_eq!(removed["params"], json!({"id": dirty_id}));
+    check(
+        n,
+        &server.call("lulu/session", json!({"id": dirty_id}))["error"],
+        json!({"code": -32001, "message": "no session with id \"<id3>\""}),
+    );
+    assert_eq!(server.result("lulu/remove", json!({"id": id})), json!({}));
+    assert_eq!(
+        git(&repo, &["branch", "--list", "lulu/notes-*"]).is_empty(),
+        false,
+        "the branch is kept unless deleteBranch"
+    );
+    assert_eq!(server.shutdown().code(), Some(0));
+}
