@@ -202,13 +202,13 @@ pub fn session_detail(session: &Session, now: DateTime<Utc>) -> String {
     let _ = writeln!(out, "ended:        {}", time(session.ended_at));
     let _ = writeln!(
         out,
-        "last activity:{}",
-        format!(" {}", time(Some(session.last_activity_at)))
+        "last activity: {}",
+        time(Some(session.last_activity_at))
     );
     let _ = writeln!(
         out,
-        "agent session:{}",
-        format!(" {}", optional(session.agent_session_id.clone()))
+        "agent session: {}",
+        optional(session.agent_session_id.clone())
     );
     let _ = writeln!(
         out,

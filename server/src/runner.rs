@@ -363,15 +363,15 @@ impl Runner {
                 }
             }
 
-            if exit_status.is_none() {
-                if let Some(status) = agent.try_wait().context("waiting for the agent")? {
-                    exit_status = Some(status);
-                    // The leader is gone: whatever it left in its group (grandchildren holding
-                    // our pipes) goes too. The watchdog is still a member, so the group id is
-                    // still ours.
-                    signal_group(process_group, libc::SIGKILL).ok();
-                    group_killed_at = Some(Instant::now());
-                }
+            if exit_status.is_none()
+                && let Some(status) = agent.try_wait().context("waiting for the agent")?
+            {
+                exit_status = Some(status);
+                // The leader is gone: whatever it left in its group (grandchildren holding
+                // our pipes) goes too. The watchdog is still a member, so the group id is
+                // still ours.
+                signal_group(process_group, libc::SIGKILL).ok();
+                group_killed_at = Some(Instant::now());
             }
 
             if exit_status.is_none() && last_cancel_check.elapsed() >= CANCEL_POLL {
@@ -387,11 +387,12 @@ impl Runner {
                     signal_group(process_group, libc::SIGTERM).ok();
                     cancel_started = Some(Instant::now());
                 }
-                if let Some(started) = cancel_started {
-                    if !killed_hard && started.elapsed() >= self.options.cancel_grace {
-                        signal_group(process_group, libc::SIGKILL).ok();
-                        killed_hard = true;
-                    }
+                if let Some(started) = cancel_started
+                    && !killed_hard
+                    && started.elapsed() >= self.options.cancel_grace
+                {
+                    signal_group(process_group, libc::SIGKILL).ok();
+                    killed_hard = true;
                 }
             }
 
@@ -400,15 +401,16 @@ impl Runner {
             }
             // A process that left the group can hold the pipes open forever; once the group is
             // gone, give the pipes a bounded time to drain.
-            if let Some(killed_at) = group_killed_at {
-                if pipes_open && killed_at.elapsed() > DRAIN_TIMEOUT {
-                    tracing::warn!(%id, "agent output pipes still open after its group was killed; stopping reading");
-                    if !batch.is_empty() {
-                        self.store.append_events(&id, &batch)?;
-                        batch.clear();
-                    }
-                    break;
+            if let Some(killed_at) = group_killed_at
+                && pipes_open
+                && killed_at.elapsed() > DRAIN_TIMEOUT
+            {
+                tracing::warn!(%id, "agent output pipes still open after its group was killed; stopping reading");
+                if !batch.is_empty() {
+                    self.store.append_events(&id, &batch)?;
+                    batch.clear();
                 }
+                break;
             }
         }
         if verdict.report != reported {

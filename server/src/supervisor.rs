@@ -759,10 +759,10 @@ impl Supervisor {
                 .collect();
             let mut roots: Vec<PathBuf> = vec![self.settings.worktree_root(&repo)];
             for path in &owned {
-                if let Some(parent) = path.parent() {
-                    if !roots.iter().any(|root| root == parent) {
-                        roots.push(parent.to_owned());
-                    }
+                if let Some(parent) = path.parent()
+                    && !roots.iter().any(|root| root == parent)
+                {
+                    roots.push(parent.to_owned());
                 }
             }
             for root in roots {

@@ -551,8 +551,7 @@ fn runner_pid(id: &str) -> Option<i32> {
         let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let words: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
-        let is_runner = words.iter().any(|word| *word == b"__run")
-            && words.iter().any(|word| *word == id.as_bytes());
+        let is_runner = words.contains(&b"__run".as_slice()) && words.contains(&id.as_bytes());
         is_runner.then_some(pid)
     })
 }
@@ -677,7 +676,7 @@ fn worktree_is_sound_and_the_main_checkout_untouched() {
     world.git(&world.repo, &["fsck", "--strict"]);
     assert_eq!(world.git(&world.repo, &["status", "--porcelain"]), before);
     // The agent's commit is on the session's branch, on top of the base.
-    let log = world.git(&world.repo, &["log", "--format=%s", &format!("{branch}")]);
+    let log = world.git(&world.repo, &["log", "--format=%s", branch]);
     assert_eq!(log.lines().next(), Some("claude: add notes"));
     let base = world.git(&world.repo, &["rev-parse", "HEAD"]);
     assert_eq!(detail["baseCommit"], base.trim());
