@@ -656,3 +656,82 @@ fn a_session_through_its_whole_life() {
     );
     assert_eq!(server.shutdown().code(), Some(0));
 }
+
+#[test]
+fn two_servers_share_a_state_dir_and_a_killed_server_loses_nothing() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        state,
+        mut normalizer,
+    } = setup();
+    let n = &mut normalizer;
+    let logs = root.join("logs");
+    let mut a = Server::start(&logs);
+    let mut b = Server::start(&logs);
+    a.initialize(&[&repo], init_options(&state));
+    b.initialize(&[&repo], init_options(&state));
+
+    // Spawned through A: B hears of it, sees it run and streams its output.
+    let spawned = a.result(
+        "lulu/spawn",
+        json!({"prompt": "[lines 20] [sleep 10]", "name": "shared"}),
+    );
+    check(n, &spawned, row("shared", "<id1>", "starting"));
+    let id = spawned["id"].as_str().expect("id").to_owned();
+    check(
+        n,
+        &b.wait_status(&id, "running"),
+        row("shared", "<id1>", "running"),
+    );
+    assert_eq!(b.result("lulu/watch", json!({"id": id})), json!({}));
+    let before_kill = b.output_until(&id, |event| event["text"] == "line 20");
+    let seen = before_kill.len() as i64;
+    assert_eq!(seqs(&before_kill), (1..=seen).collect::<Vec<_>>());
+
+    // SIGKILL A mid-run: the session runs on.
+    a.kill();
+    let mut c = Server::start(&logs);
+    c.initialize(&[&repo], init_options(&state));
+    check(
+        n,
+        &c.result("lulu/list", json!({})),
+        json!({"sessions": [row("shared", "<id1>", "running")], "next": null}),
+    );
+    assert_eq!(
+        c.result("lulu/watch", json!({"id": id, "afterSeq": seen})),
+        json!({})
+    );
+    let rest = c.output_until(&id, |event| {
+        event["kind"] == "status" && event["text"] == "completed"
+    });
+    assert_eq!(
+        seqs(&rest),
+        (seen + 1..=seen + rest.len() as i64).collect::<Vec<_>>(),
+        "the rest of the output, no gap, no duplicate"
+    );
+    let texts: Vec<&str> = rest
+        .iter()
+        .filter_map(|event| event["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["done", "completed"]);
+    check(
+        n,
+        &c.wait_status(&id, "completed"),
+        row("shared", "<id1>", "completed"),
+    );
+
+    // B streamed the whole story across the kill.
+    let after_kill = b.output_until(&id, |event| {
+        event["kind"] == "status" && event["text"] == "completed"
+    });
+    assert_eq!(after_kill, rest);
+    check(
+        n,
+        &b.wait_status(&id, "completed"),
+        row("shared", "<id1>", "completed"),
+    );
+    assert_eq!(b.shutdown().code(), Some(0));
+    assert_eq!(c.shutdown().code(), Some(0));
+}
