@@ -72,6 +72,22 @@ pub mod code {
     pub const BAD_REPOSITORY: i64 = -32012;
     pub const UNKNOWN_AGENT: i64 = -32013;
     pub const BAD_BASE_REF: i64 = -32014;
+
+    /// Every code the server sends.
+    pub const ALL: &[i64] = &[
+        PARSE_ERROR,
+        INVALID_REQUEST,
+        METHOD_NOT_FOUND,
+        INVALID_PARAMS,
+        INTERNAL_ERROR,
+        NO_SUCH_SESSION,
+        NOT_INITIALIZED,
+        SESSION_ACTIVE,
+        WOULD_LOSE_WORK,
+        BAD_REPOSITORY,
+        UNKNOWN_AGENT,
+        BAD_BASE_REF,
+    ];
 }
 
 /// Default and largest page sizes.

@@ -735,3 +735,89 @@ fn two_servers_share_a_state_dir_and_a_killed_server_loses_nothing() {
     assert_eq!(b.shutdown().code(), Some(0));
     assert_eq!(c.shutdown().code(), Some(0));
 }
+
+/// The `### `name`` headings of a `## section` of docs/protocol.md.
+fn documented(doc: &str, section: &str) -> Vec<String> {
+    let mut inside = false;
+    let mut names = Vec::new();
+    for line in doc.lines() {
+        if let Some(title) = line.strip_prefix("## ") {
+            inside = title == section;
+        } else if inside && let Some(heading) = line.strip_prefix("### `") {
+            names.push(heading.trim_end_matches('`').to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn docs_and_server_agree() {
+    let doc = std::fs::read_to_string(support::workspace_root().join("docs/protocol.md"))
+        .expect("docs/protocol.md");
+    let requests = documented(&doc, "Requests");
+    assert_eq!(
+        requests,
+        lulu::lsp::registered_methods(),
+        "requests in docs/protocol.md vs the server"
+    );
+    assert_eq!(requests, lulu::protocol::REQUEST_METHODS);
+    assert_eq!(
+        documented(&doc, "Lifecycle"),
+        lulu::protocol::LIFECYCLE_METHODS
+    );
+    assert_eq!(
+        documented(&doc, "Notifications"),
+        lulu::protocol::NOTIFICATION_METHODS
+    );
+    assert_eq!(
+        documented(&doc, "Objects"),
+        [
+            "SessionRow",
+            "SessionDetail",
+            "TranscriptEvent",
+            "FileChange"
+        ]
+    );
+    let codes: Vec<i64> = doc
+        .lines()
+        .filter_map(|line| line.strip_prefix("| -"))
+        .filter_map(|rest| rest.split_once(' '))
+        .map(|(digits, _)| -digits.parse::<i64>().expect("a code"))
+        .collect();
+    let mut expected = lulu::protocol::code::ALL.to_vec();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    let mut codes_sorted = codes.clone();
+    codes_sorted.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(codes_sorted, expected, "error codes in docs/protocol.md");
+
+    // The real server answers every documented method (an error maybe, never -32601), and
+    // announces the same list.
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        state,
+        ..
+    } = setup();
+    let mut server = Server::start(&root.join("logs"));
+    let response = server.initialize(&[&repo], init_options(&state));
+    assert_eq!(
+        response["result"]["capabilities"]["experimental"]["lulu"]["methods"],
+        json!(requests)
+    );
+    for method in &requests {
+        let response = server.call(method, json!({}));
+        assert_ne!(
+            response["error"]["code"],
+            json!(-32601),
+            "{method}: {response}"
+        );
+        assert!(
+            response.get("result").is_some() || response["error"]["code"].is_i64(),
+            "{response}"
+        );
+    }
+    let response = server.call("lulu/undocumented", json!({}));
+    assert_eq!(response["error"]["code"], json!(-32601));
+    assert_eq!(server.shutdown().code(), Some(0));
+}
