@@ -31,6 +31,11 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/lulu-nvim-test.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 export XDG_STATE_HOME="$tmp/state" XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" XDG_CACHE_HOME="$tmp/cache"
 export LULU_TEST_TMP="$tmp"
+# Run a private copy of the binary: a rebuild of target/debug/lulu during the run (other work in
+# the same tree) must not change the server, or the runners it starts, under the tests' feet.
+mkdir -p "$tmp/bin"
+cp "$LULU_BIN" "$tmp/bin/lulu"
+export LULU_BIN="$tmp/bin/lulu"
 
 cd "$plugin"
 if [ "$#" -eq 0 ]; then

@@ -32,6 +32,11 @@ end
 local function wait_status(repo, id, status)
   env.wait(function()
     local row = repo.sessions[id]
+    if row and row.status ~= status and (row.status == "completed" or row.status == "failed") then
+      -- Ended otherwise: say why at once rather than wait for the deadline.
+      local detail = env.request(repo, "lulu/session", { id = id })
+      error(string.format("session %s ended %s, not %s: %s", id, row.status, status, vim.inspect(detail)))
+    end
     return row and row.status == status
   end, "session " .. id .. " to be " .. status .. " (now " .. vim.inspect(repo.sessions[id] and repo.sessions[id].status) .. ")")
 end

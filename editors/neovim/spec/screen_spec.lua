@@ -103,7 +103,7 @@ describe("the screen of a terminal Neovim", function()
     local client = require("lulu.client")
     local repo = client.get(repo_dir)
     if repo then
-      local rows = env.request(repo, "lulu/list", {})
+      local rows = env.request(repo, "lulu/list", vim.empty_dict())
       for _, row in ipairs(rows and rows.sessions or {}) do
         if row.status == "running" or row.status == "starting" then
           env.request(repo, "lulu/cancel", { id = row.id })

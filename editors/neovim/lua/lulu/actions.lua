@@ -117,7 +117,7 @@ function M.spawn(repo, opts)
       send(prompt, opts.agent)
       return
     end
-    client.call(repo, "lulu/agents", {}, function(result)
+    client.call(repo, "lulu/agents", vim.empty_dict(), function(result)
       local names = {}
       local default = result.defaultAgent
       for _, a in ipairs(result.agents or {}) do
