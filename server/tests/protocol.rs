@@ -278,7 +278,7 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
             ]}),
         )
         .to_string()
-        .replace("<tmp-fixtures>", &support::fixture("").display().to_string().trim_end_matches('/').to_owned())
+        .replace("<tmp-fixtures>", support::fixture("").display().to_string().trim_end_matches('/'))
         .parse::<Value>()
         .expect("json"),
     );
@@ -649,9 +649,8 @@ fn a_session_through_its_whole_life() {
         json!({"code": -32001, "message": "no session with id \"<id3>\""}),
     );
     assert_eq!(server.result("lulu/remove", json!({"id": id})), json!({}));
-    assert_eq!(
-        git(&repo, &["branch", "--list", "lulu/notes-*"]).is_empty(),
-        false,
+    assert!(
+        !git(&repo, &["branch", "--list", "lulu/notes-*"]).is_empty(),
         "the branch is kept unless deleteBranch"
     );
     assert_eq!(server.shutdown().code(), Some(0));
