@@ -42,8 +42,6 @@ pub enum LaunchError {
     },
     #[error("the runner of session {id} from an earlier run is still alive")]
     StillLocked { id: SessionId },
-    #[error("could not find the lulu executable to start a runner")]
-    CurrentExe(#[source] io::Error),
     #[error("could not start the runner of session {id}")]
     Spawn {
         id: SessionId,
@@ -154,8 +152,9 @@ pub fn launch_runner(launch: &RunnerLaunch, lock: RunnerLock) -> Result<(), Laun
             path: log_path.clone(),
             source,
         })?;
-    let exe = std::env::current_exe().map_err(LaunchError::CurrentExe)?;
-    let mut command = Command::new(exe);
+    // /proc/self/exe is this very binary, even if an upgrade has replaced the file since this
+    // process started; the runner is the same version as its launcher.
+    let mut command = Command::new("/proc/self/exe");
     command
         .arg("__run")
         .arg("--state-dir")

@@ -466,8 +466,9 @@ struct Watchdog {
 }
 
 fn start_watchdog(process_group: i32) -> std::io::Result<Watchdog> {
-    let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    // /proc/self/exe is the binary this runner runs, even if an upgrade has replaced or
+    // deleted the file since.
+    let mut child = Command::new("/proc/self/exe")
         .arg("__watchdog")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

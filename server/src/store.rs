@@ -61,6 +61,7 @@ CREATE INDEX sessions_by_creation ON sessions (created_at DESC, id DESC);
 CREATE INDEX sessions_by_repo ON sessions (repo, created_at DESC, id DESC);
 CREATE INDEX sessions_by_change ON sessions (change_seq);
 CREATE INDEX sessions_active ON sessions (status) WHERE status IN ('starting', 'running');
+CREATE INDEX sessions_holding_slots ON sessions (slot_held) WHERE slot_held = 1;
 CREATE TABLE events (
     session_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -610,41 +611,23 @@ impl Store {
     }
 
     /// Tries to take a running slot for this run, first come first served across every
-    /// process sharing the database.
+    /// process sharing the database. A read decides first, so waiting runners poll without
+    /// taking the write lock; the claim itself re-checks under `BEGIN IMMEDIATE`.
     pub fn try_claim_slot(&mut self, id: &SessionId, run: i64) -> Result<SlotClaim, StoreError> {
+        let outlook =
+            slot_outlook(&self.connection, id, run).map_err(|source| self.sqlite(source))?;
+        if outlook != SlotClaim::Claimed {
+            return Ok(outlook);
+        }
         self.write(|transaction| {
-            let mine: Option<(i64, i64, String)> = transaction
-                .query_row(
-                    "SELECT queue_seq, max_running, status FROM sessions WHERE id = ?1 AND run = ?2 AND slot_held = 0",
-                    params![id.as_str(), run],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
-                .optional()?;
-            let Some((queue_seq, max_running, status)) = mine else {
-                return Ok(SlotClaim::Gone);
-            };
-            if status != "starting" {
-                return Ok(SlotClaim::Gone);
+            let outlook = slot_outlook(transaction, id, run)?;
+            if outlook == SlotClaim::Claimed {
+                transaction.execute(
+                    "UPDATE sessions SET slot_held = 1 WHERE id = ?1",
+                    [id.as_str()],
+                )?;
             }
-            let running: i64 = transaction.query_row(
-                "SELECT count(*) FROM sessions WHERE slot_held = 1",
-                [],
-                |row| row.get(0),
-            )?;
-            let mut statement = transaction.prepare_cached(
-                "SELECT id FROM sessions WHERE status = 'starting' AND slot_held = 0 AND queue_seq < ?1 ORDER BY queue_seq",
-            )?;
-            let ahead: Vec<SessionId> = statement
-                .query_map([queue_seq], |row| Ok(SessionId(row.get(0)?)))?
-                .collect::<Result<_, _>>()?;
-            if running >= max_running || !ahead.is_empty() {
-                return Ok(SlotClaim::Wait { running, ahead });
-            }
-            transaction.execute(
-                "UPDATE sessions SET slot_held = 1 WHERE id = ?1",
-                [id.as_str()],
-            )?;
-            Ok(SlotClaim::Claimed)
+            Ok(outlook)
         })
     }
 
@@ -835,6 +818,39 @@ impl Store {
             Ok(true)
         })
     }
+}
+
+/// Whether this run may take a slot now: it is starting without a slot, fewer than its
+/// `max_running` hold one, and nobody queued earlier is still waiting.
+fn slot_outlook(connection: &Connection, id: &SessionId, run: i64) -> rusqlite::Result<SlotClaim> {
+    let mine: Option<(i64, i64, String)> = connection
+        .query_row(
+            "SELECT queue_seq, max_running, status FROM sessions WHERE id = ?1 AND run = ?2 AND slot_held = 0",
+            params![id.as_str(), run],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .optional()?;
+    let Some((queue_seq, max_running, status)) = mine else {
+        return Ok(SlotClaim::Gone);
+    };
+    if status != "starting" {
+        return Ok(SlotClaim::Gone);
+    }
+    let running: i64 = connection.query_row(
+        "SELECT count(*) FROM sessions WHERE slot_held = 1",
+        [],
+        |row| row.get(0),
+    )?;
+    let mut statement = connection.prepare_cached(
+        "SELECT id FROM sessions WHERE status = 'starting' AND slot_held = 0 AND queue_seq < ?1 ORDER BY queue_seq",
+    )?;
+    let ahead: Vec<SessionId> = statement
+        .query_map([queue_seq], |row| Ok(SessionId(row.get(0)?)))?
+        .collect::<Result<_, _>>()?;
+    if running >= max_running || !ahead.is_empty() {
+        return Ok(SlotClaim::Wait { running, ahead });
+    }
+    Ok(SlotClaim::Claimed)
 }
 
 fn bump(transaction: &rusqlite::Transaction<'_>, counter: &str) -> rusqlite::Result<i64> {

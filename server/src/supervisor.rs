@@ -614,6 +614,12 @@ impl Supervisor {
                 return Err(RemoveError::DidNotStop { id: session.id });
             }
         }
+        if !session.repo.exists() {
+            // The repository itself is gone: there is no worktree or branch left to lose.
+            store.delete_ended_session(&session.id)?;
+            self.remove_runtime_files(&session.id);
+            return Ok(());
+        }
         let worktree_exists = session
             .worktree_path
             .as_deref()
@@ -676,13 +682,17 @@ impl Supervisor {
             }
         }
         store.delete_ended_session(&session.id)?;
+        self.remove_runtime_files(&session.id);
+        Ok(())
+    }
+
+    fn remove_runtime_files(&self, id: &SessionId) {
         for path in [
-            process::lock_path(&self.settings.state_dir, &session.id),
-            process::log_path(&self.settings.state_dir, &session.id),
+            process::lock_path(&self.settings.state_dir, id),
+            process::log_path(&self.settings.state_dir, id),
         ] {
             std::fs::remove_file(path).ok();
         }
-        Ok(())
     }
 
     pub fn diff(&self, id: &str) -> Result<SessionDiff, DiffError> {

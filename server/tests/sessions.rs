@@ -961,3 +961,57 @@ fn gc_reports_orphan_folders_and_keeps_them() {
     );
     assert!(orphan.join("work.txt").exists());
 }
+
+#[test]
+fn sessions_survive_the_lulu_binary_being_replaced() {
+    // An upgrade replaces the binary under running and queued sessions.
+    let world = World::new();
+    let copy = world.root.join("lulu-old");
+    std::fs::copy(env!("CARGO_BIN_EXE_lulu"), &copy).expect("copy the binary");
+    // The same environment as `World::command`, but the copy as the program.
+    let run_copy = |args: &[&str]| {
+        let command = world.command(args);
+        let mut replaced = Command::new(&copy);
+        replaced.args(args).current_dir(&world.repo);
+        for (key, value) in command.get_envs() {
+            match value {
+                Some(value) => replaced.env(key, value),
+                None => replaced.env_remove(key),
+            };
+        }
+        let output = replaced.output().expect("run the copy");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let row: Value = serde_json::from_slice(&output.stdout).expect("json");
+        row["id"].as_str().expect("id").to_owned()
+    };
+    let first = run_copy(&[
+        "spawn",
+        "--json",
+        "--max-running",
+        "1",
+        "--agent",
+        "text",
+        "First [sleep 1]",
+    ]);
+    let second = run_copy(&[
+        "spawn",
+        "--json",
+        "--max-running",
+        "1",
+        "--agent",
+        "text",
+        "Second",
+    ]);
+    world.wait_status(&first, "running");
+    std::fs::remove_file(&copy).expect("remove the old binary");
+    std::fs::write(&copy, "not a program any more").expect("replace it");
+    for id in [&first, &second] {
+        let detail = world.wait_ended(id);
+        assert_eq!(detail["status"], "completed", "{detail}");
+    }
+    assert_no_agent_processes(&world);
+}
