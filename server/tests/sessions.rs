@@ -1015,3 +1015,22 @@ fn sessions_survive_the_lulu_binary_being_replaced() {
     }
     assert_no_agent_processes(&world);
 }
+
+#[test]
+fn logs_follow_streams_until_the_session_ends() {
+    let world = World::new();
+    let id = world.spawn(&["--agent", "text", "Stream [lines 3] [sleep 1]"]);
+    // Started while the session is young; returns by itself once it has ended.
+    let followed = world.ok(&["logs", &id, "--follow"]);
+    let lines: Vec<&str> = followed.lines().map(|line| &line[9..]).collect();
+    let expected_tail = [
+        "     starting: Stream [lines 3] [sleep 1]",
+        "     line 1",
+        "     line 2",
+        "     line 3",
+        "     done",
+        "lulu completed",
+    ];
+    assert_eq!(&lines[lines.len() - expected_tail.len()..], expected_tail, "{followed}");
+    assert!(lines[0].starts_with("lulu creating worktree"), "{followed}");
+}
