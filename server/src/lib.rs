@@ -17,3 +17,14 @@ pub mod runner;
 pub mod store;
 pub mod supervisor;
 pub mod worktree;
+
+/// An error and its causes, one per line: the full detail kept for a person to read.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(&format!("\ncaused by: {cause}"));
+        source = cause.source();
+    }
+    text
+}

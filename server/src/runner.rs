@@ -232,7 +232,7 @@ impl Runner {
             base_commit: &base_commit,
         });
         if let Err(error) = created {
-            let detail = error_chain(&error);
+            let detail = crate::error_chain(&error);
             let reason = format!("could not create the worktree: {error}");
             return Ok(Err(worktree_failed(&reason, &detail)));
         }
@@ -603,16 +603,6 @@ fn spawn_failed(reason: &str, detail: &str) -> Termination {
 
 fn short_commit(commit: &str) -> &str {
     &commit[..commit.len().min(12)]
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!("\ncaused by: {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 /// Renders a command for people (not for a shell to run).

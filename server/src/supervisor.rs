@@ -442,7 +442,7 @@ impl Supervisor {
             exit_code: None,
             signal: None,
             failure_reason: Some(crate::model::one_line_reason(&reason)),
-            failure_detail: Some(error_chain(error)),
+            failure_detail: Some(crate::error_chain(error)),
         };
         store.finish_run(
             &session.id,
@@ -822,16 +822,6 @@ fn reload(store: &Store, id: &SessionId) -> Result<Session, LookupError> {
     store
         .session(id)?
         .ok_or_else(|| LookupError::NotFound(id.to_string()))
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(&format!("\ncaused by: {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 /// A human name from a prompt: its first line, at most about 60 characters, cut at a word.

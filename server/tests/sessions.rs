@@ -463,44 +463,43 @@ fn grandchild_holding_the_pipe_does_not_keep_the_session_running() {
     );
 }
 
-#[test]
-fn five_megabyte_line_without_newline_is_kept_whole() {
+/// Runs a text agent to completion and returns the texts of its stdout events, after checking
+/// the whole transcript is gapless and no process is left.
+fn completed_stdout(prompt: &str) -> Vec<String> {
     let world = World::new();
-    let id = world.spawn(&["--agent", "text", "Big [bigline 5000000]"]);
+    let id = world.spawn(&["--agent", "text", prompt]);
     let detail = world.wait_ended(&id);
     assert_eq!(detail["status"], "completed", "{detail}");
     let events = world.transcript(&id);
     assert_gapless(&world, &id, &events);
-    let big: Vec<&Value> = events
+    assert_no_agent_processes(&world);
+    events
         .iter()
         .filter(|event| event["stream"] == "stdout")
-        .collect();
+        .filter_map(|event| event["text"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn five_megabyte_line_without_newline_is_kept_whole() {
+    let big = completed_stdout("Big [bigline 5000000]");
     assert_eq!(big.len(), 1);
-    let text = big[0]["text"].as_str().expect("text");
+    let text = &big[0];
     assert_eq!(text.len(), 5_000_000);
     assert!(text.bytes().all(|byte| byte == b'x'));
-    assert_no_agent_processes(&world);
 }
 
 #[test]
 fn two_hundred_thousand_lines_all_arrive_in_order() {
-    let world = World::new();
-    let id = world.spawn(&["--agent", "text", "Flood [lines 200000]"]);
-    let detail = world.wait_ended(&id);
-    assert_eq!(detail["status"], "completed", "{detail}");
-    let events = world.transcript(&id);
-    assert_gapless(&world, &id, &events);
-    let lines: Vec<&str> = events
+    let stdout = completed_stdout("Flood [lines 200000]");
+    let lines: Vec<&String> = stdout
         .iter()
-        .filter(|event| event["stream"] == "stdout")
-        .filter_map(|event| event["text"].as_str())
         .filter(|text| text.starts_with("line "))
         .collect();
     assert_eq!(lines.len(), 200_000);
     for (index, line) in lines.iter().enumerate() {
-        assert_eq!(*line, format!("line {}", index + 1));
+        assert_eq!(**line, format!("line {}", index + 1));
     }
-    assert_no_agent_processes(&world);
 }
 
 #[test]
@@ -1031,6 +1030,10 @@ fn logs_follow_streams_until_the_session_ends() {
         "     done",
         "lulu completed",
     ];
-    assert_eq!(&lines[lines.len() - expected_tail.len()..], expected_tail, "{followed}");
+    assert_eq!(
+        &lines[lines.len() - expected_tail.len()..],
+        expected_tail,
+        "{followed}"
+    );
     assert!(lines[0].starts_with("lulu creating worktree"), "{followed}");
 }
