@@ -11,7 +11,6 @@ import {
   RevealOutputChannelOn,
   type ServerOptions,
   State,
-  TransportKind,
 } from "vscode-languageclient/node";
 import { type LuluSettings, checkAgents, initializationOptions, resolveServer } from "./config";
 import {
@@ -100,12 +99,14 @@ export class Lulu implements vscode.Disposable {
     const agents = checkAgents(settings.agents);
     if (!agents.ok) return this.failed(agents.message, "lulu.agents");
 
+    // No `transport`: the client then speaks over the process's stdio without adding
+    // a `--stdio` argument, which `lulu serve` does not take.
     const serverOptions: ServerOptions = {
       command: server.path,
       args: ["serve"],
-      transport: TransportKind.stdio,
       options: { env: process.env },
     };
+    let everRunning = false;
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],
       initializationOptions: initializationOptions(settings, agents.agents),
@@ -117,6 +118,10 @@ export class Lulu implements vscode.Disposable {
           handled: true,
         }),
         closed: () => {
+          if (!everRunning) {
+            // It died before it was up: start() reports that, once.
+            return { action: CloseAction.DoNotRestart, handled: true };
+          }
           const now = Date.now();
           this.restartTimes = this.restartTimes.filter((t) => now - t < 180_000);
           if (this.restartTimes.length < 4) {
@@ -144,7 +149,10 @@ export class Lulu implements vscode.Disposable {
       }),
       client.onNotification("lulu/output", (p: Notifications["lulu/output"]) => this.views.onOutput(p)),
       client.onDidChangeState((e) => {
-        if (e.newState === State.Running && e.oldState !== State.Running) this.started();
+        if (e.newState === State.Running && e.oldState !== State.Running) {
+          everRunning = true;
+          this.started();
+        }
         if (e.newState === State.Stopped) this.setState("stopped");
       }),
     ];
@@ -152,7 +160,7 @@ export class Lulu implements vscode.Disposable {
       await client.start();
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      return this.failed(`The lulu server "${server.path}" did not start: ${why}`);
+      return this.failed(`The lulu server "${server.path}" did not start (its output is in the Lulu log): ${why}`);
     }
     const version = (client.initializeResult?.capabilities.experimental as { lulu?: { protocolVersion?: unknown } } | undefined)
       ?.lulu?.protocolVersion;

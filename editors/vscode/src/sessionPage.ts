@@ -19,7 +19,7 @@ const OUTCOME_WORDS: Readonly<Record<string, string>> = {
 export function describeOutcome(detail: SessionDetail): string {
   if (detail.outcome === null) return detail.status === "completed" || detail.status === "failed" ? "unknown" : "—";
   const word = OUTCOME_WORDS[detail.outcome] ?? detail.outcome;
-  return `${word} (${detail.outcome})`;
+  return word === detail.outcome ? word : `${word} (${detail.outcome})`;
 }
 
 export function describeExit(detail: SessionDetail): string {

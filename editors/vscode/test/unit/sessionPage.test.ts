@@ -39,14 +39,14 @@ describe("detail facts", () => {
         expected,
       ),
     );
-  check({}, { outcome: "exited (exited)", exit: "exit code 0", usage: "$0.0123 · 1200 in / 345 out tokens" });
+  check({}, { outcome: "exited", exit: "exit code 0", usage: "$0.0123 · 1200 in / 345 out tokens" });
   check(
     { status: "failed", outcome: "signaled", exitCode: null, signal: 9, costUsd: null, inputTokens: null, outputTokens: null },
     { outcome: "killed by a signal (signaled)", exit: "signal 9", usage: "—" },
   );
   check(
     { status: "failed", outcome: "cancelled", exitCode: null, signal: 15, costUsd: 2.5 },
-    { outcome: "cancelled (cancelled)", exit: "signal 15", usage: "$2.50 · 1200 in / 345 out tokens" },
+    { outcome: "cancelled", exit: "signal 15", usage: "$2.50 · 1200 in / 345 out tokens" },
   );
   check(
     { status: "running", outcome: null, exitCode: null, endedAt: null },

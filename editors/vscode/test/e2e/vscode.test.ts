@@ -1,0 +1,173 @@
+// End to end in a real VS Code (code-server) with the built .vsix, the real `lulu serve`
+// and scripted fake agents on a fixture repository. Every wait is for something to show;
+// no step asserts how long anything took.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { type TestContext, after, before, test } from "node:test";
+import {
+  type Workbench,
+  openLuluView,
+  quickInput,
+  runCommand,
+  screenshot,
+  sessionRow,
+  sessionViewFrame,
+  startWorkbench,
+} from "./harness";
+
+let wb: Workbench;
+const shots: string[] = [];
+let broken: string | undefined;
+
+/**
+ * One step of the story. The steps build on each other, so after a failure the rest
+ * are skipped (saying which step broke) rather than each waiting out its own timeout.
+ */
+function step(name: string, fn: () => Promise<void>): void {
+  test(name, { timeout: 300_000 }, async (t: TestContext) => {
+    if (broken) {
+      t.skip(`an earlier step failed: ${broken}`);
+      return;
+    }
+    try {
+      await fn();
+    } catch (err) {
+      broken = name;
+      if (wb) await screenshot(wb.page, wb.artifacts, `failed-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png`).catch(() => undefined);
+      throw err;
+    }
+  });
+}
+
+before(async () => {
+  // Start with a broken server path: the extension must say so once, with a fix.
+  wb = await startWorkbench({ settings: { "lulu.server.path": "/nonexistent/lulu", "lulu.maxRunning": 2 } });
+});
+
+after(async () => {
+  await wb?.close();
+  if (shots.length) console.log(`# screenshots: ${shots.join(" ")}`);
+});
+
+/** Waits (polling) until `cond` holds; fails after a generous limit, never on speed. */
+async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function spawnSession(prompt: string): Promise<void> {
+  const { page } = wb;
+  await runCommand(page, "Lulu: New Session");
+  const input = await quickInput(page, "New Session");
+  await input.fill(prompt);
+  await input.press("Enter");
+  await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
+}
+
+step("a missing server gives one clear message with a button to fix the setting", async () => {
+  const { page } = wb;
+  await openLuluView(page);
+  const toast = page.locator(".notification-toast", { hasText: "/nonexistent/lulu" });
+  await toast.waitFor({ state: "visible" });
+  const text = await toast.innerText();
+  assert.match(text, /Lulu: The lulu server "\/nonexistent\/lulu" \(setting lulu\.server\.path\) does not exist\./);
+  await toast.locator(".monaco-button", { hasText: "Open Settings" }).click();
+  // The settings editor opens on the setting: fix it there, as a user would.
+  const setting = page.locator(".settings-editor .setting-item-contents", { hasText: "Server: Path" }).first();
+  await setting.waitFor({ state: "visible" });
+  assert.equal(await page.locator(".notification-toast", { hasText: "Lulu:" }).count(), 0, "one message, not several");
+  const input = setting.locator("input");
+  const luluBin = process.env.LULU_BIN ?? "";
+  await input.fill(luluBin);
+  // The settings editor saves a moment after typing stops: wait for the file to say so.
+  await waitFor("the fixed setting in settings.json", () => readFileSync(wb.settingsFile, "utf8").includes(`"lulu.server.path": ${JSON.stringify(luluBin)}`));
+  // The extension restarts its server by itself once the setting changes.
+  for (let i = 0; i < 5 && (await page.locator(".settings-editor").isVisible()); i++) await page.keyboard.press("Escape");
+  await page.locator(".welcome-view-content", { hasText: "No sessions yet." }).waitFor({ state: "visible" });
+});
+
+step("spawn through the palette: the row appears, goes Running, then Completed", async () => {
+  const { page } = wb;
+  await spawnSession("alpha task [sleep 8]");
+  await sessionRow(page, "alpha", ", Running, ").waitFor({ state: "visible" });
+  const icon = sessionRow(page, "alpha").locator(".codicon-loading.codicon-modifier-spin, .codicon-loading[class*=spin]");
+  assert.equal(await icon.count(), 1, "a running row has a moving indicator");
+  await sessionRow(page, "alpha", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  assert.equal(await sessionRow(page, "alpha").locator("[class*=spin]").count(), 0, "the indicator stops when the session ends");
+});
+
+step("a failing agent's row goes Failed with its reason inline", async () => {
+  const { page } = wb;
+  await spawnSession("beta task [fail]");
+  const row = sessionRow(page, "beta", ", Failed, ");
+  await row.waitFor({ state: "visible", timeout: 120_000 });
+  const description = await row.locator(".label-description").innerText();
+  assert.match(description, /^.+ · \d+[smhd]$/, `reason then age: ${description}`);
+});
+
+step("the list shows all four statuses, newest first", async () => {
+  const { page } = wb;
+  await spawnSession("gamma long [sleep 600]");
+  await sessionRow(page, "gamma", ", Running, ").waitFor({ state: "visible", timeout: 120_000 });
+  await spawnSession("delta long [sleep 600]");
+  await sessionRow(page, "delta", ", Running, ").waitFor({ state: "visible", timeout: 120_000 });
+  // Two are running and lulu.maxRunning is 2: the next one waits in Starting.
+  await spawnSession("epsilon queued [sleep 1]");
+  await sessionRow(page, "epsilon", ", Starting, ").waitFor({ state: "visible", timeout: 120_000 });
+  const labels = await page.locator(".customview-tree .monaco-list-row").evaluateAll((rows) =>
+    rows.map((r) => r.getAttribute("aria-label") ?? ""),
+  );
+  const order = ["epsilon", "delta", "gamma", "beta", "alpha"].map((n) => labels.findIndex((l) => l.includes(n)));
+  assert.deepEqual(
+    [...order].sort((a, b) => a - b),
+    order,
+    `newest first: ${labels.join(" | ")}`,
+  );
+  shots.push(await screenshot(page, wb.artifacts, "list-four-statuses.png"));
+});
+
+step("double click opens the session view with the live transcript", async () => {
+  const { page } = wb;
+  await sessionRow(page, "alpha").dblclick();
+  const frame = await sessionViewFrame(page, "All done.");
+  const transcript = await frame.locator("#transcript").innerText();
+  assert.match(transcript, /I will work on: alpha task/);
+  assert.match(transcript, /Bash/);
+  const details = await frame.locator("#details").innerText();
+  assert.match(details, /Completed/);
+  assert.match(details, /Branch/);
+  assert.match(details, /Worktree/);
+  shots.push(await screenshot(page, wb.artifacts, "session-view.png"));
+});
+
+step("Enter on a selected row opens its session view", async () => {
+  const { page } = wb;
+  await sessionRow(page, "beta").click();
+  await page.keyboard.press("Enter");
+  const frame = await sessionViewFrame(page, "beta task");
+  const details = await frame.locator("#details").innerText();
+  assert.match(details, /Failed/);
+});
+
+step("cancel a long-running session from the palette", async () => {
+  const { page } = wb;
+  await runCommand(page, "Lulu: Cancel");
+  const pick = page.locator(".quick-input-widget .monaco-list-row", { hasText: "gamma" });
+  await pick.waitFor({ state: "visible" });
+  await pick.click();
+  await sessionRow(page, "gamma", ", Failed, ").waitFor({ state: "visible", timeout: 120_000 });
+  // The queued session got the freed slot.
+  await sessionRow(page, "epsilon", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+});
+
+step("cancel with the row's inline button", async () => {
+  const { page } = wb;
+  const row = sessionRow(page, "delta", ", Running, ");
+  await row.hover();
+  await row.locator('.actions .action-label[aria-label="Cancel"]').click();
+  await sessionRow(page, "delta", ", Failed, ").waitFor({ state: "visible", timeout: 120_000 });
+});
