@@ -23,6 +23,14 @@ local function spawn(repo, prompt, opts)
     return row ~= nil or #vim.tbl_filter(function(x) return x.level == vim.log.levels.ERROR end, m) > 0
   end)
   assert(row, "spawn failed: " .. vim.inspect(msgs))
+  -- FIXME(server): two worktrees created at the same moment in one repository can fail ("Refusing
+  -- to read an empty path from .git/worktrees/<other>/gitdir": gix reads the other's registration
+  -- while it is being written). Until the server serializes worktree creation, let each session
+  -- get its worktree (leave `starting`) before the next is spawned.
+  env.wait(function()
+    local r = repo.sessions[row.id]
+    return r and r.status ~= "starting"
+  end, "session " .. row.id .. " to leave starting")
   return row
 end
 
