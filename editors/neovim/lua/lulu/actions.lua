@@ -1,6 +1,5 @@
 --- What the commands and the list keymaps do: spawn, pick, cancel, continue, remove.
 local client = require("lulu.client")
-local config = require("lulu.config")
 local format = require("lulu.format")
 
 local M = {}

@@ -167,7 +167,8 @@ local function start(root)
   if vim.fn.executable(opts.server) ~= 1 then
     return nil,
       string.format(
-        "the server command %q is not an executable on PATH; install lulu or set require('lulu').setup({ server = '/path/to/lulu' })",
+        "the server command %q is not an executable on PATH; install lulu or set "
+          .. "require('lulu').setup({ server = '/path/to/lulu' })",
         opts.server
       )
   end

@@ -223,7 +223,13 @@ end
 ---@return string
 function M.picker_item(row, now)
   local status = M.status_label[row.status] or row.status
-  local text = string.format("%s %-9s %s  %s", M.marker(row.status, 0), status, M.one_line(row.name), M.row_age(row, now))
+  local text = string.format(
+    "%s %-9s %s  %s",
+    M.marker(row.status, 0),
+    status,
+    M.one_line(row.name),
+    M.row_age(row, now)
+  )
   if row.status == "failed" and row.failureReason and row.failureReason ~= "" then
     text = text .. "  (" .. M.one_line(row.failureReason) .. ")"
   end

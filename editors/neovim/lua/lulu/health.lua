@@ -157,7 +157,9 @@ function M.check()
   if ver.code == 0 and version ~= "" then
     health.ok("version: " .. version)
   else
-    health.error(string.format("%q --version failed (code %s): %s", opts.server, tostring(ver.code), vim.trim(ver.stderr or "")))
+    health.error(
+      string.format("%q --version failed (code %s): %s", opts.server, tostring(ver.code), vim.trim(ver.stderr or ""))
+    )
   end
 
   local root = require("lulu.client").find_root(vim.fn.getcwd())
