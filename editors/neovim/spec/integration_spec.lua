@@ -382,6 +382,54 @@ describe("lulu against the real server", function()
     end, "the CLI's session to show Completed in the list")
   end)
 
+  it("acts from the list's keys: <CR> opens, c cancels, gd diffs, x removes", function()
+    local bufnr = list.open(repo)
+    local row = spawn(repo, "xi-keys [sleep 120]", { name = "xi-keys" })
+    wait_status(repo, row.id, "running")
+    env.wait(function() return list_line(bufnr, "xi-keys") end, "the row")
+    local list_win = vim.fn.win_findbuf(bufnr)[1]
+    local function on_row()
+      vim.api.nvim_set_current_win(list_win)
+      vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "xi-keys")) + 1, 0 })
+    end
+    on_row()
+    vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
+    assert.are.equal(row.id, vim.b.lulu_session)
+    assert.are_not.equal(list_win, vim.api.nvim_get_current_win())
+    assert.truthy(vim.api.nvim_win_is_valid(list_win))
+    on_row()
+    vim.api.nvim_feedkeys("c", "x", false)
+    wait_status(repo, row.id, "failed")
+    on_row()
+    local msgs = env.capture_notify(function()
+      vim.api.nvim_feedkeys("gd", "x", false)
+    end, function(m)
+      return #m > 0
+    end)
+    assert.are.equal("lulu: xi-keys changed no file", msgs[1].msg)
+    on_row()
+    vim.api.nvim_feedkeys("x", "x", false)
+    env.wait(function()
+      return repo.sessions[row.id] == nil and list_line(bufnr, "xi-keys") == nil
+    end, "the row to go")
+  end)
+
+  it("acts on the session chosen in the picker outside the list", function()
+    local row = spawn(repo, "omicron-pick [sleep 120]", { name = "omicron-pick" })
+    wait_status(repo, row.id, "running")
+    vim.cmd("enew")
+    local orig = vim.ui.select
+    local prompt
+    vim.ui.select = function(items, opts, on_choice)
+      prompt = opts.prompt
+      on_choice(items[1])
+    end
+    vim.cmd("Lulu cancel")
+    wait_status(repo, row.id, "failed")
+    vim.ui.select = orig
+    assert.are.equal("Cancel session", prompt)
+  end)
+
   it("passes :checkhealth lulu", function()
     vim.cmd("checkhealth lulu")
     local lines = env.lines(0)

@@ -353,7 +353,7 @@ function M.open(repo)
     end
   else
     bufnr = vim.api.nvim_create_buf(false, true)
-    vim.api.nvim_buf_set_name(bufnr, "lulu://list/" .. repo.root)
+    vim.api.nvim_buf_set_name(bufnr, "lulu://list" .. repo.root)
     vim.bo[bufnr].buftype = "nofile"
     vim.bo[bufnr].bufhidden = "wipe"
     vim.bo[bufnr].swapfile = false
