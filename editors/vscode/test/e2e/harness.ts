@@ -205,9 +205,13 @@ export async function quickInput(page: Page, title: string): Promise<Locator> {
   return input;
 }
 
-/** A row of the Lulu Sessions tree whose aria-label ("name, Status, [reason, ]age") contains all the parts. */
-export function sessionRow(page: Page, ...parts: string[]): Locator {
-  const attrs = parts.map((p) => `[aria-label*="${p.replace(/"/g, '\\"')}"]`).join("");
+/**
+ * A row of the Lulu Sessions tree: its aria-label ("name, Status, [reason, ]age") starts
+ * with `name` and contains each of `parts`.
+ */
+export function sessionRow(page: Page, name: string, ...parts: string[]): Locator {
+  const q = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+  const attrs = [`[aria-label^="${q(name)}"]`, ...parts.map((p) => `[aria-label*="${q(p)}"]`)].join("");
   return page.locator(`.customview-tree .monaco-list-row${attrs}`);
 }
 

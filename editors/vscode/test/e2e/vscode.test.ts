@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { type TestContext, after, before, test } from "node:test";
+import type { Page } from "playwright-core";
 import {
   type Workbench,
   openLuluView,
@@ -57,6 +58,18 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000): P
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** Drags the sidebar's edge so rows show their whole description. */
+async function widenSidebar(page: Page, width: number): Promise<void> {
+  const box = await page.locator(".part.sidebar").boundingBox();
+  if (!box) return;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width + 1, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + width, y, { steps: 5 });
+  await page.mouse.up();
+  await page.mouse.move(box.x + width + 300, y);
 }
 
 async function spawnSession(prompt: string): Promise<void> {
@@ -127,6 +140,7 @@ step("the list shows all four statuses, newest first", async () => {
     order,
     `newest first: ${labels.join(" | ")}`,
   );
+  await widenSidebar(page, 640);
   shots.push(await screenshot(page, wb.artifacts, "list-four-statuses.png"));
 });
 
@@ -170,4 +184,61 @@ step("cancel with the row's inline button", async () => {
   await row.hover();
   await row.locator('.actions .action-label[aria-label="Cancel"]').click();
   await sessionRow(page, "delta", ", Failed, ").waitFor({ state: "visible", timeout: 120_000 });
+});
+
+step("New Session's agent button, then Show Changes opens VS Code's diff editor", async () => {
+  const { page } = wb;
+  await runCommand(page, "Lulu: New Session");
+  const input = await quickInput(page, "New Session");
+  await input.fill("zeta notes [edit]");
+  await page.locator('.quick-input-widget [aria-label="Choose the agent"]').first().click();
+  await page.locator('.quick-input-widget .monaco-list-row[aria-label^="fake-codex"]').click();
+  // Back in the prompt box, the prompt kept and the agent named in the title.
+  const again = await quickInput(page, "fake-codex");
+  assert.equal(await again.inputValue(), "zeta notes [edit]");
+  await again.press("Enter");
+  await sessionRow(page, "zeta", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+
+  await runCommand(page, "Lulu: Show Changes");
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "zeta" }).click();
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "notes/codex.md" }).click();
+  const diff = page.locator(".monaco-diff-editor");
+  await diff.waitFor({ state: "visible" });
+  await diff.locator(".editor.modified .view-lines", { hasText: "Notes from codex" }).waitFor({ state: "visible" });
+  shots.push(await screenshot(page, wb.artifacts, "show-changes.png"));
+  await runCommand(page, "View: Close All Editors");
+});
+
+step("Continue runs the agent again in the same session, resuming its conversation", async () => {
+  const { page } = wb;
+  await runCommand(page, "Lulu: Continue");
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "alpha" }).click();
+  const input = await quickInput(page, "Continue");
+  await input.fill("alpha follow-up");
+  await input.press("Enter");
+  await sessionRow(page, "alpha").dblclick();
+  await sessionViewFrame(page, "Resuming conversation", 120_000);
+  await sessionRow(page, "alpha", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await runCommand(page, "View: Close All Editors");
+});
+
+step("Remove asks first, and forces only after a second confirmation that says what is lost", async () => {
+  const { page } = wb;
+  await spawnSession("omega scratch [dirty]");
+  await sessionRow(page, "omega", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await sessionRow(page, "omega").click({ button: "right" });
+  // VS Code's menu acts on the item under the pointer when Enter is pressed.
+  await page.locator(".context-view .action-menu-item", { hasText: /^Remove$/ }).hover();
+  await page.keyboard.press("Enter");
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor({ state: "visible" });
+  assert.match(await dialog.innerText(), /Remove the session "omega scratch/);
+  assert.match(await dialog.innerText(), /deletes its worktree/);
+  await dialog.locator(".monaco-button", { hasText: /^Remove$/ }).click();
+  // The worktree holds an untracked file: the server refuses, and we ask again.
+  await page.locator(".monaco-dialog-box", { hasText: "Force the removal" }).waitFor({ state: "visible" });
+  const second = await page.locator(".monaco-dialog-box").innerText();
+  assert.match(second, /lost for good/);
+  await page.locator(".monaco-dialog-box .monaco-button", { hasText: "Force Remove" }).click();
+  await sessionRow(page, "omega").waitFor({ state: "detached", timeout: 60_000 });
 });
