@@ -8,6 +8,8 @@ assertion failed.
     check.py first ID                    the first run: Write of hello.txt, completed
     check.py continued ID FIRST_AGENT_ID the `lulu continue` run: resumed, completed
     check.py failed ID SCENARIO TEXT     an API error: failed, one-line reason containing TEXT
+    check.py completed ID                the session completed with exit code 0
+    check.py lost ID AGENT_ID            `lulu continue` after the CLI lost the conversation
 
 Environment: LULU_BIN (the lulu binary), MOCK_LOG (the mock's request log), CONVERSATION (the
 mock's scripted conversation), PATIENCE (seconds to wait for a session to end, default 300).
@@ -327,8 +329,71 @@ def cmd_failed(session_id, scenario, expected_text):
     return 1 if failures else 0
 
 
+def cmd_completed(session_id):
+    detail = show(session_id)
+    check(
+        f"session {session_id}: completed, exit code 0",
+        (detail["status"], detail.get("exitCode")) == ("completed", 0),
+        brief(detail),
+    )
+    return 1 if failures else 0
+
+
+def cmd_lost(session_id, agent_id):
+    """`lulu continue` of a session whose Claude conversation is gone from the CLI's store."""
+    what = "continue with a lost conversation"
+    missing = f"No conversation found with session ID: {agent_id}"
+    detail = show(session_id)
+    check(f"{what}: status failed", detail["status"] == "failed", brief(detail))
+    command = detail.get("command") or []
+    check(f"{what}: the command resumed {agent_id}", command[-2:] == ["--resume", agent_id], brief(command))
+    check(
+        f"{what}: outcome agent_error, exit code 1",
+        (detail.get("outcome"), detail.get("exitCode")) == ("agent_error", 1),
+        brief({"outcome": detail.get("outcome"), "exitCode": detail.get("exitCode")}),
+    )
+    reason = detail.get("failureReason")
+    check(
+        f"{what}: failureReason is one readable line of at most 120 chars",
+        isinstance(reason, str) and 0 < len(reason) <= 120 and "\n" not in reason and reason.strip() == reason,
+        brief(reason),
+    )
+    # FIXME: the real CLI's result line here has no `result` text but
+    # `"errors": ["No conversation found with session ID: ..."]`; lulu's reason ignores `errors`,
+    # so it says only "Claude failed during execution". This asserts today's behaviour; the reason
+    # should carry the first entry of `errors` (as the detail already does through stderr).
+    check(f"{what}: failureReason names the error subtype", reason == "Claude failed during execution", brief(reason))
+    check(
+        f"{what}: failureDetail says the conversation was not found",
+        isinstance(detail.get("failureDetail"), str) and missing in detail["failureDetail"],
+        brief(detail.get("failureDetail")),
+    )
+    events = transcript(session_id)
+    check_seq(events, what)
+    results = [e for e in events if e["kind"] == "result"]
+    last = (results[-1].get("data") or {}) if results else {}
+    check(
+        f"{what}: the last result is error_during_execution with the CLI's errors",
+        last.get("subtype") == "error_during_execution" and last.get("is_error") is True and missing in (last.get("errors") or []),
+        brief(last),
+    )
+    check_first_index(
+        events,
+        lambda e: e["stream"] == "stderr" and missing in e["text"],
+        f"{what}: the CLI's stderr line is in the transcript",
+    )
+    return 1 if failures else 0
+
+
 def main(argv):
-    commands = {"wait": (cmd_wait, 1), "first": (cmd_first, 1), "continued": (cmd_continued, 2), "failed": (cmd_failed, 3)}
+    commands = {
+        "wait": (cmd_wait, 1),
+        "first": (cmd_first, 1),
+        "continued": (cmd_continued, 2),
+        "failed": (cmd_failed, 3),
+        "lost": (cmd_lost, 2),
+        "completed": (cmd_completed, 1),
+    }
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         print(__doc__, file=sys.stderr)
         return 2

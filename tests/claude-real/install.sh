@@ -27,8 +27,18 @@ if [ "$(installed_version "$claude" || true)" = "$version" ]; then
     exit 0
 fi
 
-command -v npm >/dev/null || { echo "install.sh: npm is not on PATH (Node.js is needed to install Claude Code)" >&2; exit 1; }
+# One install at a time (several test runs may start together on a fresh machine).
 mkdir -p "$cache"
+exec 9>"$cache/claude-code.lock"
+if command -v flock >/dev/null; then
+    flock 9
+    if [ "$(installed_version "$claude" || true)" = "$version" ]; then
+        printf '%s\n' "$claude"
+        exit 0
+    fi
+fi
+
+command -v npm >/dev/null || { echo "install.sh: npm is not on PATH (Node.js is needed to install Claude Code)" >&2; exit 1; }
 staging=$(mktemp -d "$cache/claude-code.install.XXXXXX")
 trap 'rm -rf "$staging"' EXIT
 echo "install.sh: installing @anthropic-ai/claude-code@$version into $dir" >&2

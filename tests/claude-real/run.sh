@@ -8,7 +8,8 @@
 # Uses $LULU_BIN (default target/debug/lulu; this script builds nothing) and installs the pinned
 # CLI with install.sh (cached under ${LULU_TEST_CACHE:-$HOME/.cache/lulu-test}/claude-code).
 # Cases: a first run that writes hello.txt with the Write tool; `lulu continue` resuming that
-# conversation; an API error (400) and an overloaded API (529) ending the session failed.
+# conversation; an API error (400) and an overloaded API (529) ending the session failed;
+# `lulu continue` after the CLI's own store lost the conversation (error result, exit 1).
 # Prints one line per assertion and closes with `N passed, N failed`; exits non-zero on failure.
 # KEEP=1 keeps the scratch folder (state dir, repo, mock log) even when everything passed.
 set -uo pipefail
@@ -164,6 +165,27 @@ if id=$(spawn "[overloaded] The API is overloaded") && [ -n "$id" ]; then
     run_case "API overloaded 529" "$id" failed "$id" "[overloaded]" "529"
 else
     record "lulu spawn (API overloaded 529)" 1 "no session id"
+fi
+
+# 5. lulu continue after the CLI's own record of the conversation is gone (deleted from its
+#    store under $HOME/.claude): the CLI says so on stderr and in an error result, and exits 1.
+if id=$(spawn "[short] Answer briefly") && [ -n "$id" ]; then
+    run_case "short run" "$id" completed "$id"
+    agent_id=$("$LULU_BIN" show "$id" --json | python3 -c 'import json, sys; print(json.load(sys.stdin).get("agentSessionId") or "")')
+    stored=$(find "$HOME/.claude" -name "$agent_id.jsonl" 2>/dev/null)
+    if [ -n "$agent_id" ] && [ -n "$stored" ]; then
+        record "the CLI stored the conversation under \$HOME/.claude" 0
+        rm -f $stored
+        if "$LULU_BIN" continue "$id" "[again] Still there?" >/dev/null; then
+            run_case "continue with a lost conversation" "$id" lost "$id" "$agent_id"
+        else
+            record "lulu continue (lost conversation)" 1 "lulu continue failed"
+        fi
+    else
+        record "the CLI stored the conversation under \$HOME/.claude" 1 "agent session '$agent_id', found '$stored'"
+    fi
+else
+    record "lulu spawn (short run)" 1 "no session id"
 fi
 
 finish
