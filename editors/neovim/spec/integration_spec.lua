@@ -430,6 +430,41 @@ describe("lulu against the real server", function()
     assert.are.equal("Cancel session", prompt)
   end)
 
+  it("keeps another repository's sessions out of the list, even with a shared state dir", function()
+    local bufnr = list.open(repo)
+    env.wait(function() return repo.loaded end, "the first list")
+    local other = env.make_repo()
+    local state = require("lulu.config").options.state_dir
+    vim.fn.writefile({
+      'default_agent = "text"',
+      "[agents.text]",
+      'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
+      'format = "text"',
+    }, state .. "/config.toml")
+    local function cli_spawn(dir, name)
+      local res = vim.system(
+        { env.lulu_bin, "--state-dir", state, "spawn", "--json", "--name", name, "hello" },
+        { cwd = dir, text = true }
+      ):wait()
+      assert.are.equal(0, res.code, res.stderr)
+      return vim.json.decode(res.stdout).id
+    end
+    local elsewhere = cli_spawn(other, "pi-elsewhere")
+    local here = cli_spawn(repo_dir, "rho-here")
+    env.wait(function()
+      local l = list_line(bufnr, "rho-here")
+      return l and l:find("Completed", 1, true)
+    end, "this repository's session")
+    local detail = env.request(repo, "lulu/session", { id = elsewhere })
+    env.wait(function()
+      return env.request(repo, "lulu/session", { id = elsewhere }).status == "completed"
+    end, "the other repository's session to end")
+    assert.are.equal(other, detail.repo)
+    assert.is_nil(repo.sessions[elsewhere])
+    assert.is_nil(list_line(bufnr, "pi-elsewhere"))
+    assert.truthy(repo.sessions[here])
+  end)
+
   it("passes :checkhealth lulu", function()
     vim.cmd("checkhealth lulu")
     local lines = env.lines(0)
