@@ -35,6 +35,7 @@ export interface Workbench {
   settingsFile: string;
   artifacts: string;
   page: Page;
+  context: BrowserContext;
   writeSettings(extra: Record<string, unknown>): void;
   close(): Promise<void>;
 }
@@ -162,6 +163,7 @@ export async function startWorkbench(opts: WorkbenchOptions): Promise<Workbench>
     settingsFile,
     artifacts,
     page,
+    context: ctx,
     writeSettings,
     async close() {
       await ctx.close().catch(() => undefined);

@@ -178,6 +178,25 @@ step("cancel a long-running session from the palette", async () => {
   await sessionRow(page, "epsilon", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
 });
 
+step("a row's menu offers only what applies to its status", async () => {
+  const { page } = wb;
+  const menuOf = async (name: string): Promise<string[]> => {
+    await sessionRow(page, name).click({ button: "right" });
+    const items = page.locator(".context-view .action-menu-item .action-label");
+    await items.first().waitFor({ state: "visible" });
+    const labels = (await items.allInnerTexts()).map((t) => t.trim()).filter(Boolean);
+    await page.keyboard.press("Escape");
+    await page.locator(".context-view .action-menu-item").first().waitFor({ state: "hidden" });
+    return labels;
+  };
+  const running = await menuOf("delta");
+  assert.ok(running.includes("Cancel"), `running: ${running}`);
+  assert.ok(!running.includes("Remove") && !running.includes("Continue"), `running: ${running}`);
+  const failed = await menuOf("beta");
+  assert.ok(failed.includes("Remove") && failed.includes("Continue"), `failed: ${failed}`);
+  assert.ok(!failed.includes("Cancel"), `failed: ${failed}`);
+});
+
 step("cancel with the row's inline button", async () => {
   const { page } = wb;
   const row = sessionRow(page, "delta", ", Running, ");
@@ -220,6 +239,32 @@ step("Continue runs the agent again in the same session, resuming its conversati
   await sessionViewFrame(page, "Resuming conversation", 120_000);
   await sessionRow(page, "alpha", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
   await runCommand(page, "View: Close All Editors");
+});
+
+step("the session view follows new output at the bottom", async () => {
+  const { page } = wb;
+  await spawnSession("theta chatty [lines 400]");
+  await sessionRow(page, "theta").dblclick();
+  const frame = await sessionViewFrame(page, "line 400", 120_000);
+  const atBottom = await frame.evaluate(() => {
+    const g = globalThis as unknown as { innerHeight: number; document: { scrollingElement: { scrollTop: number; scrollHeight: number } } };
+    const root = g.document.scrollingElement;
+    return root.scrollTop > 0 && root.scrollTop + g.innerHeight >= root.scrollHeight - 48;
+  });
+  assert.ok(atBottom, "scrolled to the newest output");
+  await runCommand(page, "View: Close All Editors");
+});
+
+step("Open Worktree in New Window opens the session's worktree", async () => {
+  const { page, context } = wb;
+  const opened = context.waitForEvent("page");
+  await runCommand(page, "Lulu: Open Worktree in New Window");
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "zeta" }).click();
+  const win = await opened;
+  await win.waitForURL(/folder=/);
+  const folder = new URL(win.url()).searchParams.get("folder") ?? "";
+  assert.match(folder, /\.lulu\/worktrees\/zeta-/);
+  await win.close();
 });
 
 step("Remove asks first, and forces only after a second confirmation that says what is lost", async () => {
