@@ -342,6 +342,10 @@ function M.open(repo, id, opts)
   vim.bo[bufnr].filetype = "lulu-session"
   vim.api.nvim_win_set_buf(0, bufnr)
   vim.wo.wrap = true
+  -- A live session's view follows its output from the start; an ended one opens on its details.
+  if row.status == "running" or row.status == "starting" then
+    M.follow(bufnr, { vim.api.nvim_get_current_win() })
+  end
   load_detail(bufnr)
   M.watch(bufnr)
   return bufnr
