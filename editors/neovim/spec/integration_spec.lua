@@ -14,7 +14,9 @@ local view = require("lulu.view")
 local function spawn(repo, prompt, opts)
   local row
   local msgs = env.capture_notify(function()
-    actions.spawn(repo, vim.tbl_extend("force", { prompt = prompt, agent = "text" }, opts or {}, {
+    local spawn_opts = vim.tbl_extend("force", { prompt = prompt, agent = "text" }, opts or {})
+    spawn_opts.settle = nil
+    actions.spawn(repo, vim.tbl_extend("force", spawn_opts, {
       on_spawned = function(r)
         row = r
       end,
@@ -27,10 +29,12 @@ local function spawn(repo, prompt, opts)
   -- to read an empty path from .git/worktrees/<other>/gitdir": gix reads the other's registration
   -- while it is being written). Until the server serializes worktree creation, let each session
   -- get its worktree (leave `starting`) before the next is spawned.
-  env.wait(function()
-    local r = repo.sessions[row.id]
-    return r and r.status ~= "starting"
-  end, "session " .. row.id .. " to leave starting")
+  if not (opts and opts.settle == false) then
+    env.wait(function()
+      local r = repo.sessions[row.id]
+      return r and r.status ~= "starting"
+    end, "session " .. row.id .. " to leave starting")
+  end
   return row
 end
 
@@ -531,5 +535,30 @@ describe("lulu on bad input", function()
     local text = table.concat(env.lines(0), "\n")
     assert.truthy(text:find('unknown option "bogus_option"', 1, true), text)
     vim.cmd("bwipeout!")
+  end)
+end)
+
+describe("lulu's options reach the server", function()
+  after_each(function()
+    client.stop()
+  end)
+
+  it("max_running holds a second session in Starting until the first ends", function()
+    env.fresh({ max_running = 1 })
+    local repo = assert(client.get())
+    local bufnr = list.open(repo)
+    local first = spawn(repo, "sigma-first [sleep 120]", { name = "sigma-first" })
+    wait_status(repo, first.id, "running")
+    local second = spawn(repo, "tau-second", { name = "tau-second", settle = false })
+    -- The server answered the spawn with the row in starting; the only slot is taken.
+    assert.are.equal("starting", second.status)
+    env.wait(function()
+      local l = list_line(bufnr, "tau-second")
+      return l and l:find("^ · Starting")
+    end, "tau-second to show Starting")
+    assert.are.equal("running", repo.sessions[first.id].status)
+    actions.cancel(repo, repo.sessions[first.id])
+    wait_status(repo, first.id, "failed")
+    wait_status(repo, second.id, "completed")
   end)
 end)
