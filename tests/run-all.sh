@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Every test of the project: Rust (unit, integration, protocol), the independent protocol client,
+# the real Claude Code CLI against a loopback mock of its API,
 # VS Code (unit, protocol, packaged extension in a real code-server), Neovim (busted in real Neovim,
 # tmux screen test). Installs what it needs (cached under ${LULU_TEST_CACHE:-~/.cache/lulu-test}).
 #
 #   bash tests/run-all.sh            everything
-#   bash tests/run-all.sh rust       only some parts: rust, lint, protocol-client, vscode, neovim
+#   bash tests/run-all.sh rust       only some parts: lint, rust, protocol-client, claude, vscode, neovim
 #
 # Each part runs even when an earlier one failed; the exit code is non-zero if any failed.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(lint rust protocol-client vscode neovim)
+[ ${#parts[@]} -gt 0 ] || parts=(lint rust protocol-client claude vscode neovim)
 export CARGO_TERM_COLOR=never
 export LULU_TEST_CACHE=${LULU_TEST_CACHE:-$HOME/.cache/lulu-test}
 mkdir -p "$LULU_TEST_CACHE"
@@ -54,6 +55,9 @@ for part in "${parts[@]}"; do
             run_part "$(dirname "$suite")" bash "$suite"
         done
         ;;
+    claude)
+        run_part "real Claude Code CLI" bash tests/claude-real/run.sh
+        ;;
     vscode)
         run_part "vscode" bash editors/vscode/scripts/test.sh
         ;;
@@ -61,7 +65,7 @@ for part in "${parts[@]}"; do
         run_part "neovim" bash editors/neovim/scripts/test.sh
         ;;
     *)
-        echo "unknown part '$part' (rust, lint, protocol-client, vscode, neovim)" >&2
+        echo "unknown part '$part' (lint, rust, protocol-client, claude, vscode, neovim)" >&2
         failed+=("$part")
         ;;
     esac

@@ -86,6 +86,24 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
                     format!("Claude session {session} ({model})"),
                 );
             }
+            if subtype == "api_retry" {
+                let number = |key: &str| value.get(key).and_then(Value::as_i64).unwrap_or(0);
+                let status = value
+                    .get("error_status")
+                    .and_then(Value::as_i64)
+                    .map(|status| format!("{status} "))
+                    .unwrap_or_default();
+                let error = str_field(value, "error").unwrap_or("error");
+                return (
+                    "system".to_owned(),
+                    format!(
+                        "API {status}{error}: retry {} of {} in {} ms",
+                        number("attempt"),
+                        number("max_retries"),
+                        number("retry_delay_ms")
+                    ),
+                );
+            }
             ("system".to_owned(), format!("system: {subtype}"))
         }
         "assistant" => render_claude_content(value, "assistant"),
@@ -98,17 +116,34 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
             let cost = value.get("total_cost_usd").and_then(Value::as_f64);
-            let usage = value.get("usage");
-            let input = usage
-                .and_then(|usage| usage.get("input_tokens"))
-                .and_then(Value::as_i64);
-            let output = usage
-                .and_then(|usage| usage.get("output_tokens"))
-                .and_then(Value::as_i64);
+            // `total_cost_usd` and `modelUsage` cover the whole conversation (all runs of a
+            // resumed session), `usage` only this run: take tokens from `modelUsage` when it is
+            // there, so cost and tokens speak of the same thing.
+            let (input, output) = match model_usage_totals(value) {
+                Some((input, output)) => (Some(input), Some(output)),
+                None => {
+                    let usage = value.get("usage");
+                    (
+                        usage
+                            .and_then(|usage| usage.get("input_tokens"))
+                            .and_then(Value::as_i64),
+                        usage
+                            .and_then(|usage| usage.get("output_tokens"))
+                            .and_then(Value::as_i64),
+                    )
+                }
+            };
             verdict.report.cost_usd = cost.or(verdict.report.cost_usd);
             verdict.report.input_tokens = input.or(verdict.report.input_tokens);
             verdict.report.output_tokens = output.or(verdict.report.output_tokens);
-            let result_text = str_field(value, "result").unwrap_or("");
+            // Errors come as `result` text, or (for example when a resumed conversation is
+            // gone) as an `errors` array with no `result`.
+            let errors_text = value
+                .get("errors")
+                .and_then(Value::as_array)
+                .and_then(|errors| errors.iter().find_map(Value::as_str))
+                .unwrap_or("");
+            let result_text = str_field(value, "result").unwrap_or(errors_text);
             if is_error || subtype != "success" {
                 verdict.error = Some(claude_error_reason(subtype, result_text));
             }
@@ -136,6 +171,21 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
             clip(&value.to_string(), MAX_RENDERED_OUTPUT),
         ),
     }
+}
+
+/// Input and output tokens summed over `modelUsage` (every model the conversation used).
+fn model_usage_totals(value: &Value) -> Option<(i64, i64)> {
+    let models = value.get("modelUsage")?.as_object()?;
+    if models.is_empty() {
+        return None;
+    }
+    let sum = |key: &str| {
+        models
+            .values()
+            .filter_map(|usage| usage.get(key).and_then(Value::as_i64))
+            .sum::<i64>()
+    };
+    Some((sum("inputTokens"), sum("outputTokens")))
 }
 
 fn claude_error_reason(subtype: &str, result_text: &str) -> String {
@@ -421,6 +471,42 @@ mod tests {
                 },
                 saw_result: true,
                 error: Some("Claude reported an error: API Error: 529 overloaded".to_owned()),
+            },
+        );
+    }
+
+    #[test]
+    fn claude_resumed_results_and_error_arrays() {
+        check(
+            OutputFormat::ClaudeStreamJson,
+            &[
+                r#"{"type":"system","subtype":"api_retry","attempt":1,"max_retries":1,"retry_delay_ms":533,"error_status":529,"error":"overloaded"}"#,
+                r#"{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"Done.","session_id":"s3","total_cost_usd":0.00568,"usage":{"input_tokens":415,"output_tokens":11},"modelUsage":{"claude-sonnet-4-5":{"inputTokens":1000,"outputTokens":30},"claude-haiku-4-5":{"inputTokens":220,"outputTokens":10}}}"#,
+                r#"{"type":"result","subtype":"error_during_execution","is_error":true,"num_turns":0,"session_id":"s3","total_cost_usd":0,"errors":["No conversation found with session ID: s3"]}"#,
+            ],
+            &[
+                ("system", "API 529 overloaded: retry 1 of 1 in 533 ms"),
+                (
+                    "result",
+                    "result: success, 1 turns, $0.0057, 1220 in / 40 out tokens\nDone.",
+                ),
+                (
+                    "result",
+                    "result: error_during_execution (error), 0 turns, $0.0000\nNo conversation found with session ID: s3",
+                ),
+            ],
+            AgentVerdict {
+                report: AgentReport {
+                    agent_session_id: Some("s3".to_owned()),
+                    cost_usd: Some(0.0),
+                    input_tokens: Some(1220),
+                    output_tokens: Some(40),
+                },
+                saw_result: true,
+                error: Some(
+                    "Claude failed during execution: No conversation found with session ID: s3"
+                        .to_owned(),
+                ),
             },
         );
     }

@@ -116,7 +116,7 @@ pub fn transcript_event(event: &Event) -> String {
         (Stream::Stderr, _) => "err ",
         (_, "assistant") => "  » ",
         (_, "tool_use") => "tool",
-        (_, "tool_result") => "  ← ",
+        (_, "tool_result") => "    ",
         (_, "result") => "done",
         (_, "init") => "init",
         _ => "    ",
