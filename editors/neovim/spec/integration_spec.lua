@@ -273,6 +273,38 @@ describe("lulu against the real server", function()
       return vim.wo[w].diff
     end, vim.api.nvim_tabpage_list_wins(0))
     assert.are.equal(2, #diff_wins)
+    -- The base side is the file at the base commit (absent: the file was added); the other is the
+    -- worktree's file.
+    local names = vim.tbl_map(function(w)
+      return vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w))
+    end, diff_wins)
+    table.sort(names)
+    assert.matches("notes/text%.md$", names[1])
+    assert.matches("^lulu://base/%x+/notes/text%.md$", names[2])
+    -- In the quickfix window, :Lulu diff opens the entry under the cursor.
+    vim.cmd("copen")
+    vim.cmd("Lulu diff")
+    assert.are.equal(tabs + 2, #vim.api.nvim_list_tabpages())
+    assert.matches("notes/text%.md$", vim.api.nvim_buf_get_name(0))
+    -- An uncommitted change counts too; the base side of a modified file is its base content.
+    local detail = env.request(repo, "lulu/session", { id = row.id })
+    local readme = detail.worktreePath .. "/README.md"
+    local original = vim.fn.readfile(readme)
+    vim.fn.writefile(vim.list_extend(vim.deepcopy(original), { "a new line" }), readme)
+    local shown
+    require("lulu.diff").open(repo, row.id, { path = "README.md" }, function(result)
+      shown = result
+    end)
+    env.wait(function() return shown end, "the second diff")
+    assert.are.equal(2, #vim.fn.getqflist())
+    local base_win
+    for _, w in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+      if vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w)):match("^lulu://base/.*README%.md$") then
+        base_win = w
+      end
+    end
+    assert.truthy(base_win, "a base window for README.md")
+    assert.are.same(original, vim.api.nvim_buf_get_lines(vim.api.nvim_win_get_buf(base_win), 0, -1, false))
   end)
 
   it("removes an ended session, and the row goes away", function()

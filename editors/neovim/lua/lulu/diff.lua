@@ -15,8 +15,9 @@ local M = {}
 --- Quickfix items for the changed files of a worktree.
 ---@param worktree string
 ---@param files lulu.DiffFile[]
+---@param base string|nil the base commit, kept in each item so `:Lulu diff` in the quickfix window can diff it
 ---@return table[]
-function M.qf_items(worktree, files)
+function M.qf_items(worktree, files, base)
   local items = {}
   for _, f in ipairs(files) do
     local text = string.format("%s +%d -%d", f.status, f.additions or 0, f.deletions or 0)
@@ -28,7 +29,9 @@ function M.qf_items(worktree, files)
       lnum = 1,
       col = 1,
       text = text,
-      user_data = { lulu = { path = f.path, status = f.status, oldPath = f.oldPath } },
+      user_data = {
+        lulu = { worktree = worktree, base = base, path = f.path, status = f.status, oldPath = f.oldPath },
+      },
     }
   end
   return items
@@ -81,6 +84,23 @@ function M.open_file(worktree, base, file)
   vim.cmd("wincmd l")
 end
 
+--- In the quickfix window of a `:Lulu diff`, opens the diff of the entry under the cursor.
+---@return boolean done false when the current window is not such a quickfix entry
+function M.open_qf_entry()
+  if vim.bo.buftype ~= "quickfix" then
+    return false
+  end
+  local idx = vim.fn.line(".")
+  local items = vim.fn.getqflist({ idx = idx, items = 0 }).items or {}
+  local item = items[1]
+  local data = item and type(item.user_data) == "table" and item.user_data.lulu
+  if type(data) ~= "table" or not data.worktree or not data.base then
+    return false
+  end
+  M.open_file(data.worktree, data.base, data)
+  return true
+end
+
 --- Lists the changed files of a session in the quickfix list and opens the diff of the first one
 --- (or of `path`).
 ---@param repo lulu.Repo
@@ -97,7 +117,7 @@ function M.open(repo, id, opts, cb)
     end
     client.call(repo, "lulu/diff", { id = id }, function(result)
       local files = result.files or {}
-      local items = M.qf_items(worktree, files)
+      local items = M.qf_items(worktree, files, result.baseCommit)
       vim.fn.setqflist({}, " ", { title = "Lulu diff: " .. format.one_line(detail.name), items = items })
       if #files == 0 then
         vim.notify("lulu: " .. format.one_line(detail.name) .. " changed no file", vim.log.levels.INFO)

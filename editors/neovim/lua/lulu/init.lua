@@ -115,6 +115,9 @@ M.subcommands = {
   diff = {
     desc = "changed files in the quickfix list and a diff of one",
     run = function(args)
+      if require("lulu.diff").open_qf_entry() then
+        return
+      end
       actions().with_target("Diff session", function(repo, row)
         require("lulu.diff").open(repo, row.id, { path = args[1] })
       end)
