@@ -501,8 +501,24 @@ async fn guarded(method: &str, id: Option<Id>, future: CallFuture) -> Option<Res
 }
 
 /// `lulu/*` methods take an object; a request that sends none gets `{}` (so `lulu/agents`
-/// works with or without `params`).
+/// works with or without `params`). `shutdown` takes none: a `null` or `[null]` that some
+/// clients send (vscode-jsonrpc's `sendRequest("shutdown")`) is dropped.
 fn with_default_params(request: Request) -> Request {
+    if request.method() == "shutdown" {
+        let (method, id, params) = request.into_parts();
+        let builder = Request::build(method);
+        let keep = params.filter(|params| {
+            !(params.is_null() || *params == json!([null]) || *params == json!([]))
+        });
+        let builder = match keep {
+            Some(params) => builder.params(params),
+            None => builder,
+        };
+        return match id {
+            Some(id) => builder.id(id).finish(),
+            None => builder.finish(),
+        };
+    }
     if !request.method().starts_with("lulu/") {
         return request;
     }
