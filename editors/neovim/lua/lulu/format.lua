@@ -265,6 +265,7 @@ M.kind_hl = {
   result = "LuluResult",
   status = "LuluMeta",
   raw = "LuluMeta",
+  error = "LuluError",
 }
 
 --- Readable lines of one transcript event, with the highlight group for all of them (or nil).

@@ -16,6 +16,7 @@ M.links = {
   LuluThinking = "Comment",
   LuluResult = "Special",
   LuluStderr = "DiagnosticWarn",
+  LuluError = "DiagnosticError",
   LuluLabel = "Identifier",
 }
 
