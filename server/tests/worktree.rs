@@ -908,3 +908,90 @@ fn diff_against_sees_committed_uncommitted_untracked_renamed_deleted_and_binary(
         "{error:?}"
     );
 }
+
+/// Every file of `worktree_path` has the content and mode of `HEAD`'s tree, as git hashes it.
+fn check_checkout_matches_head(worktree_path: &Path) {
+    let tree = git(worktree_path, &["ls-tree", "-r", "HEAD"]);
+    let mut regular = Vec::new();
+    for line in tree.lines() {
+        let (meta, path) = line.split_once('\t').expect("ls-tree line");
+        let mut fields = meta.split(' ');
+        let mode = fields.next().expect("mode");
+        let id = fields.nth(1).expect("id");
+        let file = worktree_path.join(path);
+        match mode {
+            "120000" => {
+                let target = std::fs::read_link(&file).expect("symlink");
+                let blob = git(worktree_path, &["cat-file", "blob", id]);
+                assert_eq!(target.to_str(), Some(blob.as_str()), "{path}");
+            }
+            "100755" | "100644" => {
+                use std::os::unix::fs::PermissionsExt as _;
+                let executable =
+                    std::fs::metadata(&file).expect("file").permissions().mode() & 0o111 != 0;
+                assert_eq!(executable, mode == "100755", "{path} mode");
+                regular.push((path.to_owned(), id.to_owned()));
+            }
+            other => panic!("unexpected mode {other} for {path}"),
+        }
+    }
+    let mut args = vec!["hash-object", "--"];
+    args.extend(regular.iter().map(|(path, _)| path.as_str()));
+    let hashes = git(worktree_path, &args);
+    let actual: Vec<&str> = hashes.lines().collect();
+    let expected: Vec<&str> = regular.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(actual, expected, "file contents match HEAD");
+    assert_eq!(git(worktree_path, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn checkout_writes_packed_loose_large_empty_executable_and_symlinked_files() {
+    let dir = temp();
+    let repo = make_repo(&dir, "basic");
+    // Packed objects first, then loose ones on top: the checkout reads both kinds.
+    git(&repo, &["repack", "-adq"]);
+    write(&repo.join("bin/run.sh"), "#!/bin/sh\necho run\n");
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(
+            repo.join("bin/run.sh"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+    }
+    std::os::unix::fs::symlink("../README.md", repo.join("bin/readme-link")).expect("symlink");
+    write(&repo.join("empty.txt"), "");
+    // Compresses to far less than a quarter of its size: the inflate buffer has to grow.
+    write(
+        &repo.join("large.txt"),
+        "all work and no play\n".repeat(20_000),
+    );
+    let random: Vec<u8> = (0..50_000u32)
+        .map(|n| (n.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    write(&repo.join("noise.bin"), random);
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "special files"]);
+    let loose = git(&repo, &["count-objects"]);
+    assert!(
+        !loose.starts_with("0 objects"),
+        "some objects are loose: {loose}"
+    );
+
+    let wt = create(&repo, "s1", "lulu/s1", "HEAD");
+    check_checkout_matches_head(&wt);
+    let fsck = git_command(&repo, &["fsck", "--strict"])
+        .output()
+        .expect("fsck");
+    assert!(
+        fsck.status.success(),
+        "git fsck: {}",
+        String::from_utf8_lossy(&fsck.stderr)
+    );
+
+    // A fully packed repository too.
+    git(&repo, &["repack", "-adq"]);
+    git(&repo, &["prune-packed"]);
+    let wt2 = create(&repo, "s2", "lulu/s2", "HEAD~1");
+    check_checkout_matches_head(&wt2);
+}
