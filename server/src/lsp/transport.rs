@@ -536,7 +536,96 @@ fn with_default_params(request: Request) -> Request {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use tower_lsp_server::{
+        jsonrpc::Result as RpcResult,
+        ls_types::{InitializeParams, InitializeResult},
+    };
+
     use super::*;
+
+    struct Panicky;
+
+    impl LanguageServer for Panicky {
+        async fn initialize(&self, _: InitializeParams) -> RpcResult<InitializeResult> {
+            Ok(InitializeResult::default())
+        }
+
+        async fn shutdown(&self) -> RpcResult<()> {
+            Ok(())
+        }
+    }
+
+    impl Panicky {
+        #[allow(clippy::unused_async)]
+        async fn boom(&self, params: Value) -> RpcResult<Value> {
+            if params["panic"] == json!(true) {
+                panic!("a bug in a handler");
+            }
+            Ok(params)
+        }
+    }
+
+    fn write_message(stream: &mut UnixStream, message: Value) {
+        let body = serde_json::to_vec(&message).expect("json");
+        stream
+            .write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes())
+            .expect("write");
+        stream.write_all(&body).expect("write");
+    }
+
+    fn read_message(reader: &mut BufReader<UnixStream>) -> Value {
+        let body = read_frame(reader).expect("a frame").expect("not the end");
+        serde_json::from_slice(&body).expect("json")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_in_a_handler_is_an_error_response_and_the_server_carries_on() {
+        let (server_in, mut client_out) = UnixStream::pair().expect("pair");
+        let (server_out, client_in) = UnixStream::pair().expect("pair");
+        let (service, socket) = LspService::build(|_| Panicky)
+            .custom_method("lulu/boom", Panicky::boom)
+            .finish();
+        let served = tokio::spawn(serve(server_in, server_out, service, socket));
+        let mut client_in = BufReader::new(client_in);
+        let exchange = tokio::task::spawn_blocking(move || {
+            let mut answers = Vec::new();
+            write_message(
+                &mut client_out,
+                json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}),
+            );
+            answers.push(read_message(&mut client_in));
+            write_message(
+                &mut client_out,
+                json!({"jsonrpc": "2.0", "id": 2, "method": "lulu/boom", "params": {"panic": true}}),
+            );
+            answers.push(read_message(&mut client_in));
+            write_message(
+                &mut client_out,
+                json!({"jsonrpc": "2.0", "id": 3, "method": "lulu/boom", "params": {"panic": false}}),
+            );
+            answers.push(read_message(&mut client_in));
+            write_message(&mut client_out, json!({"jsonrpc": "2.0", "id": 4, "method": "shutdown"}));
+            answers.push(read_message(&mut client_in));
+            write_message(&mut client_out, json!({"jsonrpc": "2.0", "method": "exit"}));
+            // Stdin stays open: `client_out` lives on until the server has ended.
+            (answers, client_out)
+        })
+        .await
+        .expect("client");
+        let (answers, _still_open) = exchange;
+        pretty_assertions::assert_eq!(
+            answers,
+            vec![
+                json!({"jsonrpc": "2.0", "id": 1, "result": {"capabilities": {}}}),
+                json!({"jsonrpc": "2.0", "id": 2, "error": {"code": -32603, "message": "internal error: the handler of lulu/boom panicked"}}),
+                json!({"jsonrpc": "2.0", "id": 3, "result": {"panic": false}}),
+                json!({"jsonrpc": "2.0", "id": 4, "result": null}),
+            ]
+        );
+        assert_eq!(served.await.expect("served"), 0);
+    }
 
     fn frames(input: &[u8]) -> Vec<Result<String, String>> {
         let mut reader = BufReader::new(input);
