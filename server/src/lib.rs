@@ -13,6 +13,7 @@ pub mod model;
 pub mod process;
 pub mod protocol;
 pub mod render;
+pub mod repo_lock;
 pub mod runner;
 pub mod store;
 pub mod supervisor;

@@ -15,6 +15,7 @@ use crate::{
     config::{AgentProfile, Settings, find_program},
     model::{Event, NewEvent, Session, SessionId, Status},
     process::{self, LaunchError, RunnerLaunch, RunnerLock},
+    repo_lock::{RepositoryLock, RepositoryLockError},
     runner::{cancelled_termination, interrupted_termination},
     store::{self, ListPage, ListQuery, NewSession, ResolveIdError, Store, StoreError},
     worktree::{self, FileChange, OrphanFolder, RemoveMode},
@@ -260,6 +261,8 @@ pub enum RemoveError {
     #[error(transparent)]
     DeleteBranch(#[from] worktree::DeleteBranchError),
     #[error(transparent)]
+    Lock(#[from] RepositoryLockError),
+    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -279,6 +282,7 @@ impl RemoveError {
             | RemoveError::UnmergedCheck(_)
             | RemoveError::RemoveWorktree(_)
             | RemoveError::DeleteBranch(_)
+            | RemoveError::Lock(_)
             | RemoveError::Store(_) => ErrorKind::Internal,
         }
     }
@@ -667,6 +671,7 @@ impl Supervisor {
                 });
             }
         }
+        let _held = RepositoryLock::acquire(&session.repo)?;
         if let Some(path) = session.worktree_path.as_deref() {
             let mode = if options.force {
                 RemoveMode::DiscardChanges
@@ -775,6 +780,13 @@ impl Supervisor {
                     roots.push(parent.to_owned());
                 }
             }
+            let _held = match RepositoryLock::acquire(&repo) {
+                Ok(held) => held,
+                Err(error) => {
+                    report.problems.push(error.to_string());
+                    continue;
+                }
+            };
             for root in roots {
                 match worktree::reconcile(&repo, &root, &owned) {
                     Ok(found) => {

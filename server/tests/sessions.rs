@@ -1037,3 +1037,38 @@ fn logs_follow_streams_until_the_session_ends() {
     );
     assert!(lines[0].starts_with("lulu creating worktree"), "{followed}");
 }
+
+#[test]
+fn sessions_spawned_at_the_same_moment_all_get_their_worktree() {
+    // Several processes adding worktrees to one repository at once (gix reads every
+    // registration while it adds one; a half-written one used to fail the add).
+    let world = World::new();
+    for round in 0..5 {
+        let children: Vec<std::process::Child> = (0..6)
+            .map(|n| {
+                world
+                    .command(&[
+                        "spawn",
+                        "--json",
+                        "--agent",
+                        "text",
+                        &format!("Round {round} task {n}"),
+                    ])
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start lulu spawn")
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().expect("lulu spawn");
+            assert!(output.status.success());
+            let row: Value = serde_json::from_slice(&output.stdout).expect("json row");
+            let id = row["id"].as_str().expect("id");
+            let detail = world.wait_ended(id);
+            assert_eq!(detail["status"], "completed", "{detail}");
+        }
+    }
+    let list = world.git(&world.repo, &["worktree", "list", "--porcelain"]);
+    assert_eq!(list.matches("worktree ").count(), 1 + 30, "{list}");
+    world.git(&world.repo, &["fsck", "--strict"]);
+}

@@ -1,0 +1,67 @@
+//! One lulu at a time changes a repository's worktree registrations.
+//!
+//! gix reads every registration under `.git/worktrees/` while it adds a worktree; a registration
+//! another process is writing at that moment reads as an empty `gitdir` and fails the add. So
+//! creating, removing and pruning worktrees take an exclusive `flock` on `lulu.lock` in the
+//! repository's common git dir, shared by every lulu process whatever its state dir.
+
+use std::{
+    fs::File,
+    os::fd::AsRawFd,
+    path::{Path, PathBuf},
+};
+
+pub const LOCK_FILE_NAME: &str = "lulu.lock";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryLockError {
+    #[error("could not open the git repository at {}", repo.display())]
+    Open {
+        repo: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("could not lock {}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Held while a repository's worktrees change; released on drop.
+pub struct RepositoryLock {
+    _file: File,
+}
+
+impl RepositoryLock {
+    /// Waits until no other lulu process changes this repository's worktrees.
+    pub fn acquire(repo: &Path) -> Result<RepositoryLock, RepositoryLockError> {
+        let repository = gix::open(repo).map_err(|source| RepositoryLockError::Open {
+            repo: repo.to_owned(),
+            source: source.into(),
+        })?;
+        let path = repository.common_dir().join(LOCK_FILE_NAME);
+        let lock_error = |source| RepositoryLockError::Lock {
+            path: path.clone(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(lock_error)?;
+        loop {
+            // SAFETY: flock on a descriptor owned by `file`.
+            let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if result == 0 {
+                return Ok(RepositoryLock { _file: file });
+            }
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(lock_error(error));
+            }
+        }
+    }
+}
