@@ -820,3 +820,58 @@ fn docs_and_server_agree() {
     assert_eq!(response["error"]["code"], json!(-32601));
     assert_eq!(server.shutdown().code(), Some(0));
 }
+
+#[test]
+fn a_client_that_stops_reading_slows_nobody_and_loses_nothing() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        state,
+        ..
+    } = setup();
+    let logs = root.join("logs");
+    let mut slow = Server::start(&logs);
+    let mut other = Server::start(&logs);
+    slow.initialize(&[&repo], init_options(&state));
+    other.initialize(&[&repo], init_options(&state));
+    let lines = 100_000;
+    let baseline = slow.rss_kib();
+
+    // The slow client watches a flood, then stops reading its stdout.
+    let flood = other.result(
+        "lulu/spawn",
+        json!({"prompt": format!("[lines {lines}]"), "name": "flood"}),
+    );
+    let id = flood["id"].as_str().expect("id").to_owned();
+    slow.result("lulu/watch", json!({"id": id}));
+    slow.pause_reading();
+
+    // The session runs to its end, and the other client hears of it, while the slow one
+    // reads nothing.
+    other.wait_status(&id, "completed");
+    let transcript = other.result(
+        "lulu/transcript",
+        json!({"id": id, "afterSeq": 0, "limit": 1}),
+    );
+    let last_seq = transcript["lastSeq"].as_i64().expect("lastSeq");
+    assert!(
+        last_seq > lines,
+        "every line is in the transcript: {last_seq}"
+    );
+    // The stalled server held back, in bounded memory, what it could not write.
+    let stalled = slow.rss_kib();
+    eprintln!("lulu serve RSS: {baseline} KiB before, {stalled} KiB stalled behind a flood");
+    assert!(
+        stalled < baseline + 64 * 1024,
+        "a stalled client cost {} KiB (from {baseline} KiB to {stalled} KiB)",
+        stalled - baseline
+    );
+
+    // Reading again, the slow client gets every event, in order, once.
+    slow.resume_reading();
+    let events = slow.output_until(&id, |event| event["seq"] == json!(last_seq));
+    assert_eq!(seqs(&events), (1..=last_seq).collect::<Vec<_>>());
+    assert_eq!(slow.shutdown().code(), Some(0));
+    assert_eq!(other.shutdown().code(), Some(0));
+}

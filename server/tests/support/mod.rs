@@ -78,6 +78,8 @@ pub struct Server {
     responses: HashMap<String, Value>,
     next_id: i64,
     pub stderr_path: PathBuf,
+    /// While set, nothing is read from the server's stdout (a client that stopped reading).
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Server {
@@ -105,7 +107,9 @@ impl Server {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout");
         let (sender, incoming) = mpsc::channel();
-        std::thread::spawn(move || read_frames(stdout, sender));
+        let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let gate = paused.clone();
+        std::thread::spawn(move || read_frames(stdout, sender, gate));
         Server {
             child,
             stdin,
@@ -114,7 +118,29 @@ impl Server {
             responses: HashMap::new(),
             next_id: 1,
             stderr_path,
+            paused,
         }
+    }
+
+    /// Stops reading the server's stdout (after the frame being read, if any).
+    pub fn pause_reading(&self) {
+        self.paused.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn resume_reading(&self) {
+        self.paused
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The server process's resident memory, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS")
     }
 
     pub fn pid(&self) -> u32 {
@@ -342,9 +368,17 @@ impl Drop for Server {
     }
 }
 
-fn read_frames(stdout: impl Read, sender: mpsc::Sender<Value>) {
-    let mut reader = BufReader::new(stdout);
+fn read_frames(
+    stdout: impl Read,
+    sender: mpsc::Sender<Value>,
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    // A small buffer, so that a pause stops reading the pipe almost at once.
+    let mut reader = BufReader::with_capacity(4096, stdout);
     loop {
+        while paused.load(std::sync::atomic::Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let mut length = None;
         loop {
             let mut line = String::new();
