@@ -15,7 +15,6 @@ local function spawn(repo, prompt, opts)
   local row
   local msgs = env.capture_notify(function()
     local spawn_opts = vim.tbl_extend("force", { prompt = prompt, agent = "text" }, opts or {})
-    spawn_opts.settle = nil
     actions.spawn(repo, vim.tbl_extend("force", spawn_opts, {
       on_spawned = function(r)
         row = r
@@ -25,16 +24,6 @@ local function spawn(repo, prompt, opts)
     return row ~= nil or #vim.tbl_filter(function(x) return x.level == vim.log.levels.ERROR end, m) > 0
   end)
   assert(row, "spawn failed: " .. vim.inspect(msgs))
-  -- FIXME(server): two worktrees created at the same moment in one repository can fail ("Refusing
-  -- to read an empty path from .git/worktrees/<other>/gitdir": gix reads the other's registration
-  -- while it is being written). Until the server serializes worktree creation, let each session
-  -- get its worktree (leave `starting`) before the next is spawned.
-  if not (opts and opts.settle == false) then
-    env.wait(function()
-      local r = repo.sessions[row.id]
-      return r and r.status ~= "starting"
-    end, "session " .. row.id .. " to leave starting")
-  end
   return row
 end
 
@@ -581,7 +570,7 @@ describe("lulu's options reach the server", function()
     local bufnr = list.open(repo)
     local first = spawn(repo, "sigma-first [sleep 120]", { name = "sigma-first" })
     wait_status(repo, first.id, "running")
-    local second = spawn(repo, "tau-second", { name = "tau-second", settle = false })
+    local second = spawn(repo, "tau-second", { name = "tau-second" })
     -- The server answered the spawn with the row in starting; the only slot is taken.
     assert.are.equal("starting", second.status)
     env.wait(function()

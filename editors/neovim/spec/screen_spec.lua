@@ -121,8 +121,7 @@ describe("the screen of a terminal Neovim", function()
       return s2:find("No sessions yet", 1, true)
     end, "the empty list")
     -- One at a time, each shown in the list past Starting, so their creation order is the typing
-    -- order (and, FIXME(server), no two worktrees are created at the same moment: see
-    -- integration_spec.lua).
+    -- order.
     local spawns = { "--name=ok-one hello", "--name=bad-two oops [fail]", "--name=slow-three wait [sleep 120]" }
     for _, args in ipairs(spawns) do
       local name = args:match("^%-%-name=(%S+)")
