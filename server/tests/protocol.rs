@@ -424,6 +424,12 @@ fn row(name: &str, id: &str, status: &str) -> Value {
            "createdAt": "<time>", "lastActivityAt": "<time>"})
 }
 
+fn failed_row(name: &str, id: &str, reason: &str) -> Value {
+    let mut row = row(name, id, "failed");
+    row["failureReason"] = json!(reason);
+    row
+}
+
 #[test]
 fn a_session_through_its_whole_life() {
     let Setup {
@@ -874,4 +880,94 @@ fn a_client_that_stops_reading_slows_nobody_and_loses_nothing() {
     assert_eq!(seqs(&events), (1..=last_seq).collect::<Vec<_>>());
     assert_eq!(slow.shutdown().code(), Some(0));
     assert_eq!(other.shutdown().code(), Some(0));
+}
+
+/// Pids of processes whose command line contains every one of `words`.
+fn pids_with(words: &[&str]) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = cmdline
+            .split(|byte| *byte == 0)
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect();
+        if words.iter().all(|word| args.iter().any(|arg| arg == word)) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_dashboard_opened_after_a_runner_died_tells_the_truth() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        state,
+        mut normalizer,
+    } = setup();
+    let n = &mut normalizer;
+    let pidfile = root.join("agent-pids");
+    let mut options = init_options(&state);
+    options["agents"]["text"]["env"] = json!({"FAKE_AGENT_PIDFILE": pidfile});
+    let mut server = Server::start(&root.join("logs"));
+    server.initialize(&[&repo], options.clone());
+    let spawned = server.result(
+        "lulu/spawn",
+        json!({"prompt": "[sleep 120]", "name": "doomed"}),
+    );
+    let id = spawned["id"].as_str().expect("id").to_owned();
+    check(n, &spawned, row("doomed", "<id1>", "starting"));
+    server.wait_status(&id, "running");
+    assert_eq!(server.shutdown().code(), Some(0));
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while !std::fs::read_to_string(&pidfile).is_ok_and(|pids| pids.ends_with('\n')) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never wrote {}",
+            pidfile.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // The runner dies without a word (its agent's group goes with it, or is cleaned up).
+    let runners = pids_with(&["__run", &id]);
+    assert_eq!(runners.len(), 1, "one runner for the session: {runners:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(runners[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the runner");
+    let pids = std::fs::read_to_string(&pidfile).expect("the agent wrote its pid");
+    let pgid: i32 = pids
+        .split_whitespace()
+        .nth(1)
+        .and_then(|pgid| pgid.parse().ok())
+        .expect("pgid");
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent's process group {pgid} outlived its runner"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    // A new server: reconciliation has settled it before the first page.
+    let mut server = Server::start(&root.join("logs"));
+    server.initialize(&[&repo], options);
+    check(
+        n,
+        &server.result("lulu/list", json!({})),
+        json!({"sessions": [failed_row("doomed", "<id1>", "interrupted: the session's runner died without finishing")], "next": null}),
+    );
+    let detail = server.result("lulu/session", json!({"id": id}));
+    assert_eq!(detail["outcome"], json!("interrupted"), "{detail}");
+    assert_eq!(server.shutdown().code(), Some(0));
 }
