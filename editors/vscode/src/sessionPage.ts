@@ -128,6 +128,9 @@ h3.transcript-head { margin: 16px 0 6px; font-size: 1em; border-bottom: 1px soli
 #follow { position: fixed; right: 16px; bottom: 12px; display: none; }
 `;
 
+/** The session view keeps this many transcript blocks; older ones leave the page. */
+export const MAX_BLOCKS = 5000;
+
 const SCRIPT = `
 (function () {
   const vscode = acquireVsCodeApi();
@@ -135,6 +138,9 @@ const SCRIPT = `
   const transcript = document.getElementById('transcript');
   const notice = document.getElementById('notice');
   const follow = document.getElementById('follow');
+  const cutNote = document.getElementById('cut');
+  const MAX_BLOCKS = ${MAX_BLOCKS};
+  let cut = 0;
   const root = document.scrollingElement || document.documentElement;
   function atBottom() { return root.scrollTop + window.innerHeight >= root.scrollHeight - 48; }
   let following = true;
@@ -151,6 +157,8 @@ const SCRIPT = `
     else if (msg.type === 'append') {
       const keep = following;
       transcript.insertAdjacentHTML('beforeend', msg.html);
+      while (transcript.childElementCount > MAX_BLOCKS) { transcript.firstElementChild.remove(); cut++; }
+      if (cut) { cutNote.textContent = cut + ' earlier transcript blocks are not shown here (lulu logs shows them all).'; }
       if (keep) { root.scrollTop = root.scrollHeight; }
     }
   });
@@ -177,6 +185,7 @@ export function pageHtml(opts: PageOptions): string {
 <body>
 <div id="details"><p class="dim">Loading…</p></div>
 <h3 class="transcript-head">Transcript</h3>
+<div id="cut" class="dim"></div>
 <div id="transcript" role="log" aria-live="polite"></div>
 <div id="notice"></div>
 <button id="follow" title="Follow new output">↓ Follow</button>

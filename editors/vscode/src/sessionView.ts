@@ -100,6 +100,8 @@ class SessionPanel {
       if (i >= 0) this.history.splice(i, 1);
     }
     if (msg.type !== "notice") this.history.push(msg);
+    // A rebuilt page replays at most this much (the page itself keeps MAX_BLOCKS blocks).
+    if (this.history.length > 2000) this.history.splice(0, this.history.length - 2000);
     if (this.ready) void this.panel.webview.postMessage(msg);
     else this.queue.push(msg);
   }

@@ -43,6 +43,8 @@ export interface Workbench {
 export interface WorkbenchOptions {
   /** Settings merged over the defaults (server path, fake agents, hermetic state dir). */
   settings: Record<string, unknown>;
+  /** Leave VS Code's workspace trust on (the folder then opens untrusted unless trusted). */
+  workspaceTrust?: boolean;
 }
 
 /** Starts code-server with the .vsix installed on a fresh fixture repo and opens it in Chromium. */
@@ -68,7 +70,7 @@ export async function startWorkbench(opts: WorkbenchOptions): Promise<Workbench>
     "lulu.agents": agentProfiles(),
     "lulu.defaultAgent": "fake-claude",
     "lulu.stateDir": stateDir,
-    "security.workspace.trust.enabled": false,
+    "security.workspace.trust.enabled": opts.workspaceTrust === true,
     "workbench.startupEditor": "none",
     "workbench.tips.enabled": false,
     "workbench.colorTheme": "Default Dark Modern",
@@ -109,7 +111,7 @@ export async function startWorkbench(opts: WorkbenchOptions): Promise<Workbench>
       `127.0.0.1:${port}`,
       "--disable-telemetry",
       "--disable-update-check",
-      "--disable-workspace-trust",
+      ...(opts.workspaceTrust ? [] : ["--disable-workspace-trust"]),
       "--disable-getting-started-override",
       "--config",
       path.join(dir, "code-server.yaml"),
