@@ -42,6 +42,8 @@ pub const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
 const CHANGES_BATCH: usize = 1000;
 /// Events per `lulu/output` notification.
 pub const OUTPUT_BATCH: usize = 500;
+/// Roughly the most text one `lulu/output` carries (a batch always has at least one event).
+pub const OUTPUT_BATCH_BYTES: usize = 1024 * 1024;
 
 /// Which sessions' changes this client hears about.
 #[derive(Debug, Clone, Default)]
@@ -374,15 +376,31 @@ async fn stream_output(
                 continue;
             }
         };
-        let Some(last) = events.last() else {
+        if events.is_empty() {
             let from = after_seq;
             if last_seq.wait_for(|known| *known > from).await.is_err() {
                 return;
             }
             continue;
+        }
+        let mut bytes = 0;
+        let batch: Vec<TranscriptEvent> = events
+            .iter()
+            .take_while(|event| {
+                let first = bytes == 0;
+                bytes += event.text.len()
+                    + event.kind.len()
+                    + event.data.as_ref().map_or(0, |data| data.to_string().len())
+                    + 64;
+                first || bytes <= OUTPUT_BATCH_BYTES
+            })
+            .map(TranscriptEvent::from)
+            .collect();
+        let Some(last) = batch.last() else {
+            continue;
         };
         after_seq = last.seq;
-        let events = events.iter().map(TranscriptEvent::from).collect();
+        let events = batch;
         shared
             .client
             .send_notification::<Output>(OutputParams {
