@@ -3,8 +3,15 @@
 //! Makes a 5,000-file repository with `tests/fixtures/make-repo.sh`, then alternately creates worktrees with
 //! `lulu::worktree::create_worktree` and with `git worktree add -b` (hermetic environment) on the same
 //! repository, and prints the median times and the ratio lulu/git. Target: lulu at most 0.6 of git's time.
+//! Two scenarios: the fixture as committed (all objects loose, like fresh local work) and after
+//! `git repack -ad` (all packed, like a clone).
 //!
-//! Run: `cargo bench -p lulu --bench worktree` (env `LULU_BENCH_FILES`, `LULU_BENCH_ROUNDS` to change the size).
+//! Run: `cargo bench -p lulu --bench worktree`. Environment knobs: `LULU_BENCH_FILES` (5000),
+//! `LULU_BENCH_ROUNDS` (10), `LULU_BENCH_DIR` (where the repository goes, e.g. /dev/shm to leave the disk
+//! out), `LULU_BENCH_ONLY=loose|packed`, `LULU_BENCH_CONFIG="key=value,..."` (repository config for both).
+//!
+//! Worktree creation is mostly the kernel creating 5,000 files, the same work for both tools, so on a busy
+//! or slow file system the ratio moves towards 1; the machine is shared, so run it more than once.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -85,6 +92,17 @@ fn scenario(files: usize, rounds: usize, packed: bool) -> (Outcome, tempfile::Te
             .expect("git repack");
         assert!(status.success(), "git repack failed");
     }
+    // `LULU_BENCH_CONFIG="key=value,..."`: repository configuration for both tools (for experiments).
+    if let Ok(settings) = std::env::var("LULU_BENCH_CONFIG") {
+        for setting in settings.split(',').filter(|s| !s.is_empty()) {
+            let (key, value) = setting.split_once('=').expect("key=value");
+            let status = git(&repo)
+                .args(["config", key, value])
+                .status()
+                .expect("git config");
+            assert!(status.success(), "git config {key} {value}");
+        }
+    }
     let base = lulu::worktree::resolve_commit(&repo, "HEAD").expect("resolve HEAD");
     let lulu_root = repo.join(".lulu/worktrees");
     let git_root = repo.join(".lulu/git-worktrees");
@@ -163,6 +181,10 @@ fn main() {
         ("loose objects (a fresh commit)", false),
         ("packed objects (git repack -ad, like a clone)", true),
     ] {
+        // `LULU_BENCH_ONLY=loose|packed` runs one scenario.
+        if std::env::var("LULU_BENCH_ONLY").is_ok_and(|only| !label.starts_with(&only)) {
+            continue;
+        }
         let (mut outcome, temp) = scenario(files, rounds, packed);
         keep.push(temp);
         let lulu = median(&mut outcome.lulu);
