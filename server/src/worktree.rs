@@ -464,7 +464,11 @@ pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeErr
     if let Some(workdir) = repository.workdir() {
         let exclude_file = repository.common_dir().join("info").join("exclude");
         let exclude_file = absolute(&exclude_file);
-        ensure_excluded(workdir, &destination, &exclude_file).map_err(|source| {
+        let excluded = repository
+            .index_or_empty()
+            .map_err(std::io::Error::other)
+            .and_then(|index| ensure_excluded(workdir, &destination, &exclude_file, &index));
+        excluded.map_err(|source| {
             undo_folders(CreateWorktreeError::Exclude {
                 path: exclude_file.clone(),
                 source,
@@ -812,18 +816,43 @@ fn ensure_excluded(
     workdir: &Path,
     destination: &Path,
     exclude_file: &Path,
+    tracked: &gix::index::State,
 ) -> Result<(), std::io::Error> {
     let workdir = canonical_lenient(workdir);
     let destination = canonical_lenient(destination);
     let Ok(relative) = destination.strip_prefix(&workdir) else {
         return Ok(());
     };
-    let Some(Component::Normal(top)) = relative.components().next() else {
+    // The shallowest folder on the way that holds no tracked file: `.lulu` for `.lulu/worktrees/x`, but
+    // `src/wt` for `src/wt/x`, so the user's own untracked files in `src` are never hidden.
+    let mut top = String::new();
+    let mut found = false;
+    for component in relative.components() {
+        let Component::Normal(name) = component else {
+            return Ok(());
+        };
+        let Some(name) = name.to_str() else {
+            return Ok(());
+        };
+        if !top.is_empty() {
+            top.push('/');
+        }
+        top.push_str(name);
+        let prefix = format!("{top}/");
+        let holds_tracked = tracked
+            .prefixed_entries(prefix.as_bytes().as_bstr())
+            .is_some_and(|entries| !entries.is_empty())
+            || tracked
+                .entry_index_by_path(top.as_bytes().as_bstr())
+                .is_ok();
+        if !holds_tracked {
+            found = true;
+            break;
+        }
+    }
+    if !found {
         return Ok(());
-    };
-    let Some(top) = top.to_str() else {
-        return Ok(());
-    };
+    }
     let pattern = format!("/{top}/");
     let existing = match std::fs::read(exclude_file) {
         Ok(bytes) => bytes,

@@ -995,3 +995,52 @@ fn checkout_writes_packed_loose_large_empty_executable_and_symlinked_files() {
     let wt2 = create(&repo, "s2", "lulu/s2", "HEAD~1");
     check_checkout_matches_head(&wt2);
 }
+
+/// After creating a worktree at `relative` (inside the repo), `info/exclude` holds exactly `expected_lines`
+/// (lulu's lines only) and the main checkout's status is unchanged.
+fn check_exclude(repo: &Path, relative: &str, branch: &str, expected_lines: &[&str]) {
+    let status_before = git(repo, &["status", "--porcelain", "--untracked-files=all"]);
+    let path = repo.join(relative);
+    worktree::create_worktree(&CreateWorktree {
+        repo,
+        worktree_path: &path,
+        branch,
+        base_commit: "HEAD",
+    })
+    .expect("create");
+    let exclude = std::fs::read_to_string(repo.join(".git/info/exclude")).expect("exclude");
+    let lulu_lines: Vec<&str> = exclude
+        .lines()
+        .filter(|line| line.starts_with('/'))
+        .collect();
+    assert_eq!(lulu_lines, expected_lines, "after {relative}");
+    assert_eq!(
+        git(repo, &["status", "--porcelain", "--untracked-files=all"]),
+        status_before,
+        "main checkout unchanged after {relative}"
+    );
+}
+
+#[test]
+fn exclude_names_the_shallowest_untracked_folder_once() {
+    let dir = temp();
+    let repo = make_repo(&dir, "basic");
+    // The user's own untracked file in a tracked folder must stay visible.
+    write(&repo.join("src/mine.txt"), "user's work\n");
+    check_exclude(&repo, ".lulu/worktrees/a", "lulu/a", &["/.lulu/"]);
+    check_exclude(&repo, ".lulu/worktrees/b", "lulu/b", &["/.lulu/"]);
+    check_exclude(
+        &repo,
+        "src/sessions/c",
+        "lulu/c",
+        &["/.lulu/", "/src/sessions/"],
+    );
+    check_exclude(
+        &repo,
+        "src/sessions/d",
+        "lulu/d",
+        &["/.lulu/", "/src/sessions/"],
+    );
+    let status = git(&repo, &["status", "--porcelain", "--untracked-files=all"]);
+    assert_eq!(status, "?? src/mine.txt\n");
+}
