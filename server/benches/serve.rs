@@ -198,7 +198,7 @@ fn status_latency_under_flood(root: &Path) -> (Duration, Duration, usize, usize)
             .expect("time")
             .with_timezone(&Utc);
         latencies.push((arrived - at).to_std().unwrap_or_default());
-        for message in server.kept_notifications() {
+        for message in server.take_notifications() {
             if message["method"] == "lulu/output" {
                 output_events += message["params"]["events"].as_array().map_or(0, Vec::len);
             }
@@ -209,7 +209,6 @@ fn status_latency_under_flood(root: &Path) -> (Duration, Duration, usize, usize)
                 flood_done = true;
             }
         }
-        server.forget_notifications();
         if round > 400 {
             break;
         }

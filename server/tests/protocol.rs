@@ -971,3 +971,69 @@ fn a_dashboard_opened_after_a_runner_died_tells_the_truth() {
     assert_eq!(detail["outcome"], json!("interrupted"), "{detail}");
     assert_eq!(server.shutdown().code(), Some(0));
 }
+
+#[test]
+fn list_pages_newest_first_stable_under_status_changes_and_scoped_by_repo() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        state,
+        mut normalizer,
+    } = setup();
+    let n = &mut normalizer;
+    let other_repo = make_repo(&root.join("other"), "basic");
+    let mut server = Server::start(&root.join("logs"));
+    server.initialize(&[&repo], init_options(&state));
+    let mut ids = Vec::new();
+    for round in 1..=5 {
+        let spawned = server.result(
+            "lulu/spawn",
+            json!({"prompt": "[sleep 60]", "name": format!("s{round}")}),
+        );
+        let id = spawned["id"].as_str().expect("id").to_owned();
+        n.id(&id);
+        ids.push(id);
+    }
+    let elsewhere = server.result(
+        "lulu/spawn",
+        json!({"prompt": "[lines 1]", "name": "elsewhere", "repo": other_repo}),
+    );
+    n.id(elsewhere["id"].as_str().expect("id"));
+
+    let first = server.result("lulu/list", json!({"limit": 2}));
+    let names = |page: &Value| -> Vec<String> {
+        page["sessions"]
+            .as_array()
+            .expect("sessions")
+            .iter()
+            .map(|row| row["name"].as_str().expect("name").to_owned())
+            .collect()
+    };
+    assert_eq!(names(&first), ["s5", "s4"]);
+    // Status changes between pages move nothing.
+    for id in &ids {
+        server.result("lulu/cancel", json!({"id": id}));
+    }
+    let second = server.result("lulu/list", json!({"limit": 2, "before": first["next"]}));
+    assert_eq!(names(&second), ["s3", "s2"]);
+    let third = server.result("lulu/list", json!({"limit": 2, "before": second["next"]}));
+    assert_eq!(names(&third), ["s1"]);
+    assert_eq!(third["next"], Value::Null);
+    check(
+        n,
+        &third["sessions"][0],
+        failed_row("s1", "<id1>", "cancelled by the user"),
+    );
+
+    // The workspace by default; another repository by `repo`; every one with `allRepos`.
+    let all = server.result("lulu/list", json!({"allRepos": true}));
+    assert_eq!(names(&all), ["elsewhere", "s5", "s4", "s3", "s2", "s1"]);
+    let other = server.result("lulu/list", json!({"repo": other_repo.join("src")}));
+    assert_eq!(names(&other), ["elsewhere"]);
+    let workspace = server.result("lulu/list", json!({}));
+    assert_eq!(names(&workspace), ["s5", "s4", "s3", "s2", "s1"]);
+    let response = server.call("lulu/list", json!({"repo": root.join("state")}));
+    check(n, &response["error"]["code"], json!(-32012));
+    assert_eq!(server.shutdown().code(), Some(0));
+}

@@ -296,12 +296,12 @@ impl Server {
         self.notifications.clear();
     }
 
-    /// Kept notifications (and any already read).
-    pub fn kept_notifications(&mut self) -> Vec<Value> {
+    /// Takes the kept notifications (and any already read).
+    pub fn take_notifications(&mut self) -> Vec<Value> {
         while let Ok(message) = self.incoming.try_recv() {
             self.file(message);
         }
-        self.notifications.iter().cloned().collect()
+        self.notifications.drain(..).collect()
     }
 
     /// `initialize` with a workspace folder and options; returns the whole response.
