@@ -1037,3 +1037,83 @@ fn list_pages_newest_first_stable_under_status_changes_and_scoped_by_repo() {
     check(n, &response["error"]["code"], json!(-32012));
     assert_eq!(server.shutdown().code(), Some(0));
 }
+
+#[test]
+fn sessions_of_the_cli_show_up_in_the_server() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        state,
+        mut normalizer,
+    } = setup();
+    let n = &mut normalizer;
+    std::fs::create_dir_all(&state).expect("state dir");
+    std::fs::write(
+        state.join("config.toml"),
+        format!(
+            "[agents.text]\ncommand = [{:?}, \"{{prompt}}\"]\nformat = \"text\"\n",
+            support::fixture("agents/fake-text").display().to_string()
+        ),
+    )
+    .expect("config.toml");
+    let cli = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_lulu"))
+            .arg("--state-dir")
+            .arg(&state)
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("lulu");
+        assert!(output.status.success(), "lulu {args:?}: {output:?}");
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    // One before the server starts, one while it runs.
+    let before: Value = serde_json::from_str(&cli(&[
+        "spawn",
+        "--json",
+        "--agent",
+        "text",
+        "--name",
+        "before",
+        "[lines 2]",
+    ]))
+    .expect("json");
+    let mut server = Server::start(&root.join("logs"));
+    server.initialize(&[&repo], init_options(&state));
+    let during: Value = serde_json::from_str(&cli(&[
+        "spawn",
+        "--json",
+        "--agent",
+        "text",
+        "--name",
+        "during",
+        "[lines 2]",
+    ]))
+    .expect("json");
+    let during_id = during["id"].as_str().expect("id").to_owned();
+    n.id(before["id"].as_str().expect("id"));
+    n.id(&during_id);
+    check(
+        n,
+        &server.wait_status(&during_id, "completed"),
+        row("during", "<id2>", "completed"),
+    );
+    let before_id = before["id"].as_str().expect("id").to_owned();
+    let mut page = server.result("lulu/list", json!({}));
+    if page["sessions"][1]["status"] != "completed" {
+        server.wait_status(&before_id, "completed");
+        page = server.result("lulu/list", json!({}));
+    }
+    check(
+        n,
+        &page,
+        json!({"sessions": [row("during", "<id2>", "completed"), row("before", "<id1>", "completed")], "next": null}),
+    );
+    cli(&["rm", &before_id]);
+    let removed = server.notification("sessionRemoved", |message| {
+        message["method"] == "lulu/sessionRemoved"
+    });
+    check(n, &removed["params"], json!({"id": "<id1>"}));
+    assert_eq!(server.shutdown().code(), Some(0));
+}
