@@ -854,34 +854,46 @@ fn ensure_excluded(
         return Ok(());
     }
     let pattern = format!("/{top}/");
-    let existing = match std::fs::read(exclude_file) {
-        Ok(bytes) => bytes,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(error) => return Err(error),
+    let listed = |content: &[u8]| {
+        content.lines().any(|line| {
+            let line = line.trim();
+            line == pattern.as_bytes() || line == format!("/{top}").as_bytes()
+        })
     };
-    let already = existing.lines().any(|line| {
-        let line = line.trim();
-        line == pattern.as_bytes() || line == format!("/{top}").as_bytes()
-    });
-    if already {
+    let read = |path: &Path| match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(error) => Err(error),
+    };
+    if listed(&read(exclude_file)?) {
         return Ok(());
     }
-    if let Some(parent) = exclude_file.parent() {
-        std::fs::create_dir_all(parent)?;
+    // Several runners may create worktrees at once: update under git's lock-file protocol
+    // (`exclude.lock`, then an atomic rename), re-reading once the lock is held.
+    let info_dir = exclude_file.parent().map(Path::to_owned);
+    if let Some(info_dir) = &info_dir {
+        std::fs::create_dir_all(info_dir)?;
     }
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(exclude_file)?;
-    let mut line = Vec::new();
-    if !existing.is_empty() && !existing.ends_with(b"\n") {
-        line.push(b'\n');
+    let mut lock = gix::lock::File::acquire_to_update_resource(
+        exclude_file,
+        gix::lock::acquire::Fail::AfterDurationWithBackoff(std::time::Duration::from_secs(5)),
+        None,
+        0,
+    )
+    .map_err(std::io::Error::other)?;
+    let mut content = read(exclude_file)?;
+    if listed(&content) {
+        return Ok(()); // Dropping the lock removes `exclude.lock`.
     }
-    line.extend_from_slice(b"# lulu's session worktrees\n");
-    line.extend_from_slice(pattern.as_bytes());
-    line.push(b'\n');
-    file.write_all(&line)?;
-    file.sync_all()
+    if !content.is_empty() && !content.ends_with(b"\n") {
+        content.push(b'\n');
+    }
+    content.extend_from_slice(b"# lulu's session worktrees\n");
+    content.extend_from_slice(pattern.as_bytes());
+    content.push(b'\n');
+    lock.write_all(&content)?;
+    lock.commit().map_err(|error| error.error)?;
+    Ok(())
 }
 
 fn delete_reference(

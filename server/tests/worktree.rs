@@ -999,6 +999,15 @@ fn checkout_writes_packed_loose_large_empty_executable_and_symlinked_files() {
 /// After creating a worktree at `relative` (inside the repo), `info/exclude` holds exactly `expected_lines`
 /// (lulu's lines only) and the main checkout's status is unchanged.
 fn check_exclude(repo: &Path, relative: &str, branch: &str, expected_lines: &[&str]) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &Path| {
+        std::fs::metadata(path)
+            .expect("exclude file")
+            .permissions()
+            .mode()
+    };
+    let exclude_file = repo.join(".git/info/exclude");
+    let mode_before = mode(&exclude_file);
     let status_before = git(repo, &["status", "--porcelain", "--untracked-files=all"]);
     let path = repo.join(relative);
     worktree::create_worktree(&CreateWorktree {
@@ -1014,6 +1023,11 @@ fn check_exclude(repo: &Path, relative: &str, branch: &str, expected_lines: &[&s
         .filter(|line| line.starts_with('/'))
         .collect();
     assert_eq!(lulu_lines, expected_lines, "after {relative}");
+    assert_eq!(
+        mode(&exclude_file),
+        mode_before,
+        "permissions of info/exclude kept"
+    );
     assert_eq!(
         git(repo, &["status", "--porcelain", "--untracked-files=all"]),
         status_before,
@@ -1043,4 +1057,28 @@ fn exclude_names_the_shallowest_untracked_folder_once() {
     );
     let status = git(&repo, &["status", "--porcelain", "--untracked-files=all"]);
     assert_eq!(status, "?? src/mine.txt\n");
+}
+
+#[test]
+fn concurrent_creations_in_one_repository_all_succeed() {
+    let dir = temp();
+    let repo = make_repo(&dir, "basic");
+    let names: Vec<String> = (0..4).map(|n| format!("c{n}")).collect();
+    std::thread::scope(|scope| {
+        for name in &names {
+            let repo = &repo;
+            scope.spawn(move || create(repo, name, &format!("lulu/{name}"), "HEAD"));
+        }
+    });
+    let listed = git_worktrees(&repo);
+    assert_eq!(listed.len(), 5, "{listed:?}");
+    for name in &names {
+        let path = repo.join(".lulu/worktrees").join(name);
+        assert!(registered(&repo, &path), "{name}");
+        assert_eq!(git(&path, &["status", "--porcelain"]), "");
+    }
+    let exclude = std::fs::read_to_string(repo.join(".git/info/exclude")).expect("exclude");
+    assert_eq!(exclude.matches("/.lulu/").count(), 1, "{exclude}");
+    assert!(!repo.join(".git/info/exclude.lock").exists());
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
 }
