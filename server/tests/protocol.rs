@@ -401,8 +401,18 @@ fn exit_without_shutdown_ends_with_code_1_and_end_of_input_ends_too() {
         repo,
         ..
     } = setup();
+    // `rootUri` (a path inside the repository) when there are no workspace folders.
     let mut server = Server::start(&root.join("logs"));
-    server.initialize(&[&repo], init_options(&state));
+    let response = server.call(
+        "initialize",
+        json!({"processId": null, "capabilities": {},
+               "rootUri": support::file_uri(&repo.join("src")),
+               "initializationOptions": init_options(&state)}),
+    );
+    assert_eq!(
+        response["result"]["capabilities"]["experimental"]["lulu"]["repos"],
+        json!([repo])
+    );
     server.notify("exit", Value::Null);
     assert_eq!(server.wait().code(), Some(1));
 
