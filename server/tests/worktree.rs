@@ -68,6 +68,28 @@ fn git(dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8 git output")
 }
 
+/// Runs git in `dir` with `input` on stdin, asserts success and returns stdout, trimmed.
+fn git_stdin(dir: &Path, args: &[&str], input: &str) -> String {
+    use std::io::Write as _;
+    let mut child = git_command(dir, args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run git");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    let output = child.wait_with_output().expect("git output");
+    assert!(output.status.success(), "git {args:?} failed");
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
 fn write(path: &Path, content: impl AsRef<[u8]>) {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).expect("create parent");
@@ -422,6 +444,31 @@ fn failed_creation_leaves_nothing_behind() {
         "mine\n"
     );
     assert_eq!(branches(&repo), vec!["main".to_owned()]);
+
+    // Failure during checkout (a tree with a `.GIT` entry, which checkout refuses to write): the
+    // registration, the checked-out files, the branch and the new folders are all rolled back.
+    let blob = git_stdin(&repo, &["hash-object", "-w", "--stdin"], "hi\n");
+    let tree = git_stdin(
+        &repo,
+        &["mktree"],
+        &format!("100644 blob {blob}\t.GIT\n100644 blob {blob}\tok.txt\n"),
+    );
+    let evil = git(&repo, &["commit-tree", &tree, "-m", "evil"]);
+    check_create_fails(
+        &repo,
+        CreateWorktree {
+            repo: &repo,
+            worktree_path: &dir.path().join("evil/s1"),
+            branch: "lulu/evil",
+            base_commit: evil.trim(),
+        },
+        |e| matches!(e, CreateWorktreeError::AddWorktree { branch, .. } if branch == "lulu/evil"),
+        &dir.path().join("evil"),
+    );
+    assert!(
+        !repo.join(".git/worktrees/s1").exists(),
+        "no registration folder"
+    );
 
     // Failure inside gix (destination still registered after its folder was deleted by hand):
     // the branch made just before is deleted again and the new parent folders go.
