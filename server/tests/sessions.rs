@@ -1072,3 +1072,35 @@ fn sessions_spawned_at_the_same_moment_all_get_their_worktree() {
     assert_eq!(list.matches("worktree ").count(), 1 + 30, "{list}");
     world.git(&world.repo, &["fsck", "--strict"]);
 }
+
+#[test]
+fn the_agent_runs_in_its_worktree_with_its_id_and_no_stdin() {
+    let world = World::new();
+    let id = world.spawn(&["--agent", "text", "Where am I [env] [stdin]"]);
+    let detail = world.wait_ended(&id);
+    assert_eq!(detail["status"], "completed", "{detail}");
+    let stdout: Vec<String> = world
+        .transcript(&id)
+        .iter()
+        .filter(|event| event["stream"] == "stdout")
+        .filter_map(|event| event["text"].as_str().map(str::to_owned))
+        .collect();
+    let worktree = detail["worktreePath"].as_str().expect("worktree");
+    assert_eq!(
+        stdout,
+        [
+            "starting: Where am I [env] [stdin]".to_owned(),
+            format!("session: {id}"),
+            format!("cwd: {worktree}"),
+            "stdin: eof".to_owned(),
+            "done".to_owned(),
+        ]
+    );
+    // The database is the user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(world.state_dir.join("lulu.db"))
+        .expect("the database exists")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
