@@ -1299,6 +1299,7 @@ pub fn diff_against(worktree_path: &Path, base_commit: &str) -> Result<Vec<FileC
     }
 
     let current = current_files(&repository, worktree_path, &workdir)?;
+    let mut marked_binary = BinaryAttribute::new(&repository);
 
     let mut added: Vec<(&BString, &Current)> = Vec::new();
     let mut deleted: Vec<(&BString, gix::ObjectId)> = Vec::new();
@@ -1310,7 +1311,8 @@ pub fn diff_against(worktree_path: &Path, base_commit: &str) -> Result<Vec<FileC
                 if *id != now.id() || *mode != now.mode() {
                     let old = read_blob(&repository, worktree_path, path.as_ref(), *id)?;
                     let new = current_content(&repository, worktree_path, path.as_ref(), now)?;
-                    let (additions, deletions) = line_counts(&old, &new);
+                    let (additions, deletions) =
+                        line_counts(&old, &new, marked_binary.is_set(path.as_ref()));
                     changes.push(FileChange {
                         path: path_string(path.as_ref()),
                         status: ChangeStatus::Modified,
@@ -1353,7 +1355,8 @@ pub fn diff_against(worktree_path: &Path, base_commit: &str) -> Result<Vec<FileC
             });
         } else {
             let new = current_content(&repository, worktree_path, path.as_ref(), now)?;
-            let (additions, deletions) = line_counts(&[], &new);
+            let (additions, deletions) =
+                line_counts(&[], &new, marked_binary.is_set(path.as_ref()));
             changes.push(FileChange {
                 path: path_string(path.as_ref()),
                 status: ChangeStatus::Added,
@@ -1368,7 +1371,7 @@ pub fn diff_against(worktree_path: &Path, base_commit: &str) -> Result<Vec<FileC
             continue;
         }
         let old = read_blob(&repository, worktree_path, path.as_ref(), *id)?;
-        let (additions, deletions) = line_counts(&old, &[]);
+        let (additions, deletions) = line_counts(&old, &[], marked_binary.is_set(path.as_ref()));
         changes.push(FileChange {
             path: path_string(path.as_ref()),
             status: ChangeStatus::Deleted,
@@ -1551,9 +1554,55 @@ fn is_binary(data: &[u8]) -> bool {
     data[..data.len().min(BINARY_PROBE_LEN)].contains(&0)
 }
 
+/// Git's `-diff` attribute (also set by the `binary` macro): such files are diffed as binary.
+struct BinaryAttribute<'repo> {
+    stack: Option<gix::AttributeStack<'repo>>,
+}
+
+impl<'repo> BinaryAttribute<'repo> {
+    fn new(repository: &'repo gix::Repository) -> Self {
+        let stack = repository.index_or_empty().and_then(|index| {
+            repository.attributes_only(
+                &index,
+                gix::worktree::stack::state::attributes::Source::WorktreeThenIdMapping,
+            )
+        });
+        match stack {
+            Ok(stack) => Self { stack: Some(stack) },
+            Err(error) => {
+                tracing::warn!(error = %error, "could not read .gitattributes; binary files are detected by content only");
+                Self { stack: None }
+            }
+        }
+    }
+
+    /// Whether `path` has `-diff` (or `binary`).
+    fn is_set(&mut self, path: &BStr) -> bool {
+        let Some(stack) = &mut self.stack else {
+            return false;
+        };
+        let matched = (|| -> gix::error::Result<bool> {
+            // The first visit loads the `.gitattributes` files on the way, which may define `diff`;
+            // the selection is made afterwards so it knows the attribute.
+            let _loaded = stack.at_entry(path, None)?;
+            let mut outcome = stack.selected_attribute_matches(["diff"]);
+            stack
+                .at_entry(path, None)?
+                .matching_attributes(&mut outcome);
+            Ok(outcome
+                .iter_selected()
+                .any(|matched| matched.assignment.state == gix::attrs::StateRef::Unset))
+        })();
+        matched.unwrap_or_else(|error| {
+            tracing::warn!(path = %path, error = %error, "could not read the attributes of a file");
+            false
+        })
+    }
+}
+
 /// Added and deleted lines from `old` to `new`, like `git diff --numstat` (0/0 when either side is binary).
-fn line_counts(old: &[u8], new: &[u8]) -> (u64, u64) {
-    if is_binary(old) || is_binary(new) {
+fn line_counts(old: &[u8], new: &[u8], marked_binary: bool) -> (u64, u64) {
+    if marked_binary || is_binary(old) || is_binary(new) {
         return (0, 0);
     }
     use gix::diff::blob::{Algorithm, Diff, InternedInput, sources::byte_lines};

@@ -1129,3 +1129,30 @@ fn concurrent_creations_in_one_repository_all_succeed() {
     assert!(!repo.join(".git/info/exclude.lock").exists());
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
 }
+
+#[test]
+fn diff_against_honours_binary_attributes() {
+    use ChangeStatus::*;
+    let dir = temp();
+    let repo = make_repo(&dir, "basic");
+    write(&repo.join(".gitattributes"), "*.dat -diff\n");
+    write(&repo.join("data/.gitattributes"), "*.raw binary\n");
+    write(&repo.join("data/table.dat"), "1\n2\n");
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "attributes"]);
+    let base = worktree::resolve_commit(&repo, "HEAD").expect("base");
+    let wt = create(&repo, "s1", "lulu/s1", &base);
+
+    write(&wt.join("data/table.dat"), "1\n2\n3\n");
+    write(&wt.join("data/new.raw"), "text marked binary\n");
+    write(&wt.join("data/plain.txt"), "counted\n");
+    check_diff(
+        &wt,
+        &base,
+        &[
+            ("data/new.raw", Added, None, 0, 0),
+            ("data/plain.txt", Added, None, 1, 0),
+            ("data/table.dat", Modified, None, 0, 0),
+        ],
+    );
+}
