@@ -28,8 +28,9 @@ export function registerCommands(lulu: Lulu): void {
   lulu.track(vscode.workspace.registerTextDocumentContentProvider(EMPTY_SCHEME, new EmptyContentProvider()));
 
   let lastClick: { id: string; at: number } | undefined;
-  reg("lulu.rowClicked", (id) => {
-    if (typeof id !== "string") return;
+  reg("lulu.rowClicked", () => {
+    if (lulu.treeView.selection.length !== 1) return;
+    const id = lulu.treeView.selection[0];
     const mode = vscode.workspace.getConfiguration("workbench.list").get<string>("openMode");
     if (mode === "doubleClick") {
       // VS Code itself only runs the row's command on a double click in this mode.

@@ -56,8 +56,12 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
     item.contextValue = view.contextValue;
     item.accessibilityInformation = { label: view.ariaLabel, role: "treeitem" };
     // A click runs this command; it opens the session on the second click of a double
-    // click (commands.ts). Enter opens it through a keybinding.
-    item.command = { command: "lulu.rowClicked", title: "Select", arguments: [id] };
+    // click (commands.ts). It carries no arguments on purpose: VS Code keeps a command with
+    // arguments under a handle that dies when the row is redrawn (every second while the
+    // age ticks), and a click landing just after would find "command not found". The
+    // command reads the row from the tree's selection, which the click has just set.
+    // Enter opens the row through a keybinding.
+    item.command = { command: "lulu.rowClicked", title: "Select" };
     this.drawnAge.set(id, view.age);
     return item;
   }

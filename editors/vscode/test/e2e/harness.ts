@@ -4,7 +4,7 @@
 
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { FIXTURES, agentProfiles, gitEnv } from "../support";
-import { createWriteStream, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -37,7 +37,8 @@ export interface Workbench {
   page: Page;
   context: BrowserContext;
   writeSettings(extra: Record<string, unknown>): void;
-  close(): Promise<void>;
+  /** Stops code-server and Chromium; removes the temp folder unless `keep` (kept for a failed run). */
+  close(opts?: { keep?: boolean }): Promise<void>;
 }
 
 export interface WorkbenchOptions {
@@ -167,11 +168,43 @@ export async function startWorkbench(opts: WorkbenchOptions): Promise<Workbench>
     page,
     context: ctx,
     writeSettings,
-    async close() {
+    async close(closeOpts) {
       await ctx.close().catch(() => undefined);
       killServer();
+      cancelLeftovers(luluBin, stateDir, env);
+      if (closeOpts?.keep) {
+        console.log(`# kept for inspection: ${dir} (code-server.log, user-data/logs)`);
+      } else {
+        // code-server's children may take a moment to let go of their files.
+        for (let i = 0; i < 20; i++) {
+          try {
+            rmSync(dir, { recursive: true, force: true });
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 250));
+          }
+        }
+      }
     },
   };
+}
+
+/**
+ * Sessions outlive their editor by design; a test that stopped half way must not leave its
+ * agents sleeping. Cancels, through lulu's own CLI, whatever of this run still runs.
+ */
+function cancelLeftovers(luluBin: string, stateDir: string, env: Record<string, string>): void {
+  try {
+    const out = execFileSync(luluBin, ["ls", "--json", "--all", "--state-dir", stateDir], { env, encoding: "utf8" });
+    const rows = JSON.parse(out) as Array<{ id: string; status: string }>;
+    for (const r of rows) {
+      if (r.status === "starting" || r.status === "running") {
+        execFileSync(luluBin, ["cancel", "--state-dir", stateDir, r.id], { env, stdio: "ignore" });
+      }
+    }
+  } catch (err) {
+    console.log(`# could not cancel leftover sessions in ${stateDir}: ${String(err)}`);
+  }
 }
 
 async function waitForHttp(url: string, proc: ChildProcess, logFile: string): Promise<void> {

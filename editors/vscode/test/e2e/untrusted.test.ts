@@ -7,19 +7,21 @@ import { after, before, test } from "node:test";
 import { type Workbench, screenshot, startWorkbench } from "./harness";
 
 let wb: Workbench;
+let failed = false;
 
 before(async () => {
   wb = await startWorkbench({ settings: {}, workspaceTrust: true });
 });
 
 after(async () => {
-  await wb?.close();
+  await wb?.close({ keep: failed });
 });
 
 test("in an untrusted workspace Lulu does not start", { timeout: 300_000 }, async () => {
   try {
     await untrusted();
   } catch (err) {
+    failed = true;
     await screenshot(wb.page, wb.artifacts, "failed-untrusted.png").catch(() => undefined);
     throw err;
   }

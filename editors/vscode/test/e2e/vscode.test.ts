@@ -47,7 +47,7 @@ before(async () => {
 });
 
 after(async () => {
-  await wb?.close();
+  await wb?.close({ keep: broken !== undefined });
   if (shots.length) console.log(`# screenshots: ${shots.join(" ")}`);
 });
 
@@ -58,6 +58,19 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000): P
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/** In the quick pick whose placeholder or title contains `which`, filters to `text` and accepts. */
+async function pickItem(page: Page, which: string, text: string): Promise<void> {
+  const widget = page.locator(".quick-input-widget");
+  await widget
+    .locator(`.quick-input-title:has-text("${which}"), input[placeholder*="${which}"]`)
+    .first()
+    .waitFor({ state: "visible" });
+  const input = widget.locator(".quick-input-box input");
+  await input.fill(text);
+  await widget.locator(".monaco-list-row", { hasText: text }).first().waitFor({ state: "visible" });
+  await input.press("Enter");
 }
 
 /** Drags the sidebar's edge so rows show their whole description. */
@@ -170,9 +183,7 @@ step("Enter on a selected row opens its session view", async () => {
 step("cancel a long-running session from the palette", async () => {
   const { page } = wb;
   await runCommand(page, "Lulu: Cancel");
-  const pick = page.locator(".quick-input-widget .monaco-list-row", { hasText: "gamma" });
-  await pick.waitFor({ state: "visible" });
-  await pick.click();
+  await pickItem(page, "Cancel which session", "gamma");
   await sessionRow(page, "gamma", ", Failed, ").waitFor({ state: "visible", timeout: 120_000 });
   // The queued session got the freed slot.
   await sessionRow(page, "epsilon", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
@@ -207,11 +218,12 @@ step("cancel with the row's inline button", async () => {
 
 step("New Session's agent button, then Show Changes opens VS Code's diff editor", async () => {
   const { page } = wb;
+  await runCommand(page, "View: Close All Editors");
   await runCommand(page, "Lulu: New Session");
   const input = await quickInput(page, "New Session");
   await input.fill("zeta notes [edit]");
   await page.locator('.quick-input-widget [aria-label="Choose the agent"]').first().click();
-  await page.locator('.quick-input-widget .monaco-list-row[aria-label^="fake-codex"]').click();
+  await pickItem(page, "Agent for the new session", "fake-codex");
   // Back in the prompt box, the prompt kept and the agent named in the title.
   const again = await quickInput(page, "fake-codex");
   assert.equal(await again.inputValue(), "zeta notes [edit]");
@@ -219,8 +231,8 @@ step("New Session's agent button, then Show Changes opens VS Code's diff editor"
   await sessionRow(page, "zeta", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
 
   await runCommand(page, "Lulu: Show Changes");
-  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "zeta" }).click();
-  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "notes/codex.md" }).click();
+  await pickItem(page, "Show the changes", "zeta");
+  await pickItem(page, "Changes of", "notes/codex.md");
   const diff = page.locator(".monaco-diff-editor");
   await diff.waitFor({ state: "visible" });
   await diff.locator(".editor.modified .view-lines", { hasText: "Notes from codex" }).waitFor({ state: "visible" });
@@ -231,7 +243,7 @@ step("New Session's agent button, then Show Changes opens VS Code's diff editor"
 step("Continue runs the agent again in the same session, resuming its conversation", async () => {
   const { page } = wb;
   await runCommand(page, "Lulu: Continue");
-  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "alpha" }).click();
+  await pickItem(page, "Continue which session", "alpha");
   const input = await quickInput(page, "Continue");
   await input.fill("alpha follow-up");
   await input.press("Enter");
@@ -259,7 +271,7 @@ step("Open Worktree in New Window opens the session's worktree", async () => {
   const { page, context } = wb;
   const opened = context.waitForEvent("page");
   await runCommand(page, "Lulu: Open Worktree in New Window");
-  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "zeta" }).click();
+  await pickItem(page, "Open the worktree", "zeta");
   const win = await opened;
   await win.waitForURL(/folder=/);
   const folder = new URL(win.url()).searchParams.get("folder") ?? "";

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -31,6 +31,7 @@ const LULU_BIN = process.env.LULU_BIN;
 let conn: MessageConnection;
 let proc: ChildProcess;
 let repo: string;
+let dir: string;
 let stderr = "";
 const rows = new Map<string, SessionRow>();
 const removed = new Set<string>();
@@ -74,7 +75,7 @@ const status = (id: string, s: string) => (rows.get(id)?.status === s ? rows.get
 
 before(async () => {
   assert.ok(LULU_BIN && existsSync(LULU_BIN), "LULU_BIN must name the built lulu binary (cargo build -p lulu)");
-  const dir = mkdtempSync(path.join(tmpdir(), "lulu-vscode-protocol-"));
+  dir = mkdtempSync(path.join(tmpdir(), "lulu-vscode-protocol-"));
   repo = path.join(dir, "repo");
   execFileSync("bash", [path.join(FIXTURES, "make-repo.sh"), repo]);
   const state = path.join(dir, "state");
@@ -116,6 +117,8 @@ after(async () => {
   }
   conn?.dispose();
   proc?.kill("SIGTERM");
+  if (proc && proc.exitCode === null) await new Promise((r) => proc.once("exit", r));
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("lulu serve, as the extension uses it", () => {

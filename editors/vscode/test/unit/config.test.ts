@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { type LuluSettings, checkAgents, initializationOptions, resolveServer } from "../../src/config";
 
 const dir = mkdtempSync(path.join(tmpdir(), "lulu-vscode-config-"));
@@ -11,6 +11,7 @@ writeFileSync(exe, "#!/bin/sh\n");
 chmodSync(exe, 0o755);
 const notExe = path.join(dir, "plain");
 writeFileSync(notExe, "");
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("resolveServer", () => {
   const check = (setting: string, envPath: string, expected: ReturnType<typeof resolveServer>) =>

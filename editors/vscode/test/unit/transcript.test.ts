@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, test } from "node:test";
@@ -21,6 +21,8 @@ function agentEvents(agent: string, args: string[]): TranscriptEvent[] {
     out = execFileSync(path.join(AGENTS, agent), args, { cwd, encoding: "utf8" });
   } catch (err) {
     out = String((err as { stdout?: string }).stdout ?? "");
+  } finally {
+    rmSync(cwd, { recursive: true, force: true });
   }
   return out
     .split("\n")
