@@ -1259,7 +1259,8 @@ impl Current {
 /// renames detected (a deleted and an added file with identical content => [`ChangeStatus::Renamed`] with
 /// `old_path`). Sorted by path.
 ///
-/// FIXME: content is compared as stored, without clean filters (`core.autocrlf`, LFS) or `diff` attributes.
+/// Changed and untracked files are read through the clean filters (`core.autocrlf`, `eol`, filter drivers),
+/// as `git add` would store them; `-diff`/`binary` attributes make a file binary.
 pub fn diff_against(worktree_path: &Path, base_commit: &str) -> Result<Vec<FileChange>, DiffError> {
     let repository = open_worktree(worktree_path).map_err(|source| DiffError::Open {
         path: worktree_path.to_owned(),
@@ -1460,11 +1461,31 @@ fn current_files(
         }
     }
     let object_hash = repository.object_hash();
+    // Content as `git add` would store it: clean filters, `core.autocrlf`, `eol`, `ident`, encodings.
+    let (mut filters, filter_index) = repository
+        .filter_pipeline(None)
+        .map_err(|e| status_error(boxed(e)))?;
     for rela_path in read_from_disk {
         let relative =
             gix::path::from_bstr(rela_path.as_bstr()).map_err(|e| status_error(boxed(e)))?;
-        let file = workdir.join(relative);
-        match read_disk_file(&file, object_hash) {
+        let file = workdir.join(&relative);
+        let mut to_git = |data: Vec<u8>| -> Result<Vec<u8>, std::io::Error> {
+            use gix::filter::plumbing::pipeline::convert::ToGitOutcome;
+            use std::io::Read as _;
+            let outcome = filters
+                .convert_to_git(data.as_slice(), &relative, &filter_index)
+                .map_err(std::io::Error::other)?;
+            Ok(match outcome {
+                ToGitOutcome::Unchanged(_) => data,
+                ToGitOutcome::Buffer(converted) => converted.to_vec(),
+                ToGitOutcome::Process(mut reader) => {
+                    let mut converted = Vec::new();
+                    reader.read_to_end(&mut converted)?;
+                    converted
+                }
+            })
+        };
+        match read_disk_file(&file, object_hash, &mut to_git) {
             Ok(Some(now)) => {
                 current.insert(rela_path, now);
             }
@@ -1481,6 +1502,7 @@ fn current_files(
 fn read_disk_file(
     file: &Path,
     object_hash: gix::hash::Kind,
+    to_git: &mut dyn FnMut(Vec<u8>) -> Result<Vec<u8>, std::io::Error>,
 ) -> Result<Option<Current>, std::io::Error> {
     let metadata = match file.symlink_metadata() {
         Ok(metadata) => metadata,
@@ -1501,7 +1523,7 @@ fn read_disk_file(
         } else {
             gix::index::entry::Mode::FILE
         };
-        (mode, std::fs::read(file)?)
+        (mode, to_git(std::fs::read(file)?)?)
     } else {
         return Ok(None);
     };

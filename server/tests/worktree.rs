@@ -1131,11 +1131,15 @@ fn concurrent_creations_in_one_repository_all_succeed() {
 }
 
 #[test]
-fn diff_against_honours_binary_attributes() {
+fn diff_against_honours_binary_attributes_and_eol_conversion() {
     use ChangeStatus::*;
     let dir = temp();
     let repo = make_repo(&dir, "basic");
-    write(&repo.join(".gitattributes"), "*.dat -diff\n");
+    write(
+        &repo.join(".gitattributes"),
+        "*.dat -diff\n*.crlf text eol=crlf\n",
+    );
+    write(&repo.join("notes.crlf"), "one\ntwo\n");
     write(&repo.join("data/.gitattributes"), "*.raw binary\n");
     write(&repo.join("data/table.dat"), "1\n2\n");
     git(&repo, &["add", "-A"]);
@@ -1143,6 +1147,13 @@ fn diff_against_honours_binary_attributes() {
     let base = worktree::resolve_commit(&repo, "HEAD").expect("base");
     let wt = create(&repo, "s1", "lulu/s1", &base);
 
+    assert_eq!(
+        std::fs::read_to_string(wt.join("notes.crlf")).expect("checked out"),
+        "one\r\ntwo\r\n",
+        "checkout converts to CRLF"
+    );
+    write(&wt.join("notes.crlf"), "one\r\ntwo\r\nthree\r\n");
+    write(&wt.join("fresh.crlf"), "a\r\nb\r\n");
     write(&wt.join("data/table.dat"), "1\n2\n3\n");
     write(&wt.join("data/new.raw"), "text marked binary\n");
     write(&wt.join("data/plain.txt"), "counted\n");
@@ -1153,6 +1164,8 @@ fn diff_against_honours_binary_attributes() {
             ("data/new.raw", Added, None, 0, 0),
             ("data/plain.txt", Added, None, 1, 0),
             ("data/table.dat", Modified, None, 0, 0),
+            ("fresh.crlf", Added, None, 2, 0),
+            ("notes.crlf", Modified, None, 1, 0),
         ],
     );
 }
