@@ -708,6 +708,30 @@ fn folders_deleted_by_hand_are_pruned_by_remove_and_reconcile() {
         "git has nothing left to prune"
     );
 
+    // A locked worktree is neither pruned nor removed, even with its folder gone.
+    let locked = create(&repo, "locked", "lulu/locked", "HEAD");
+    git(
+        &repo,
+        &[
+            "worktree",
+            "lock",
+            "--reason",
+            "on a USB disk",
+            locked.to_str().expect("utf-8"),
+        ],
+    );
+    std::fs::remove_dir_all(&locked).expect("rm locked");
+    let report = worktree::reconcile(&repo, &root, &[c.clone()]).expect("reconcile");
+    assert_eq!(report.pruned, Vec::<PathBuf>::new());
+    assert!(registered(&repo, &locked));
+    let error =
+        worktree::remove_worktree(&repo, &locked, RemoveMode::DiscardChanges).expect_err("locked");
+    assert!(
+        matches!(error, RemoveWorktreeError::Remove { .. }),
+        "{error:?}"
+    );
+    assert!(registered(&repo, &locked));
+
     // Branches of pruned worktrees can now be deleted; a checked-out one cannot.
     worktree::delete_branch(&repo, "lulu/b").expect("delete b");
     let error = worktree::delete_branch(&repo, "lulu/c").expect_err("checked out");
@@ -726,7 +750,10 @@ fn folders_deleted_by_hand_are_pruned_by_remove_and_reconcile() {
         worktree::delete_branch(&repo, "lulu/none"),
         Err(DeleteBranchError::BranchNotFound { .. })
     ));
-    assert_eq!(branches(&repo), vec!["lulu/a", "lulu/c", "main"]);
+    assert_eq!(
+        branches(&repo),
+        vec!["lulu/a", "lulu/c", "lulu/locked", "main"]
+    );
 }
 
 #[test]
