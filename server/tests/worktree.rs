@@ -721,7 +721,7 @@ fn folders_deleted_by_hand_are_pruned_by_remove_and_reconcile() {
         ],
     );
     std::fs::remove_dir_all(&locked).expect("rm locked");
-    let report = worktree::reconcile(&repo, &root, &[c.clone()]).expect("reconcile");
+    let report = worktree::reconcile(&repo, &root, std::slice::from_ref(&c)).expect("reconcile");
     assert_eq!(report.pruned, Vec::<PathBuf>::new());
     assert!(registered(&repo, &locked));
     let error =
