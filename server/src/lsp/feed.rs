@@ -267,24 +267,20 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
                 continue;
             }
             let row = SessionRow::from(&session);
-            let urgent = match sent.get(&session.id) {
-                None => true,
-                Some(previous) if previous.row == row => {
+            let previous = sent
+                .get(&session.id)
+                .map(|previous| (&previous.row, previous.at.elapsed()));
+            match decide(previous, &row) {
+                Decision::Skip => {
                     held.remove(&session.id);
-                    continue;
                 }
-                Some(previous) => {
-                    previous.row.status != row.status
-                        || previous.row.name != row.name
-                        || previous.row.failure_reason != row.failure_reason
-                        || previous.at.elapsed() >= ACTIVITY_INTERVAL
+                Decision::SendNow => {
+                    held.remove(&session.id);
+                    send_changed(&shared, &mut sent, session.id, row).await;
                 }
-            };
-            if urgent {
-                held.remove(&session.id);
-                send_changed(&shared, &mut sent, session.id, row).await;
-            } else {
-                held.insert(session.id, row);
+                Decision::Hold => {
+                    held.insert(session.id, row);
+                }
             }
         }
 
@@ -317,6 +313,34 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
         for id in due {
             if let Some(row) = held.remove(&id) {
                 send_changed(&shared, &mut sent, id, row).await;
+            }
+        }
+    }
+}
+
+/// What to do with a changed row, given what was last sent for it and how long ago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// Nothing the client sees changed.
+    Skip,
+    SendNow,
+    /// Only the activity moved, within a second of the last send: send it when the second is up.
+    Hold,
+}
+
+fn decide(previous: Option<(&SessionRow, Duration)>, row: &SessionRow) -> Decision {
+    match previous {
+        None => Decision::SendNow,
+        Some((previous, _)) if previous == row => Decision::Skip,
+        Some((previous, since)) => {
+            if previous.status != row.status
+                || previous.name != row.name
+                || previous.failure_reason != row.failure_reason
+                || since >= ACTIVITY_INTERVAL
+            {
+                Decision::SendNow
+            } else {
+                Decision::Hold
             }
         }
     }
@@ -408,5 +432,62 @@ async fn stream_output(
                 events,
             })
             .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: &str, name: &str, activity: &str, reason: Option<&str>) -> SessionRow {
+        SessionRow {
+            id: "s".to_owned(),
+            name: name.to_owned(),
+            repo: "/r".to_owned(),
+            status: status.to_owned(),
+            created_at: "2026-01-01T00:00:00.000Z".to_owned(),
+            last_activity_at: activity.to_owned(),
+            failure_reason: reason.map(str::to_owned),
+        }
+    }
+
+    fn check(previous: Option<(SessionRow, u64)>, next: SessionRow, expected: Decision) {
+        let previous = previous
+            .as_ref()
+            .map(|(row, millis)| (row, Duration::from_millis(*millis)));
+        assert_eq!(
+            decide(previous, &next),
+            expected,
+            "{previous:?} -> {next:?}"
+        );
+    }
+
+    #[test]
+    fn status_name_and_reason_go_at_once_activity_once_a_second() {
+        let running = |activity| row("running", "a", activity, None);
+        check(None, running("t1"), Decision::SendNow);
+        check(Some((running("t1"), 5)), running("t1"), Decision::Skip);
+        check(Some((running("t1"), 5)), running("t2"), Decision::Hold);
+        check(Some((running("t1"), 999)), running("t2"), Decision::Hold);
+        check(
+            Some((running("t1"), 1000)),
+            running("t2"),
+            Decision::SendNow,
+        );
+        check(
+            Some((running("t1"), 5)),
+            row("completed", "a", "t1", None),
+            Decision::SendNow,
+        );
+        check(
+            Some((running("t1"), 5)),
+            row("running", "b", "t1", None),
+            Decision::SendNow,
+        );
+        check(
+            Some((row("failed", "a", "t1", Some("x")), 5)),
+            row("failed", "a", "t1", Some("y")),
+            Decision::SendNow,
+        );
     }
 }
