@@ -401,6 +401,22 @@ fn exit_without_shutdown_ends_with_code_1_and_end_of_input_ends_too() {
         repo,
         ..
     } = setup();
+    // Lua clients send `[]` for an empty table: taken as `{}` where a map is expected.
+    let mut lua = init_options(&state);
+    lua["agents"] = json!([]);
+    let mut server = Server::start(&root.join("logs"));
+    let response = server.initialize(&[&repo], lua);
+    assert!(response.get("result").is_some(), "{response}");
+    server.notify("exit", Value::Null);
+    assert_eq!(server.wait().code(), Some(1));
+    let mut lua = init_options(&state);
+    lua["agents"]["text"]["env"] = json!([]);
+    let mut server = Server::start(&root.join("logs"));
+    let response = server.initialize(&[&repo], lua);
+    assert!(response.get("result").is_some(), "{response}");
+    server.notify("exit", Value::Null);
+    assert_eq!(server.wait().code(), Some(1));
+
     // `rootUri` (a path inside the repository) when there are no workspace folders.
     let mut server = Server::start(&root.join("logs"));
     let response = server.call(

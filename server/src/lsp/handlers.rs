@@ -217,6 +217,27 @@ fn workspace_paths(params: &InitializeParams) -> Vec<PathBuf> {
     paths
 }
 
+/// Lua clients (Neovim) cannot tell an empty table from an empty list and send `[]` for `{}`:
+/// `agents: []` and an agent's `env: []` are taken as empty maps.
+fn empty_lists_as_maps(mut options: Value) -> Value {
+    let empty_list = |value: &Value| value.as_array().is_some_and(Vec::is_empty);
+    if let Some(agents) = options.get_mut("agents") {
+        if empty_list(agents) {
+            *agents = json!({});
+        }
+        if let Some(agents) = agents.as_object_mut() {
+            for profile in agents.values_mut() {
+                if let Some(env) = profile.get_mut("env")
+                    && empty_list(env)
+                {
+                    *env = json!({});
+                }
+            }
+        }
+    }
+    options
+}
+
 fn overrides_from(
     base: &SettingsOverrides,
     options: InitializationOptions,
@@ -277,18 +298,21 @@ pub(super) async fn initialize(
                 json_kind(&value)
             )));
         }
-        Some(value) => protocol::parse_params::<InitializationOptions>("initialize", value)
-            .map_err(|error| {
-                let field = if error.field == "." {
-                    "initializationOptions".to_owned()
-                } else {
-                    format!("initializationOptions.{}", error.field)
-                };
-                let detail = error
-                    .message
-                    .trim_start_matches(&format!("`{}`: ", error.field));
-                invalid_params(format!("invalid `{field}`: {detail}"))
-            })?,
+        Some(value) => protocol::parse_params::<InitializationOptions>(
+            "initialize",
+            empty_lists_as_maps(value),
+        )
+        .map_err(|error| {
+            let field = if error.field == "." {
+                "initializationOptions".to_owned()
+            } else {
+                format!("initializationOptions.{}", error.field)
+            };
+            let detail = error
+                .message
+                .trim_start_matches(&format!("`{}`: ", error.field));
+            invalid_params(format!("invalid `{field}`: {detail}"))
+        })?,
     };
     let overrides = overrides_from(&options.overrides, init_options)?;
     let paths = workspace_paths(&params);
