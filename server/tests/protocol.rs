@@ -417,6 +417,19 @@ fn exit_without_shutdown_ends_with_code_1_and_end_of_input_ends_too() {
     server.notify("exit", Value::Null);
     assert_eq!(server.wait().code(), Some(1));
 
+    // `~/` in stateDir is the home directory.
+    let home = root.join("home");
+    let mut options = init_options(&state);
+    options["stateDir"] = json!("~/lulu-state");
+    let mut server = Server::start_with_env(&root.join("logs"), &[("HOME", &home)]);
+    let response = server.initialize(&[&repo], options);
+    assert_eq!(
+        response["result"]["capabilities"]["experimental"]["lulu"]["stateDir"],
+        json!(home.join("lulu-state"))
+    );
+    server.notify("exit", Value::Null);
+    assert_eq!(server.wait().code(), Some(1));
+
     // `rootUri` (a path inside the repository) when there are no workspace folders.
     let mut server = Server::start(&root.join("logs"));
     let response = server.call(

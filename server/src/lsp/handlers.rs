@@ -244,7 +244,12 @@ fn overrides_from(
 ) -> RpcResult<SettingsOverrides> {
     let mut overrides = base.clone();
     if let Some(state_dir) = options.state_dir {
-        overrides.state_dir = Some(absolute_path("initializationOptions.stateDir", &state_dir)?);
+        // `~/` is the home directory, as in a shell.
+        let expanded = match (state_dir.strip_prefix("~/"), std::env::var_os("HOME")) {
+            (Some(rest), Some(home)) => PathBuf::from(home).join(rest).display().to_string(),
+            _ => state_dir,
+        };
+        overrides.state_dir = Some(absolute_path("initializationOptions.stateDir", &expanded)?);
     }
     if let Some(worktree_dir) = options.worktree_dir {
         overrides.worktree_dir = Some(worktree_dir);

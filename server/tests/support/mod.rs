@@ -85,6 +85,11 @@ pub struct Server {
 impl Server {
     /// Starts `lulu serve`; its stderr goes to `log_dir/serve-N.log`.
     pub fn start(log_dir: &Path) -> Server {
+        Server::start_with_env(log_dir, &[])
+    }
+
+    /// Starts `lulu serve` with these environment variables set.
+    pub fn start_with_env(log_dir: &Path, env: &[(&str, &Path)]) -> Server {
         std::fs::create_dir_all(log_dir).expect("log dir");
         let mut n = 0;
         let stderr_path = loop {
@@ -99,6 +104,7 @@ impl Server {
             .arg("serve")
             .env("RUST_LOG", "lulu=debug")
             .env("LULU_HOME", log_dir.join("default-home-unused"))
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
