@@ -3,7 +3,7 @@
 // no step asserts how long anything took.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { type TestContext, after, before, test } from "node:test";
 import type { Page } from "playwright-core";
 import {
@@ -58,6 +58,28 @@ async function waitFor(what: string, cond: () => boolean, timeoutMs = 60_000): P
     if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
   }
+}
+
+/**
+ * Kills the `lulu serve` this workbench's extension started, found by proof rather than by
+ * name: a process whose command line is `<lulu> serve` and whose environment has this
+ * workbench's own LULU_HOME. Returns how many it killed.
+ */
+function killServeOf(stateDir: string): number {
+  let killed = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (argv[1] !== "serve") continue;
+      const env = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
+      if (!env.includes(`LULU_HOME=${stateDir}`)) continue;
+      process.kill(Number(pid), "SIGKILL");
+      killed++;
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return killed;
 }
 
 /** In the quick pick whose placeholder or title contains `which`, filters to `text` and accepts. */
@@ -280,6 +302,25 @@ step("Open Worktree in New Window opens the session's worktree", async () => {
   const folder = new URL(win.url()).searchParams.get("folder") ?? "";
   assert.match(folder, /\.lulu\/worktrees\/zeta-/);
   await win.close();
+});
+
+step("the lulu server dies: the extension restarts it, the list and the open view carry on", async () => {
+  const { page } = wb;
+  await spawnSession("kappa survivor [sleep 6]");
+  await sessionRow(page, "kappa", ", Running, ").waitFor({ state: "visible", timeout: 120_000 });
+  await sessionRow(page, "kappa").dblclick();
+  const frame = await sessionViewFrame(page, "I will work on: kappa survivor");
+  const killed = killServeOf(wb.stateDir);
+  assert.equal(killed, 1, "exactly one lulu serve of this workbench");
+  // The session outlives the server; the restarted server's notifications finish the row,
+  // and the view resumes its watch after the last event it showed.
+  await sessionRow(page, "kappa", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await sessionViewFrame(page, "All done.", 120_000);
+  const seqs = await frame.locator("#transcript .ev").evaluateAll((els) => els.map((e) => Number(e.getAttribute("data-seq"))));
+  const distinct = [...new Set(seqs)];
+  assert.deepEqual(distinct, distinct.map((_, i) => i + 1), `every event once, in order: ${seqs.join(",")}`);
+  assert.deepEqual([...seqs].sort((a, b) => a - b), seqs, "blocks in seq order");
+  await runCommand(page, "View: Close All Editors");
 });
 
 step("Remove asks first, and forces only after a second confirmation that says what is lost", async () => {
