@@ -38,6 +38,8 @@ use crate::{
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// The least time between two activity-only `sessionChanged` of one session.
 pub const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the feed waits after a database error before it tries again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// Rows read per poll.
 const CHANGES_BATCH: usize = 1000;
 /// Events per `lulu/output` notification.
@@ -220,10 +222,21 @@ struct Sent {
 }
 
 async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
-    let (mut cursor, mut version) = with_store(&shared.store, |store| {
-        Ok((store.change_seq()?, store.data_version()?))
-    })
-    .await?;
+    let (mut cursor, mut version) = loop {
+        match with_store(&shared.store, |store| {
+            Ok((store.change_seq()?, store.data_version()?))
+        })
+        .await
+        {
+            Ok(start) => break start,
+            Err(error) => {
+                tracing::error!(
+                    "the change feed cannot start, retrying in a second: {error}: {error:?}"
+                );
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    };
     let mut removed_cursor = cursor;
     let mut sent: HashMap<SessionId, Sent> = HashMap::new();
     // Activity-only changes held back until their second is up: the newest row of each.
@@ -240,7 +253,7 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
             tokio::time::sleep(wait).await;
         }
         let known_version = version;
-        let (now_version, changed, removed) = with_store(&shared.store, move |store| {
+        let polled = with_store(&shared.store, move |store| {
             let now_version = store.data_version()?;
             if now_version == known_version && !more {
                 return Ok((now_version, Vec::new(), Vec::new()));
@@ -251,7 +264,19 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
                 store.removed_since(removed_cursor)?,
             ))
         })
-        .await?;
+        .await;
+        let (now_version, changed, removed) = match polled {
+            Ok(polled) => polled,
+            Err(error) => {
+                // The cursors stay where they were: nothing is skipped, the next poll retries.
+                tracing::error!(
+                    "the change feed could not poll, retrying in a second: {error}: {error:?}"
+                );
+                tokio::time::sleep(RETRY_AFTER).await;
+                more = true;
+                continue;
+            }
+        };
         version = now_version;
         more = changed.len() >= CHANGES_BATCH;
 
