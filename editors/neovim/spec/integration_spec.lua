@@ -550,6 +550,24 @@ describe("lulu on bad input", function()
     assert.matches('server command "/nonexistent/lulu" is not an executable', errors(msgs)[1].msg)
   end)
 
+  it("reports a server speaking another protocol version once, and shuts it down politely", function()
+    local log = env.tmpdir("fake-server") .. "/methods"
+    vim.env.LULU_FAKE_SERVER_LOG = log
+    env.fresh({ server = env.plugin_root .. "/spec/helpers/fake-server-v2" })
+    local repo
+    local msgs = env.capture_notify(function()
+      repo = assert(client.get())
+    end, function()
+      return repo.exit_code ~= nil
+    end)
+    vim.env.LULU_FAKE_SERVER_LOG = nil
+    assert.are.equal(1, #errors(msgs), vim.inspect(msgs))
+    assert.matches("speaks protocol version 2, this plugin needs version 1", errors(msgs)[1].msg)
+    -- shutdown then exit, not a signal.
+    assert.are.equal(0, repo.exit_code)
+    assert.are.same({ "initialize", "initialized", "shutdown", "exit" }, vim.fn.readfile(log))
+  end)
+
   it("reports unknown setup() options in :checkhealth lulu", function()
     env.fresh({ bogus_option = 1 })
     vim.cmd("checkhealth lulu")

@@ -115,6 +115,17 @@ local function client_request(client, method, params, handler)
   return (client.request(method, params, h))
 end
 
+--- Asks the server to shut down (shutdown, then exit). Neovim 0.10's client methods are plain
+--- functions: `client:stop()` there passes the client as `force` and kills the server instead.
+---@param client vim.lsp.Client
+local function client_stop(client)
+  if vim.fn.has("nvim-0.11") == 1 then
+    client:stop()
+  else
+    client.stop()
+  end
+end
+
 ---@param repo lulu.Repo
 ---@param err lulu.Error|nil
 local function flush(repo, err)
@@ -213,7 +224,7 @@ local function start(root)
         )
         repo.closed = true
         flush(repo, { message = "the server speaks another protocol version" })
-        client:stop()
+        client_stop(client)
         return
       end
       repo.ready = true
@@ -388,11 +399,7 @@ function M.stop(root)
     repo.stopping = true
     local client = repo.client_id and vim.lsp.get_client_by_id(repo.client_id)
     if client then
-      if vim.fn.has("nvim-0.11") == 1 then
-        client:stop()
-      else
-        client.stop()
-      end
+      client_stop(client)
     end
   end
   vim.wait(5000, function()
