@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { type TestContext, after, before, test } from "node:test";
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import {
   type Workbench,
   openLuluView,
@@ -95,6 +95,17 @@ async function pickItem(page: Page, which: string, text: string): Promise<void> 
   await input.press("Enter");
 }
 
+/** The computed colour of a row's status icon, as [r, g, b]. */
+async function iconColor(row: Locator): Promise<[number, number, number]> {
+  const css = await row
+    .locator(".codicon")
+    .first()
+    .evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { color: string } }).getComputedStyle(e).color);
+  const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)/.exec(css);
+  assert.ok(m, `a colour: ${css}`);
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
+}
+
 /** Drags the sidebar's edge so rows show their whole description. */
 async function widenSidebar(page: Page, width: number): Promise<void> {
   const box = await page.locator(".part.sidebar").boundingBox();
@@ -153,6 +164,7 @@ step("a failing agent's row goes Failed with its reason inline", async () => {
   await spawnSession("beta task [fail]");
   const row = sessionRow(page, "beta", ", Failed, ");
   await row.waitFor({ state: "visible", timeout: 120_000 });
+  assert.equal(await row.locator("[class*=spin]").count(), 0, "no motion");
   const description = await row.locator(".label-description").innerText();
   assert.match(description, /^.+ · \d+[smhd]$/, `reason then age: ${description}`);
 });
@@ -175,6 +187,12 @@ step("the list shows all four statuses, newest first", async () => {
     order,
     `newest first: ${labels.join(" | ")}`,
   );
+  // The newest row is the selected one, and a selected row's icon takes the selection's
+  // colour in VS Code; the older ones show their status colours.
+  const [gr, gg, gb] = await iconColor(sessionRow(page, "alpha", ", Completed, "));
+  assert.ok(gg > gr + 40 && gg > gb, `Completed is green: rgb(${gr}, ${gg}, ${gb})`);
+  const [rr, rg, rb] = await iconColor(sessionRow(page, "beta", ", Failed, "));
+  assert.ok(rr > rg + 60 && rr > rb + 60, `Failed is red: rgb(${rr}, ${rg}, ${rb})`);
   await widenSidebar(page, 640);
   shots.push(await screenshot(page, wb.artifacts, "list-four-statuses.png"));
 });
