@@ -132,7 +132,11 @@ pub enum CliCommand {
     /// Show the machinery on a scratch repository with a demo agent (touches nothing of yours).
     Demo,
     /// Speak the Lulu protocol (LSP framing) on stdin/stdout, for editors.
-    Serve,
+    Serve {
+        /// How often reconciliation runs after the first, in milliseconds (tests shorten it).
+        #[arg(long, hide = true, value_name = "MS", default_value_t = 30_000)]
+        reconcile_every_ms: u64,
+    },
     /// Runs one run of a session (started by lulu itself).
     #[command(name = "__run", hide = true)]
     Run {
@@ -435,7 +439,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         CliCommand::Demo => crate::demo::run(&mut out)?,
-        CliCommand::Serve => {
+        CliCommand::Serve { reconcile_every_ms } => {
             drop(out);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -443,7 +447,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("could not start the async runtime")?;
             let code = runtime.block_on(crate::lsp::serve_stdio(crate::lsp::ServeOptions {
                 overrides: cli.global.overrides(),
-                ..crate::lsp::ServeOptions::default()
+                reconcile_every: std::time::Duration::from_millis(reconcile_every_ms.max(100)),
             }));
             // Stdin may still be open and its reader blocked: end now (see serve_stdio).
             std::process::exit(code);

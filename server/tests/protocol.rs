@@ -942,6 +942,42 @@ fn pids_with(words: &[&str]) -> Vec<i32> {
     pids
 }
 
+/// SIGKILLs the runner of session `id` and waits until its agent's process group (read from the
+/// fake agent's pid file) is gone.
+fn kill_runner_and_wait_for_its_agent(id: &str, pidfile: &Path) {
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while !std::fs::read_to_string(pidfile).is_ok_and(|pids| pids.ends_with('\n')) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never wrote {}",
+            pidfile.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The runner dies without a word (its agent's group goes with it, or is cleaned up).
+    let runners = pids_with(&["__run", id]);
+    assert_eq!(runners.len(), 1, "one runner for the session: {runners:?}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(runners[0]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the runner");
+    let pids = std::fs::read_to_string(pidfile).expect("the agent wrote its pid");
+    let pgid: i32 = pids
+        .split_whitespace()
+        .nth(1)
+        .and_then(|pgid| pgid.parse().ok())
+        .expect("pgid");
+    let deadline = std::time::Instant::now() + support::PATIENCE;
+    while nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent's process group {pgid} outlived its runner"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn a_dashboard_opened_after_a_runner_died_tells_the_truth() {
     let Setup {
@@ -965,38 +1001,7 @@ fn a_dashboard_opened_after_a_runner_died_tells_the_truth() {
     check(n, &spawned, row("doomed", "<id1>", "starting"));
     server.wait_status(&id, "running");
     assert_eq!(server.shutdown().code(), Some(0));
-    let deadline = std::time::Instant::now() + support::PATIENCE;
-    while !std::fs::read_to_string(&pidfile).is_ok_and(|pids| pids.ends_with('\n')) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent never wrote {}",
-            pidfile.display()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-
-    // The runner dies without a word (its agent's group goes with it, or is cleaned up).
-    let runners = pids_with(&["__run", &id]);
-    assert_eq!(runners.len(), 1, "one runner for the session: {runners:?}");
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(runners[0]),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .expect("kill the runner");
-    let pids = std::fs::read_to_string(&pidfile).expect("the agent wrote its pid");
-    let pgid: i32 = pids
-        .split_whitespace()
-        .nth(1)
-        .and_then(|pgid| pgid.parse().ok())
-        .expect("pgid");
-    let deadline = std::time::Instant::now() + support::PATIENCE;
-    while nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_ok() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the agent's process group {pgid} outlived its runner"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    kill_runner_and_wait_for_its_agent(&id, &pidfile);
 
     // A new server: reconciliation has settled it before the first page.
     let mut server = Server::start(&root.join("logs"));
@@ -1008,6 +1013,44 @@ fn a_dashboard_opened_after_a_runner_died_tells_the_truth() {
     );
     let detail = server.result("lulu/session", json!({"id": id}));
     assert_eq!(detail["outcome"], json!("interrupted"), "{detail}");
+    assert_eq!(server.shutdown().code(), Some(0));
+}
+
+#[test]
+fn a_runner_that_dies_while_the_dashboard_is_open_is_settled_by_periodic_reconciliation() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        state,
+        mut normalizer,
+    } = setup();
+    let n = &mut normalizer;
+    let pidfile = root.join("agent-pids");
+    let mut options = init_options(&state);
+    options["agents"]["text"]["env"] = json!({"FAKE_AGENT_PIDFILE": pidfile});
+    let mut server = Server::start_with(&root.join("logs"), &[], &["--reconcile-every-ms", "500"]);
+    server.initialize(&[&repo], options);
+    let spawned = server.result(
+        "lulu/spawn",
+        json!({"prompt": "[sleep 120]", "name": "doomed"}),
+    );
+    let id = spawned["id"].as_str().expect("id").to_owned();
+    server.wait_status(&id, "running");
+
+    kill_runner_and_wait_for_its_agent(&id, &pidfile);
+
+    // No request from the client: the server's own reconciliation notices and says so.
+    let changed = server.wait_status(&id, "failed");
+    check(
+        n,
+        &changed,
+        failed_row(
+            "doomed",
+            "<id1>",
+            "interrupted: the session's runner died without finishing",
+        ),
+    );
     assert_eq!(server.shutdown().code(), Some(0));
 }
 

@@ -90,6 +90,11 @@ impl Server {
 
     /// Starts `lulu serve` with these environment variables set.
     pub fn start_with_env(log_dir: &Path, env: &[(&str, &Path)]) -> Server {
+        Server::start_with(log_dir, env, &[])
+    }
+
+    /// Starts `lulu serve` with these environment variables set and these extra arguments.
+    pub fn start_with(log_dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> Server {
         std::fs::create_dir_all(log_dir).expect("log dir");
         let mut n = 0;
         let stderr_path = loop {
@@ -102,6 +107,7 @@ impl Server {
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_lulu"))
             .arg("serve")
+            .args(args)
             .env("RUST_LOG", "lulu=debug")
             .env("LULU_HOME", log_dir.join("default-home-unused"))
             .envs(env.iter().map(|(name, value)| (name, value)))
