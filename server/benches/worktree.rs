@@ -54,6 +54,13 @@ fn median(samples: &mut [Duration]) -> Duration {
     }
 }
 
+/// Flushes the previous round's dirty pages to disk before a timed round, so that neither tool pays
+/// for the other's writeback (each round writes some 20 MB; the kernel throttles writers while it flushes).
+fn settle() {
+    let status = Command::new("sync").status().expect("run sync");
+    assert!(status.success(), "sync failed");
+}
+
 fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
@@ -110,6 +117,7 @@ fn scenario(files: usize, rounds: usize, packed: bool) -> (Outcome, tempfile::Te
     let create_lulu = |i: usize| -> Duration {
         let path: PathBuf = lulu_root.join(format!("s{i}"));
         let branch = format!("bench/lulu-{i}");
+        settle();
         let started = Instant::now();
         lulu::worktree::create_worktree(&lulu::worktree::CreateWorktree {
             repo: &repo,
@@ -122,6 +130,7 @@ fn scenario(files: usize, rounds: usize, packed: bool) -> (Outcome, tempfile::Te
     };
     let create_git = |i: usize| -> Duration {
         let path = git_root.join(format!("s{i}"));
+        settle();
         let started = Instant::now();
         let output = git(&repo)
             .args(["worktree", "add", "-q", "-b", &format!("bench/git-{i}")])
