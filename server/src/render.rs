@@ -18,21 +18,24 @@ pub fn compact_age(since: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// The shortest prefix of each id (at least 8 characters) that tells it apart from the others.
+/// Each id cut to one common length (at least 8 characters), the shortest at which every id is
+/// told apart from the others, like git's abbreviated hashes: the column stays aligned.
 pub fn short_ids(ids: &[&str]) -> Vec<String> {
     const MIN: usize = 8;
+    let unique_length = |id: &str| {
+        let mut length = MIN.min(id.len());
+        while length < id.len()
+            && ids
+                .iter()
+                .any(|other| *other != id && other.starts_with(&id[..length]))
+        {
+            length += 1;
+        }
+        length
+    };
+    let length = ids.iter().map(|id| unique_length(id)).max().unwrap_or(MIN);
     ids.iter()
-        .map(|id| {
-            let mut length = MIN.min(id.len());
-            while length < id.len()
-                && ids
-                    .iter()
-                    .any(|other| other != id && other.starts_with(&id[..length]))
-            {
-                length += 1;
-            }
-            id[..length].to_owned()
-        })
+        .map(|id| id[..length.min(id.len())].to_owned())
         .collect()
 }
 
@@ -256,7 +259,7 @@ mod tests {
     fn short_ids_are_unique_prefixes() {
         assert_eq!(
             short_ids(&["0199aaaa-1111", "0199aaaa-2222", "0200bbbb-0000"]),
-            vec!["0199aaaa-1", "0199aaaa-2", "0200bbbb"]
+            vec!["0199aaaa-1", "0199aaaa-2", "0200bbbb-0"]
         );
     }
 }
