@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 use support::{Normalizer, Server, check, init_options, make_repo};
@@ -942,6 +942,14 @@ fn pids_with(words: &[&str]) -> Vec<i32> {
     pids
 }
 
+/// `initializationOptions` whose text agent writes its pid and process group to the returned file.
+fn options_with_agent_pidfile(root: &Path, state: &Path) -> (PathBuf, Value) {
+    let pidfile = root.join("agent-pids");
+    let mut options = init_options(state);
+    options["agents"]["text"]["env"] = json!({"FAKE_AGENT_PIDFILE": pidfile});
+    (pidfile, options)
+}
+
 /// SIGKILLs the runner of session `id` and waits until its agent's process group (read from the
 /// fake agent's pid file) is gone.
 fn kill_runner_and_wait_for_its_agent(id: &str, pidfile: &Path) {
@@ -988,9 +996,7 @@ fn a_dashboard_opened_after_a_runner_died_tells_the_truth() {
         mut normalizer,
     } = setup();
     let n = &mut normalizer;
-    let pidfile = root.join("agent-pids");
-    let mut options = init_options(&state);
-    options["agents"]["text"]["env"] = json!({"FAKE_AGENT_PIDFILE": pidfile});
+    let (pidfile, options) = options_with_agent_pidfile(&root, &state);
     let mut server = Server::start(&root.join("logs"));
     server.initialize(&[&repo], options.clone());
     let spawned = server.result(
@@ -1026,9 +1032,7 @@ fn a_runner_that_dies_while_the_dashboard_is_open_is_settled_by_periodic_reconci
         mut normalizer,
     } = setup();
     let n = &mut normalizer;
-    let pidfile = root.join("agent-pids");
-    let mut options = init_options(&state);
-    options["agents"]["text"]["env"] = json!({"FAKE_AGENT_PIDFILE": pidfile});
+    let (pidfile, options) = options_with_agent_pidfile(&root, &state);
     let mut server = Server::start_with(&root.join("logs"), &[], &["--reconcile-every-ms", "500"]);
     server.initialize(&[&repo], options);
     let spawned = server.result(
