@@ -168,17 +168,18 @@ impl GlobalOptions {
 }
 
 /// An error as one line a person reads: lulu's own message (which names the thing at fault),
-/// plus the operating system's words when an I/O error lies at the root. The whole chain is in
-/// the debug log.
+/// plus the operating system's or SQLite's words when such an error lies at the root ("No space
+/// left on device", "database or disk is full"). The whole chain is in the debug log.
 pub fn one_line(error: &anyhow::Error) -> String {
     let message = error.to_string();
-    let io_root = error
+    let root = error
         .chain()
         .skip(1)
-        .filter_map(|cause| cause.downcast_ref::<std::io::Error>())
-        .last();
-    match io_root {
-        Some(io) if !message.contains(&io.to_string()) => format!("{message}: {io}"),
+        .filter(|cause| cause.is::<std::io::Error>() || cause.is::<rusqlite::Error>())
+        .last()
+        .map(|cause| cause.to_string());
+    match root {
+        Some(root) if !message.contains(&root) => format!("{message}: {root}"),
         _ => message,
     }
 }

@@ -1,6 +1,8 @@
 //! The `lulu` binary: parse the command line, set up logging, hand over to `cli`.
 #![deny(clippy::print_stdout)]
 
+use std::io::Write;
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
@@ -9,7 +11,8 @@ fn main() -> std::process::ExitCode {
     match lulu::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("lulu: {}", lulu::cli::one_line(&error));
+            // Not eprintln!, which panics when stderr cannot be written (a runner's log on a full disk).
+            let _ = writeln!(std::io::stderr(), "lulu: {}", lulu::cli::one_line(&error));
             tracing::debug!("{error:?}");
             std::process::ExitCode::FAILURE
         }

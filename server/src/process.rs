@@ -7,7 +7,7 @@
 
 use std::{
     fs::File,
-    io,
+    io::{self, Write},
     os::{
         fd::{AsRawFd, RawFd},
         unix::process::CommandExt,
@@ -30,6 +30,47 @@ pub fn lock_path(state_dir: &Path, id: &SessionId) -> PathBuf {
 
 pub fn log_path(state_dir: &Path, id: &SessionId) -> PathBuf {
     runs_dir(state_dir).join(format!("{id}.log"))
+}
+
+/// Starts the lines of each run in a session's log (runs of one session share it).
+const RUN_SEPARATOR: &str = "-- run ";
+
+/// The error a runner printed as it stopped (its run's last `lulu: ...` line in the log), if
+/// any: what reconciliation tells people when the runner is found gone. Reads the log's tail.
+pub fn runner_last_words(state_dir: &Path, id: &SessionId) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 8 * 1024;
+    let mut log = File::open(log_path(state_dir, id)).ok()?;
+    let length = log.metadata().ok()?.len();
+    log.seek(SeekFrom::Start(length.saturating_sub(TAIL)))
+        .ok()?;
+    let mut tail = Vec::new();
+    log.read_to_end(&mut tail).ok()?;
+    String::from_utf8_lossy(&tail)
+        .lines()
+        .rev()
+        .take_while(|line| !line.starts_with(RUN_SEPARATOR))
+        .find_map(|line| line.strip_prefix("lulu: "))
+        .map(|words| words.trim().to_owned())
+        .filter(|words| !words.is_empty())
+}
+
+/// Room kept in a runner's log (allocated, the file's size unchanged) so that the error a runner
+/// stops on reaches its log even when that error is a full disk.
+const LAST_WORDS_ROOM: i64 = 64 * 1024;
+
+fn reserve_room_for_last_words(log: &File, log_path: &Path) {
+    let end = log.metadata().map_or(0, |metadata| metadata.len());
+    let offset = i64::try_from(end).unwrap_or(i64::MAX - LAST_WORDS_ROOM);
+    if let Err(error) = nix::fcntl::fallocate(
+        log,
+        nix::fcntl::FallocateFlags::FALLOC_FL_KEEP_SIZE,
+        offset,
+        LAST_WORDS_ROOM,
+    ) {
+        // Not every file system can (and a full one cannot): the log then works as any file.
+        tracing::debug!(log = %log_path.display(), %error, "could not reserve room in the runner's log");
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +193,12 @@ pub fn launch_runner(launch: &RunnerLaunch, lock: RunnerLock) -> Result<(), Laun
             path: log_path.clone(),
             source,
         })?;
+    let mut log = log;
+    writeln!(log, "{RUN_SEPARATOR}{}", launch.run).map_err(|source| LaunchError::File {
+        path: log_path.clone(),
+        source,
+    })?;
+    reserve_room_for_last_words(&log, &log_path);
     // /proc/self/exe is this very binary, even if an upgrade has replaced the file since this
     // process started; the runner is the same version as its launcher.
     let mut command = Command::new("/proc/self/exe");

@@ -175,7 +175,9 @@ impl Runner {
         if runner_alive(&self.options.state_dir, other)? {
             return Ok(());
         }
-        let termination = interrupted_termination();
+        let termination = interrupted_termination(
+            crate::process::runner_last_words(&self.options.state_dir, other).as_deref(),
+        );
         let event = NewEvent::lulu(
             "status",
             format!(
@@ -582,14 +584,30 @@ pub fn cancelled_termination(exit_code: Option<i32>, signal: Option<i32>) -> Ter
     )
 }
 
-pub fn interrupted_termination() -> Termination {
-    failed(
-        Outcome::Interrupted,
-        None,
-        None,
-        "interrupted: the session's runner died without finishing",
-        "interrupted: the runner process supervising this session is gone (killed, crashed, or the machine restarted) and it wrote no final state; the agent's process group was killed with it".to_owned(),
-    )
+/// The end of a run whose runner is gone without writing one. `last_words`: the error the
+/// runner printed as it stopped ([`crate::process::runner_last_words`]), when it printed one.
+pub fn interrupted_termination(last_words: Option<&str>) -> Termination {
+    match last_words {
+        None => failed(
+            Outcome::Interrupted,
+            None,
+            None,
+            "interrupted: the session's runner died without finishing",
+            "interrupted: the runner process supervising this session is gone (killed, crashed, or the machine restarted) and it wrote no final state; the agent's process group was killed with it".to_owned(),
+        ),
+        Some(words) => failed(
+            Outcome::Interrupted,
+            None,
+            None,
+            // The root cause fits the line ("database or disk is full"); the whole error, with
+            // the path at fault, is in the detail.
+            &format!(
+                "interrupted: the session's runner stopped on an error: {}",
+                words.rsplit(": ").next().unwrap_or(words)
+            ),
+            format!("interrupted: the runner process supervising this session stopped on an error and could not write a final state; the agent's process group was killed with it. The runner's error: {words}"),
+        ),
+    }
 }
 
 fn worktree_failed(reason: &str, detail: &str) -> Termination {

@@ -747,7 +747,9 @@ impl Supervisor {
             if liveness(&session.id)? {
                 continue;
             }
-            let termination = interrupted_termination();
+            let termination = interrupted_termination(
+                process::runner_last_words(&self.settings.state_dir, &session.id).as_deref(),
+            );
             let event = NewEvent::lulu(
                 "status",
                 format!(

@@ -1104,3 +1104,116 @@ fn the_agent_runs_in_its_worktree_with_its_id_and_no_stdin() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+/// The state dir's disk fills up while an agent prints: the runner stops on the database error,
+/// the agent's group goes with it, and once there is room again the session reads `failed` /
+/// `interrupted` with the runner's own words ("database or disk is full") as its reason. The
+/// transcript up to then is kept, gapless, and the worktree is untouched.
+///
+/// The state dir is a 1 MiB tmpfs in a mount namespace of the test's own (`unshare -rm`, which
+/// needs no privileges where user namespaces are on), so everything that reads the database runs
+/// inside it, in the script below; the rest is checked from here.
+#[test]
+fn a_full_disk_ends_the_session_with_its_reason_and_loses_nothing_else() {
+    let world = World::new();
+    let tiny = world.root.join("tiny");
+    let out = world.root.join("out");
+    std::fs::create_dir_all(&tiny).expect("mount point");
+    std::fs::create_dir_all(&out).expect("out dir");
+    let script = r#"
+set -eu
+mount -t tmpfs -o size=1m tmpfs "$TINY"
+export LULU_HOME="$TINY/state"
+mkdir -p "$LULU_HOME"
+cp "$STATE/config.toml" "$LULU_HOME/"
+# Room given back once the runner has stopped, so that the session can be settled and read.
+head -c 307200 /dev/zero > "$TINY/room"
+id=$("$LULU" spawn --agent text "fill the disk [lines 200000]" | cut -d' ' -f1)
+echo "$id" > "$OUT/id"
+# The runner holds its lock while it lives.
+timeout 120 sh -c 'until flock -n "$1" true; do sleep 0.05; done' - "$LULU_HOME/runs/$id.lock"
+rm "$TINY/room"
+"$LULU" show --json "$id" > "$OUT/detail.json"
+"$LULU" logs --json "$id" > "$OUT/events.jsonl"
+"$LULU" ls > "$OUT/ls.txt"
+"#;
+    let template = world.command(&[]);
+    let mut command = Command::new("unshare");
+    command
+        .args(["-rm", "bash", "-c", script])
+        .current_dir(&world.repo)
+        .env("TINY", &tiny)
+        .env("OUT", &out)
+        .env("STATE", &world.state_dir)
+        .env("LULU", env!("CARGO_BIN_EXE_lulu"));
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let output = command.output().expect("run unshare");
+    assert!(
+        output.status.success(),
+        "the full-disk script failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).expect("script output");
+
+    let detail: Value = serde_json::from_str(&read("detail.json")).expect("json detail");
+    assert_eq!(detail["status"], "failed", "{detail}");
+    assert_eq!(detail["outcome"], "interrupted", "{detail}");
+    assert_eq!(
+        detail["failureReason"],
+        "interrupted: the session's runner stopped on an error: database or disk is full",
+        "{detail}"
+    );
+    let database = tiny.join("state/lulu.db");
+    assert_eq!(
+        detail["failureDetail"].as_str(),
+        Some(format!(
+            "interrupted: the runner process supervising this session stopped on an error and could not write a final state; the agent's process group was killed with it. The runner's error: the session database {} failed: database or disk is full",
+            database.display()
+        ).as_str()),
+    );
+    // The list (which cuts reasons to its column) says it too.
+    assert!(
+        read("ls.txt").contains(
+            "failed     fill the disk [lines 200000] — interrupted: the session's runner stoppe…"
+        ),
+        "{}",
+        read("ls.txt")
+    );
+
+    // What was written before the disk filled is there, in order, with no gap.
+    let events: Vec<Value> = read("events.jsonl")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json event"))
+        .collect();
+    assert!(
+        events.len() > 100,
+        "the transcript so far: {} events",
+        events.len()
+    );
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], index as u64 + 1, "gap or disorder at {index}");
+    }
+    let lines: Vec<&str> = events
+        .iter()
+        .filter_map(|event| event["text"].as_str())
+        .filter(|text| text.starts_with("line "))
+        .collect();
+    let expected: Vec<String> = (1..=lines.len()).map(|n| format!("line {n}")).collect();
+    assert_eq!(lines, expected, "the agent's lines, each once and in order");
+
+    assert_no_agent_processes(&world);
+    // The worktree is still there and sound.
+    let worktree = PathBuf::from(detail["worktreePath"].as_str().expect("worktree path"));
+    assert!(worktree.is_dir(), "{}", worktree.display());
+    assert_eq!(world.git(&worktree, &["status", "--porcelain"]), "");
+    assert!(
+        world
+            .git(&world.repo, &["worktree", "list", "--porcelain"])
+            .contains(&format!("worktree {}", worktree.display()))
+    );
+}
