@@ -41,7 +41,15 @@ impl RepositoryLock {
             repo: repo.to_owned(),
             source: source.into(),
         })?;
-        let path = repository.common_dir().join(LOCK_FILE_NAME);
+        RepositoryLock::acquire_in(repository.common_dir())
+    }
+
+    /// [`RepositoryLock::acquire`] for a repository already open: `common_dir` is its common git dir.
+    ///
+    /// The lock is per open file, so it also excludes other threads of this process; a thread
+    /// that holds it must not take it again (it would wait for itself).
+    pub fn acquire_in(common_dir: &Path) -> Result<RepositoryLock, RepositoryLockError> {
+        let path = common_dir.join(LOCK_FILE_NAME);
         let lock_error = |source| RepositoryLockError::Lock {
             path: path.clone(),
             source,

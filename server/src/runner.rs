@@ -21,7 +21,6 @@ use crate::{
     agent_output::{AgentVerdict, parse_line},
     model::{NewEvent, Outcome, OutputFormat, Session, SessionId, Status, Stream, one_line_reason},
     process::{runner_alive, signal_group, signal_name},
-    repo_lock::RepositoryLock,
     store::{SlotClaim, Store, Termination},
     worktree::{CreateWorktree, create_worktree},
 };
@@ -228,20 +227,15 @@ impl Runner {
                 ),
             )],
         )?;
-        // Other lulu processes may be adding worktrees to this repository right now.
-        let created = match RepositoryLock::acquire(&self.session.repo) {
-            Ok(_held) => create_worktree(&CreateWorktree {
-                repo: &self.session.repo,
-                worktree_path: &worktree_path,
-                branch: &branch,
-                base_commit: &base_commit,
-            })
-            .map_err(|error| (error.to_string(), crate::error_chain(&error))),
-            Err(error) => Err((error.to_string(), crate::error_chain(&error))),
-        };
-        if let Err((message, detail)) = created {
-            let reason = format!("could not create the worktree: {message}");
-            return Ok(Err(worktree_failed(&reason, &detail)));
+        let created = create_worktree(&CreateWorktree {
+            repo: &self.session.repo,
+            worktree_path: &worktree_path,
+            branch: &branch,
+            base_commit: &base_commit,
+        });
+        if let Err(error) = created {
+            let reason = format!("could not create the worktree: {error}");
+            return Ok(Err(worktree_failed(&reason, &crate::error_chain(&error))));
         }
         self.store.set_worktree(&id, &worktree_path, &branch)?;
         Ok(Ok(worktree_path))

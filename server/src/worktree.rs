@@ -130,6 +130,12 @@ pub enum CreateWorktreeError {
         #[source]
         source: std::io::Error,
     },
+    #[error("could not lock the worktrees of the repository at {}", repo.display())]
+    Lock {
+        repo: PathBuf,
+        #[source]
+        source: crate::repo_lock::RepositoryLockError,
+    },
 }
 
 /// Why [`uncommitted_changes`] failed.
@@ -424,6 +430,13 @@ pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeErr
             branch: branch.to_owned(),
             source,
         })?;
+    // Other lulu processes (and threads) may be adding or removing worktrees of this repository.
+    let _held = crate::repo_lock::RepositoryLock::acquire_in(repository.common_dir()).map_err(
+        |source| CreateWorktreeError::Lock {
+            repo: repo.to_owned(),
+            source,
+        },
+    )?;
     let base = resolve_commit_in(&repository, repo, base_commit).map_err(|source| {
         CreateWorktreeError::BaseNotACommit {
             repo: repo.to_owned(),
