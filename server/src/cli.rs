@@ -172,13 +172,7 @@ impl GlobalOptions {
 /// left on device", "database or disk is full"). The whole chain is in the debug log.
 pub fn one_line(error: &anyhow::Error) -> String {
     let message = error.to_string();
-    let root = error
-        .chain()
-        .skip(1)
-        .filter(|cause| cause.is::<std::io::Error>() || cause.is::<rusqlite::Error>())
-        .last()
-        .map(|cause| cause.to_string());
-    match root {
+    match crate::system_root_cause(error.as_ref()) {
         Some(root) if !message.contains(&root) => format!("{message}: {root}"),
         _ => message,
     }

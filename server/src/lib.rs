@@ -29,3 +29,28 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// The operating system's or SQLite's words at the root of an error, if one of those lies in its
+/// chain ("No space left on device (os error 28)", "database or disk is full"): the part of a
+/// failure a person can act on, where lulu's own messages say which thing was at fault.
+pub fn system_root_cause(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    let mut found = None;
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        if current.is::<std::io::Error>() || current.is::<rusqlite::Error>() {
+            found = Some(current.to_string());
+        }
+        cause = current.source();
+    }
+    found
+}
+
+/// The innermost cause of an error (the error itself when it has none): the most specific words
+/// there are, such as "No space left on device (os error 28)".
+pub fn innermost_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(cause) = innermost.source() {
+        innermost = cause;
+    }
+    innermost.to_string()
+}

@@ -234,7 +234,9 @@ impl Runner {
             base_commit: &base_commit,
         });
         if let Err(error) = created {
-            let reason = format!("could not create the worktree: {error}");
+            // The most specific words (a full disk) fit the line; the path at fault is in the detail.
+            let cause = crate::innermost_cause(&error);
+            let reason = format!("could not create the worktree: {cause}");
             return Ok(Err(worktree_failed(&reason, &crate::error_chain(&error))));
         }
         self.store.set_worktree(&id, &worktree_path, &branch)?;

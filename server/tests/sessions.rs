@@ -1105,6 +1105,77 @@ fn the_agent_runs_in_its_worktree_with_its_id_and_no_stdin() {
     assert_eq!(mode & 0o777, 0o600);
 }
 
+/// Runs `script` (bash) in a mount namespace of its own (`unshare -rm`, which needs no privileges
+/// where user namespaces are on) in which `tiny` is a 1 MiB tmpfs, with the world's environment
+/// plus `TINY`, `OUT` (a folder that outlives the namespace), `STATE` and `LULU`. Processes the
+/// script leaves behind (runners) keep the namespace, and the small disk, alive.
+fn in_a_small_disk(world: &World, tiny: &Path, out: &Path, script: &str) {
+    std::fs::create_dir_all(tiny).expect("mount point");
+    std::fs::create_dir_all(out).expect("out dir");
+    let script = format!("set -eu\nmount -t tmpfs -o size=1m tmpfs \"$TINY\"\n{script}");
+    let template = world.command(&[]);
+    let mut command = Command::new("unshare");
+    command
+        .args(["-rm", "bash", "-c", &script])
+        .current_dir(&world.repo)
+        .env("TINY", tiny)
+        .env("OUT", out)
+        .env("STATE", &world.state_dir)
+        .env("LULU", env!("CARGO_BIN_EXE_lulu"));
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    let output = command.output().expect("run unshare");
+    assert!(
+        output.status.success(),
+        "the script on a small disk failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The worktree folder's disk is full: the session fails at once with the system's words as its
+/// reason, and leaves no branch, no registration and no folder behind.
+#[test]
+fn a_full_worktree_disk_fails_the_session_and_leaves_nothing_behind() {
+    let world = World::with_repo("files:3000");
+    let tiny = world.root.join("tiny");
+    let out = world.root.join("out");
+    in_a_small_disk(
+        &world,
+        &tiny,
+        &out,
+        r#""$LULU" spawn --worktree-dir "$TINY/worktrees" "too big for the disk" | cut -d' ' -f1 > "$OUT/id""#,
+    );
+    let id = std::fs::read_to_string(out.join("id")).expect("id");
+    let detail = world.wait_ended(id.trim());
+    assert_eq!(detail["status"], "failed", "{detail}");
+    assert_eq!(detail["outcome"], "worktree_failed", "{detail}");
+    assert_eq!(
+        detail["failureReason"],
+        "could not create the worktree: No space left on device (os error 28)",
+        "{detail}"
+    );
+    let failure_detail = detail["failureDetail"].as_str().expect("detail");
+    assert!(
+        failure_detail.contains(&tiny.join("worktrees").display().to_string()),
+        "the detail names the folder: {failure_detail}"
+    );
+    assert_eq!(detail["worktreePath"], Value::Null, "{detail}");
+    assert_eq!(world.git(&world.repo, &["branch", "--list", "lulu/*"]), "");
+    assert_eq!(
+        world
+            .git(&world.repo, &["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1,
+        "only the main worktree"
+    );
+    assert_eq!(world.git(&world.repo, &["status", "--porcelain"]), "");
+}
+
 /// The state dir's disk fills up while an agent prints: the runner stops on the database error,
 /// the agent's group goes with it, and once there is room again the session reads `failed` /
 /// `interrupted` with the runner's own words ("database or disk is full") as its reason. The
@@ -1118,11 +1189,7 @@ fn a_full_disk_ends_the_session_with_its_reason_and_loses_nothing_else() {
     let world = World::new();
     let tiny = world.root.join("tiny");
     let out = world.root.join("out");
-    std::fs::create_dir_all(&tiny).expect("mount point");
-    std::fs::create_dir_all(&out).expect("out dir");
     let script = r#"
-set -eu
-mount -t tmpfs -o size=1m tmpfs "$TINY"
 export LULU_HOME="$TINY/state"
 mkdir -p "$LULU_HOME"
 cp "$STATE/config.toml" "$LULU_HOME/"
@@ -1137,27 +1204,7 @@ rm "$TINY/room"
 "$LULU" logs --json "$id" > "$OUT/events.jsonl"
 "$LULU" ls > "$OUT/ls.txt"
 "#;
-    let template = world.command(&[]);
-    let mut command = Command::new("unshare");
-    command
-        .args(["-rm", "bash", "-c", script])
-        .current_dir(&world.repo)
-        .env("TINY", &tiny)
-        .env("OUT", &out)
-        .env("STATE", &world.state_dir)
-        .env("LULU", env!("CARGO_BIN_EXE_lulu"));
-    for (key, value) in template.get_envs() {
-        match value {
-            Some(value) => command.env(key, value),
-            None => command.env_remove(key),
-        };
-    }
-    let output = command.output().expect("run unshare");
-    assert!(
-        output.status.success(),
-        "the full-disk script failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    in_a_small_disk(&world, &tiny, &out, script);
     let read = |name: &str| std::fs::read_to_string(out.join(name)).expect("script output");
 
     let detail: Value = serde_json::from_str(&read("detail.json")).expect("json detail");
