@@ -404,6 +404,21 @@ async fn send_changed(
         .await;
 }
 
+/// How many of the next events (of these sizes, in bytes) go in one `lulu/output`: as many as
+/// fit in `limit`, and always at least one, however large, so that the stream moves on.
+fn events_that_fit(sizes: impl Iterator<Item = usize>, limit: usize) -> usize {
+    let mut total = 0;
+    let mut count = 0;
+    for size in sizes {
+        total += size;
+        if count > 0 && total > limit {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
 /// One watcher: every event after `after_seq`, in order, in batches, then live.
 async fn stream_output(
     shared: Arc<Shared>,
@@ -432,17 +447,18 @@ async fn stream_output(
             }
             continue;
         }
-        let mut bytes = 0;
-        let batch: Vec<TranscriptEvent> = events
-            .iter()
-            .take_while(|event| {
-                let first = bytes == 0;
-                bytes += event.text.len()
+        let count = events_that_fit(
+            events.iter().map(|event| {
+                event.text.len()
                     + event.kind.len()
                     + event.data.as_ref().map_or(0, |data| data.to_string().len())
-                    + 64;
-                first || bytes <= OUTPUT_BATCH_BYTES
-            })
+                    + 64
+            }),
+            OUTPUT_BATCH_BYTES,
+        );
+        let batch: Vec<TranscriptEvent> = events
+            .iter()
+            .take(count)
             .map(TranscriptEvent::from)
             .collect();
         let Some(last) = batch.last() else {
@@ -463,6 +479,24 @@ async fn stream_output(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_batches_fit_their_byte_limit_but_always_move_on() {
+        let check = |sizes: &[usize], expected: usize| {
+            assert_eq!(
+                events_that_fit(sizes.iter().copied(), 100),
+                expected,
+                "{sizes:?}"
+            );
+        };
+        check(&[], 0);
+        check(&[10], 1);
+        check(&[40, 40, 20], 3);
+        check(&[40, 40, 21], 2);
+        check(&[500], 1);
+        check(&[500, 1], 1);
+        check(&[1, 500], 1);
+    }
 
     fn row(status: &str, name: &str, activity: &str, reason: Option<&str>) -> SessionRow {
         SessionRow {
