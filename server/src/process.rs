@@ -185,7 +185,7 @@ impl RunnerLock {
 pub fn launch_runner(launch: &RunnerLaunch, lock: RunnerLock) -> Result<(), LaunchError> {
     let lock = lock.file;
     let log_path = log_path(&launch.state_dir, &launch.id);
-    let log = std::fs::OpenOptions::new()
+    let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log_path)
@@ -193,7 +193,6 @@ pub fn launch_runner(launch: &RunnerLaunch, lock: RunnerLock) -> Result<(), Laun
             path: log_path.clone(),
             source,
         })?;
-    let mut log = log;
     writeln!(log, "{RUN_SEPARATOR}{}", launch.run).map_err(|source| LaunchError::File {
         path: log_path.clone(),
         source,

@@ -105,11 +105,7 @@ impl Runner {
     }
 
     fn finish(&mut self, termination: Termination) -> anyhow::Result<()> {
-        let text = match &termination.failure_reason {
-            Some(reason) => format!("failed: {reason}"),
-            None => "completed".to_owned(),
-        };
-        let event = NewEvent::lulu("status", text);
+        let event = end_event(&termination);
         let id = self.id().clone();
         let made_it = self
             .store
@@ -174,18 +170,7 @@ impl Runner {
         if runner_alive(&self.options.state_dir, other)? {
             return Ok(());
         }
-        let termination = interrupted_termination(
-            crate::process::runner_last_words(&self.options.state_dir, other).as_deref(),
-        );
-        let event = NewEvent::lulu(
-            "status",
-            format!(
-                "failed: {}",
-                termination.failure_reason.as_deref().unwrap_or("")
-            ),
-        );
-        self.store
-            .finish_run(other, session.run, &termination, &event)?;
+        settle_dead_runner(&mut self.store, &self.options.state_dir, other, session.run)?;
         Ok(())
     }
 
@@ -580,9 +565,32 @@ pub fn cancelled_termination(exit_code: Option<i32>, signal: Option<i32>) -> Ter
     )
 }
 
+/// The lifecycle event that goes with a run's end, in the same transaction.
+fn end_event(termination: &Termination) -> NewEvent {
+    let text = match &termination.failure_reason {
+        Some(reason) => format!("failed: {reason}"),
+        None => "completed".to_owned(),
+    };
+    NewEvent::lulu("status", text)
+}
+
+/// Ends run `run` of a session whose runner is gone (the caller has seen its lock free) as
+/// `interrupted`, with the error the runner printed as it stopped, if any. False if the run had
+/// already ended.
+pub fn settle_dead_runner(
+    store: &mut Store,
+    state_dir: &Path,
+    id: &SessionId,
+    run: i64,
+) -> Result<bool, crate::store::StoreError> {
+    let last_words = crate::process::runner_last_words(state_dir, id);
+    let termination = interrupted_termination(last_words.as_deref());
+    store.finish_run(id, run, &termination, &end_event(&termination))
+}
+
 /// The end of a run whose runner is gone without writing one. `last_words`: the error the
 /// runner printed as it stopped ([`crate::process::runner_last_words`]), when it printed one.
-pub fn interrupted_termination(last_words: Option<&str>) -> Termination {
+fn interrupted_termination(last_words: Option<&str>) -> Termination {
     match last_words {
         None => failed(
             Outcome::Interrupted,

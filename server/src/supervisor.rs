@@ -16,7 +16,7 @@ use crate::{
     model::{Event, NewEvent, Session, SessionId, Status},
     process::{self, LaunchError, RunnerLaunch, RunnerLock},
     repo_lock::{RepositoryLock, RepositoryLockError},
-    runner::{cancelled_termination, interrupted_termination},
+    runner::{cancelled_termination, settle_dead_runner},
     store::{self, ListPage, ListQuery, NewSession, ResolveIdError, Store, StoreError},
     worktree::{self, FileChange, OrphanFolder, RemoveMode},
 };
@@ -747,17 +747,12 @@ impl Supervisor {
             if liveness(&session.id)? {
                 continue;
             }
-            let termination = interrupted_termination(
-                process::runner_last_words(&self.settings.state_dir, &session.id).as_deref(),
-            );
-            let event = NewEvent::lulu(
-                "status",
-                format!(
-                    "failed: {}",
-                    termination.failure_reason.as_deref().unwrap_or_default()
-                ),
-            );
-            if store.finish_run(&session.id, session.run, &termination, &event)? {
+            if settle_dead_runner(
+                &mut store,
+                &self.settings.state_dir,
+                &session.id,
+                session.run,
+            )? {
                 tracing::info!(id = %session.id, "session interrupted: its runner is gone");
                 report.interrupted.push(session.id.clone());
             }
