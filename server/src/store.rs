@@ -213,6 +213,29 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|error| format!("bad timestamp {text:?}: {error}"))
 }
 
+/// Puts the database in WAL mode, once for good. Switching needs an exclusive lock, for which
+/// SQLite does not wait on its busy handler: processes opening a brand-new database at the same
+/// moment get "database is locked" at once. So look first (WAL already: nothing to do), and on
+/// that error look again a moment later, within the busy timeout.
+fn use_wal(connection: &Connection) -> rusqlite::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let mode: String = connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match connection.pragma_update(None, "journal_mode", "WAL") {
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating and migrating as needed) the database in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Store, OpenError> {
@@ -242,9 +265,7 @@ impl Store {
         };
         let connection = Connection::open(&path).map_err(open_error)?;
         connection.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_error)?;
+        use_wal(&connection).map_err(open_error)?;
         connection
             .pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_error)?;

@@ -1055,13 +1055,19 @@ fn sessions_spawned_at_the_same_moment_all_get_their_worktree() {
                         &format!("Round {round} task {n}"),
                     ])
                     .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
                     .spawn()
                     .expect("start lulu spawn")
             })
             .collect();
         for child in children {
             let output = child.wait_with_output().expect("lulu spawn");
-            assert!(output.status.success());
+            assert!(
+                output.status.success(),
+                "lulu spawn failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
             let row: Value = serde_json::from_slice(&output.stdout).expect("json row");
             let id = row["id"].as_str().expect("id");
             let detail = world.wait_ended(id);
@@ -1263,4 +1269,33 @@ rm "$TINY/room"
             .git(&world.repo, &["worktree", "list", "--porcelain"])
             .contains(&format!("worktree {}", worktree.display()))
     );
+}
+
+/// Several processes using a brand-new state dir at the same moment (two editors starting on a
+/// fresh machine) all open the database: none gets "database is locked".
+#[test]
+fn a_new_state_dir_opened_by_many_processes_at_once() {
+    let mut world = World::new();
+    for round in 0..20 {
+        let state_dir = world.root.join(format!("fresh-state-{round}"));
+        world.state_dir = state_dir;
+        let children: Vec<std::process::Child> = (0..8)
+            .map(|_| {
+                world
+                    .command(&["ls"])
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start lulu ls")
+            })
+            .collect();
+        for child in children {
+            let output = child.wait_with_output().expect("lulu ls");
+            assert!(
+                output.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+    }
 }
