@@ -3,7 +3,7 @@
 // Pure: no `vscode` import, checked by node's test runner.
 
 import type { SessionDetail } from "./protocol";
-import { STATUS_LOOK, oneLine } from "./rows";
+import { STATUS_LOOK, formatDuration, localTime, oneLine } from "./rows";
 import { escapeHtml } from "./transcript";
 
 const OUTCOME_WORDS: Readonly<Record<string, string>> = {
@@ -45,14 +45,59 @@ function code(text: string | null): string {
   return text === null ? "—" : `<code>${escapeHtml(text)}</code>`;
 }
 
+/** A wire timestamp in local time, with how long ago (or how long it ran) when it helps. */
+function when(iso: string | null, since?: string | null): string {
+  if (!iso) return "—";
+  const text = escapeHtml(localTime(iso));
+  if (since) {
+    const ran = Date.parse(iso) - Date.parse(since);
+    if (Number.isFinite(ran)) return `${text} <span class="dim">(after ${escapeHtml(formatDuration(ran))})</span>`;
+  }
+  return `<span title="${escapeHtml(iso)}">${text}</span>`;
+}
+
+/** A page button: a command of the extension, run on this session. */
+function button(command: string, label: string, title: string): string {
+  return `<button type="button" class="action" data-command="${escapeHtml(command)}" title="${escapeHtml(title)}">${escapeHtml(label)}</button>`;
+}
+
+/**
+ * The session's buttons. Cancel and Continue never take the same place: after a Cancel,
+ * the button under the pointer is Show Changes, so a double click cannot open Continue.
+ */
+export function renderActionsHtml(detail: SessionDetail): string {
+  const ended = detail.status === "completed" || detail.status === "failed";
+  const buttons = ended
+    ? [
+        button("lulu.continueSession", "Continue…", "Run the agent again in this worktree, resuming its conversation"),
+        button("lulu.showChanges", "Show Changes", "The worktree against the base commit"),
+        button("lulu.openWorktree", "Open Worktree", "Open the worktree in a new window"),
+        button("lulu.removeSession", "Remove…", "Delete the worktree and the session (asks first)"),
+      ]
+    : [
+        button("lulu.showChanges", "Show Changes", "The worktree against the base commit"),
+        button("lulu.cancelSession", "Cancel", "Stop the agent; the session ends Failed (cancelled)"),
+        button("lulu.openWorktree", "Open Worktree", "Open the worktree in a new window"),
+      ];
+  return `<div class="actions" role="toolbar" aria-label="Session actions">${buttons.join("")}</div>`;
+}
+
+/** True when the user (or a Remove with force) cancelled the run: the view says so, not "Failure". */
+export function wasCancelled(detail: SessionDetail): boolean {
+  return detail.status === "failed" && detail.outcome === "cancelled";
+}
+
 /** The details table of a session (everything the row does not show). */
 export function renderDetailsHtml(detail: SessionDetail): string {
   const look = STATUS_LOOK[detail.status];
+  const cancelled = wasCancelled(detail);
   const reason =
-    detail.status === "failed" && detail.failureReason
+    detail.status === "failed" && detail.failureReason && !cancelled
       ? ` <span class="reason">${escapeHtml(oneLine(detail.failureReason))}</span>`
       : "";
-  const status = `<span class="status status-${escapeHtml(detail.status)}">${escapeHtml(look?.word ?? detail.status)}</span>${reason}`;
+  const word = cancelled ? "Cancelled" : (look?.word ?? detail.status);
+  const spinner = detail.status === "running" ? `<span class="spinner" aria-hidden="true"></span>` : "";
+  const status = `${spinner}<span class="status status-${escapeHtml(cancelled ? "cancelled" : detail.status)}">${escapeHtml(word)}</span>${reason}`;
   const rows = [
     row("Status", status, "status"),
     row("Agent", `${escapeHtml(detail.agent)} <span class="dim">${escapeHtml(detail.command.join(" "))}</span>`, "agent"),
@@ -62,17 +107,21 @@ export function renderDetailsHtml(detail: SessionDetail): string {
     row("Outcome", escapeHtml(describeOutcome(detail)), "outcome"),
     row("Exit", escapeHtml(describeExit(detail)), "exit"),
     row("Cost and tokens", escapeHtml(describeUsage(detail)), "usage"),
-    row("Started", escapeHtml(detail.startedAt ?? "—"), "started"),
-    row("Ended", escapeHtml(detail.endedAt ?? "—"), "ended"),
-    row("Last activity", escapeHtml(detail.lastActivityAt), "activity"),
+    row("Created", when(detail.createdAt), "created"),
+    row("Started", when(detail.startedAt), "started"),
+    row("Ended", when(detail.endedAt, detail.startedAt), "ended"),
+    row("Last activity", when(detail.lastActivityAt), "activity"),
     row("Repository", code(detail.repo), "repo"),
     row("Id", code(detail.id), "id"),
   ];
   const failure = detail.failureDetail
-    ? `<section class="failure"><h3>Failure</h3><pre>${escapeHtml(detail.failureDetail)}</pre></section>`
+    ? cancelled
+      ? `<section class="failure cancelled"><h3>Cancelled</h3><pre>${escapeHtml(detail.failureDetail)}</pre></section>`
+      : `<section class="failure"><h3>Failure</h3><pre>${escapeHtml(detail.failureDetail)}</pre></section>`
     : "";
   return [
     `<h2 class="name">${escapeHtml(detail.name)}</h2>`,
+    renderActionsHtml(detail),
     `<table class="details">${rows.join("")}</table>`,
     `<details class="prompt" open><summary>Prompt</summary><pre>${escapeHtml(detail.prompt)}</pre></details>`,
     failure,
@@ -84,7 +133,21 @@ export type PageMessage =
   | { type: "details"; html: string }
   | { type: "append"; html: string }
   | { type: "reset" }
-  | { type: "notice"; text: string };
+  | { type: "notice"; text: string }
+  /** The session is gone: a banner at the top, and its buttons off. */
+  | { type: "removed"; text: string };
+
+/** Messages from the page to the extension. */
+export type PageRequest = { type: "ready" } | { type: "command"; command: string };
+
+/** The commands a page button may run (anything else a page sends is ignored). */
+export const PAGE_COMMANDS: readonly string[] = [
+  "lulu.cancelSession",
+  "lulu.continueSession",
+  "lulu.showChanges",
+  "lulu.openWorktree",
+  "lulu.removeSession",
+];
 
 export interface PageOptions {
   title: string;
@@ -92,6 +155,9 @@ export interface PageOptions {
   cspSource: string;
 }
 
+// Every text keeps at least 4.5:1 against its background in the default themes: text is
+// in foreground colours; the status colours (charts.*, testing.*) only fill badges, dots
+// and borders, which are not text.
 const STYLE = `
 body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); color: var(--vscode-foreground); padding: 0 16px 24px; }
 h2.name { margin: 12px 0 8px; font-size: 1.3em; }
@@ -101,12 +167,23 @@ table.details td { padding: 1px 0; }
 code, pre { font-family: var(--vscode-editor-font-family); font-size: var(--vscode-editor-font-size); }
 .dim, .age { color: var(--vscode-descriptionForeground); }
 .status { font-weight: 600; }
-.status-starting { color: var(--vscode-charts-yellow); }
-.status-running { color: var(--vscode-charts-blue); }
-.status-completed { color: var(--vscode-testing-iconPassed); }
-.status-failed, .reason { color: var(--vscode-testing-iconFailed); }
+.status::before { content: ""; display: inline-block; width: 0.6em; height: 0.6em; border-radius: 50%; margin-right: 0.4em; vertical-align: middle; background: var(--vscode-descriptionForeground); }
+.status-starting::before { background: var(--vscode-charts-yellow); }
+.status-running::before { background: var(--vscode-charts-blue); }
+.status-completed::before { background: var(--vscode-testing-iconPassed); }
+.status-failed::before { background: var(--vscode-testing-iconFailed); }
+.status-cancelled::before { background: var(--vscode-descriptionForeground); }
+.spinner { display: inline-block; width: 0.8em; height: 0.8em; margin-right: 0.4em; vertical-align: middle; border: 2px solid var(--vscode-charts-blue); border-right-color: transparent; border-radius: 50%; animation: spin 1s linear infinite; }
+@keyframes spin { to { transform: rotate(360deg); } }
+@media (prefers-reduced-motion: reduce) { .spinner { animation-duration: 3s; } }
+.actions { display: flex; gap: 6px; flex-wrap: wrap; margin: 0 0 10px; }
+button.action { font-family: inherit; font-size: inherit; color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); border: 1px solid var(--vscode-button-border, transparent); border-radius: 2px; padding: 3px 10px; cursor: pointer; }
+button.action:hover { background: var(--vscode-button-secondaryHoverBackground); }
+button.action:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 2px; }
 details.prompt pre, section.failure pre { white-space: pre-wrap; margin: 4px 0 8px; padding: 6px 8px; background: var(--vscode-textCodeBlock-background); }
-section.failure h3 { margin: 8px 0 2px; font-size: 1em; color: var(--vscode-testing-iconFailed); }
+section.failure { border-left: 3px solid var(--vscode-testing-iconFailed); padding-left: 8px; }
+section.failure.cancelled { border-left-color: var(--vscode-descriptionForeground); }
+section.failure h3 { margin: 8px 0 2px; font-size: 1em; }
 h3.transcript-head { margin: 16px 0 6px; font-size: 1em; border-bottom: 1px solid var(--vscode-panel-border); padding-bottom: 4px; }
 #transcript .ev { margin: 6px 0; padding: 4px 8px; border-left: 3px solid transparent; }
 #transcript .ev-title { font-size: 0.85em; color: var(--vscode-descriptionForeground); margin-bottom: 2px; }
@@ -116,15 +193,17 @@ h3.transcript-head { margin: 16px 0 6px; font-size: 1em; border-bottom: 1px soli
 #transcript .ev-thinking { color: var(--vscode-descriptionForeground); font-style: italic; }
 #transcript .ev-tool-call { border-left-color: var(--vscode-charts-purple); background: var(--vscode-textCodeBlock-background); }
 #transcript .ev-tool-result { border-left-color: var(--vscode-charts-green); }
-#transcript .ev-tool-result pre.ev-body { color: var(--vscode-descriptionForeground); }
 #transcript .ev-result { border-left-color: var(--vscode-testing-iconPassed); }
-#transcript .ev-error { border-left-color: var(--vscode-testing-iconFailed); color: var(--vscode-errorForeground); }
-#transcript .ev-stderr { border-left-color: var(--vscode-charts-orange); background: var(--vscode-inputValidation-warningBackground, transparent); }
-#transcript .ev-stderr .ev-title { color: var(--vscode-charts-orange); }
+#transcript .ev-error { border-left-color: var(--vscode-testing-iconFailed); }
+#transcript .ev-error .ev-title { color: var(--vscode-foreground); font-weight: 600; }
+#transcript .ev-stderr { border-left-color: var(--vscode-charts-orange); }
+#transcript .ev-stderr .ev-title { color: var(--vscode-foreground); font-weight: 600; }
 #transcript .ev-lifecycle, #transcript .ev-meta { color: var(--vscode-descriptionForeground); padding-top: 0; padding-bottom: 0; }
 #transcript .ev-lifecycle pre.ev-body::before { content: "— "; }
 #transcript .ev-lifecycle .ev-title { display: none; }
-#notice { color: var(--vscode-descriptionForeground); font-style: italic; }
+#banner:not(:empty) { font-weight: 600; border-left: 3px solid var(--vscode-testing-iconFailed); padding: 6px 8px; margin: 8px 0; background: var(--vscode-textCodeBlock-background); }
+#notice { color: var(--vscode-foreground); font-style: italic; }
+#notice:not(:empty) { border-left: 3px solid var(--vscode-charts-orange); padding: 4px 8px; margin: 8px 0; }
 #follow { position: fixed; right: 16px; bottom: 12px; display: none; }
 `;
 
@@ -137,6 +216,7 @@ const SCRIPT = `
   const details = document.getElementById('details');
   const transcript = document.getElementById('transcript');
   const notice = document.getElementById('notice');
+  const banner = document.getElementById('banner');
   const follow = document.getElementById('follow');
   const cutNote = document.getElementById('cut');
   const MAX_BLOCKS = ${MAX_BLOCKS};
@@ -148,12 +228,21 @@ const SCRIPT = `
     following = atBottom();
     follow.style.display = following ? 'none' : 'block';
   });
+  document.addEventListener('click', function (e) {
+    const b = e.target && e.target.closest ? e.target.closest('button[data-command]') : null;
+    if (b) { vscode.postMessage({ type: 'command', command: b.getAttribute('data-command') }); }
+  });
   follow.addEventListener('click', function () { following = true; root.scrollTop = root.scrollHeight; follow.style.display = 'none'; });
   window.addEventListener('message', function (event) {
     const msg = event.data;
     if (msg.type === 'details') { details.innerHTML = msg.html; }
     else if (msg.type === 'reset') { transcript.innerHTML = ''; }
     else if (msg.type === 'notice') { notice.textContent = msg.text; }
+    else if (msg.type === 'removed') {
+      banner.textContent = msg.text;
+      document.querySelectorAll('button[data-command]').forEach(function (b) { b.disabled = true; });
+      document.querySelectorAll('.status').forEach(function (s) { s.textContent = 'Removed'; s.className = 'status status-removed'; });
+    }
     else if (msg.type === 'append') {
       const keep = following;
       transcript.insertAdjacentHTML('beforeend', msg.html);
@@ -183,6 +272,7 @@ export function pageHtml(opts: PageOptions): string {
 <style nonce="${opts.nonce}">${STYLE}</style>
 </head>
 <body>
+<div id="banner" role="status"></div>
 <div id="details"><p class="dim">Loading…</p></div>
 <h3 class="transcript-head">Transcript</h3>
 <div id="cut" class="dim"></div>

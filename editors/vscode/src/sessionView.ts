@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
 import type { Lulu } from "./lulu";
 import { type OutputParams, type SessionRow, type TranscriptEvent, errorCode, errorMessage, ErrorCodes } from "./protocol";
-import { type PageMessage, pageHtml, renderDetailsHtml } from "./sessionPage";
+import { PAGE_COMMANDS, type PageMessage, type PageRequest, pageHtml, renderDetailsHtml } from "./sessionPage";
 import { eventsToHtml } from "./transcript";
 
 export class SessionViews implements vscode.Disposable {
@@ -60,11 +60,12 @@ class SessionPanel {
   private detailsInFlight = false;
   private detailsAgain = false;
   private disposed = false;
+  private isRemoved = false;
 
   constructor(
     private readonly lulu: Lulu,
     private readonly id: string,
-    name: string,
+    private name: string,
     private readonly onDispose: () => void,
   ) {
     this.panel = vscode.window.createWebviewPanel(
@@ -76,7 +77,11 @@ class SessionPanel {
     this.panel.iconPath = vscode.Uri.joinPath(lulu.extension.extensionUri, "media", "lulu.svg");
     const nonce = randomBytes(16).toString("base64");
     this.panel.webview.html = pageHtml({ title: name, nonce, cspSource: this.panel.webview.cspSource });
-    this.panel.webview.onDidReceiveMessage((msg: { type?: string }) => {
+    this.panel.webview.onDidReceiveMessage((msg: PageRequest) => {
+      if (msg?.type === "command") {
+        if (PAGE_COMMANDS.includes(msg.command)) void vscode.commands.executeCommand(msg.command, this.id);
+        return;
+      }
       if (msg?.type !== "ready") return;
       if (this.ready) {
         // The page was rebuilt: replay what it showed.
@@ -129,6 +134,7 @@ class SessionPanel {
         try {
           const detail = await this.lulu.request("lulu/session", { id: this.id });
           if (this.disposed) return;
+          this.name = detail.name;
           this.panel.title = `Lulu: ${detail.name}`;
           this.post({ type: "details", html: renderDetailsHtml(detail) });
         } catch (err) {
@@ -153,7 +159,10 @@ class SessionPanel {
   }
 
   removed(): void {
-    this.post({ type: "notice", text: "This session was removed." });
+    if (this.isRemoved) return;
+    this.isRemoved = true;
+    this.panel.title = `Lulu: ${this.name} (removed)`;
+    this.post({ type: "removed", text: "This session was removed: its worktree and its row are gone. What is shown here is all that is left." });
   }
 
   dispose(): void {

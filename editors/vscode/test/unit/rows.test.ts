@@ -107,7 +107,7 @@ describe("renderRow by status", () => {
   check(
     { status: "failed", lastActivityAt: "2026-11-25T10:30:00Z", failureReason: "exit code 1: error_max_turns" },
     {
-      description: "exit code 1: error_max_turns · 1h",
+      description: "1h · exit code 1: error_max_turns",
       icon: "error",
       iconColor: "testing.iconFailed",
       contextValue: "lulu.session.failed",
@@ -117,7 +117,7 @@ describe("renderRow by status", () => {
   check(
     { status: "failed", lastActivityAt: "2026-11-22T12:00:00Z", failureReason: "two\nlines  of\treason" },
     {
-      description: "two lines of reason · 3d",
+      description: "3d · two lines of reason",
       icon: "error",
       iconColor: "testing.iconFailed",
       contextValue: "lulu.session.failed",
@@ -132,6 +132,25 @@ describe("renderRow by status", () => {
   });
   test("a reason shows only on a failed row", () => {
     assert.equal(renderRow(row({ status: "completed", failureReason: "stale" }), NOW).description, "5s");
+  });
+  test("the age comes first on a failed row, so a narrow sidebar cuts the reason, never the age", () => {
+    const v = renderRow(row({ status: "failed", failureReason: "x".repeat(120) }), NOW);
+    assert.ok(v.description.startsWith("5s · "), v.description);
+  });
+  test("a Starting row's tooltip says it is queued, with its place in line", () => {
+    const check = (place: number | undefined, expected: RegExp) =>
+      assert.match(renderRow(row({ status: "starting" }), NOW, { queuePlace: place }).tooltip, expected);
+    check(1, /Starting: queued for a running slot, first in line/);
+    check(2, /Starting: queued for a running slot, 2nd in line \(first come, first served\)/);
+    check(3, /3rd in line/);
+    check(11, /11th in line/);
+    check(undefined, /Starting: waiting for a running slot/);
+    assert.doesNotMatch(renderRow(row({ status: "running" }), NOW, { queuePlace: 2 }).tooltip, /queued/);
+  });
+  test("the tooltip shows times in local time, not raw UTC strings", () => {
+    const v = renderRow(row({}), NOW);
+    assert.doesNotMatch(v.tooltip, /2026-11-25T/);
+    assert.match(v.tooltip, /Created .*\(10m ago\)/);
   });
   test("the tooltip has the details, the name escaped", () => {
     const v = renderRow(row({ name: "a *bold* [link]", status: "failed", failureReason: "cancelled by the user" }), NOW);
