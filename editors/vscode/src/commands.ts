@@ -6,7 +6,14 @@ import { execFile } from "node:child_process";
 import * as vscode from "vscode";
 import { BASE_SCHEME, BaseContentProvider, EMPTY_SCHEME, EmptyContentProvider, showChanges } from "./diff";
 import type { Lulu } from "./lulu";
-import { ErrorCodes, type SessionRow, type Status, errorCode, errorMessage } from "./protocol";
+import {
+  ErrorCodes,
+  type SessionRow,
+  type Status,
+  errorCode,
+  errorMessage,
+} from "./protocol";
+import { isUnder, removalQuestion } from "./removal";
 import { STATUS_LOOK, renderRow } from "./rows";
 
 /** Two clicks on the same row closer than this are a double click (see README). */
@@ -126,10 +133,11 @@ async function sessionArg(
     return row;
   }
   const fits = (r: SessionRow) => !statuses || statuses.includes(r.status);
-  // Enter in the tree (the keybinding passes { selected: true }): the selected row.
-  if (typeof arg === "object" && arg !== null && (arg as { selected?: unknown }).selected === true) {
-    const selected = lulu.treeView.selection.length === 1 ? lulu.tree.get(lulu.treeView.selection[0]) : undefined;
-    if (selected && fits(selected)) return selected;
+  // Enter in the tree (the keybinding passes { focused: true }): the row the arrow keys
+  // moved to, which is the focused row and not always the selected one.
+  if (typeof arg === "object" && arg !== null && (arg as { focused?: unknown }).focused === true) {
+    const focused = await focusedRow(lulu);
+    if (focused && fits(focused)) return focused;
   }
   const rows = lulu.rows().filter(fits);
   if (rows.length === 0) {
@@ -168,25 +176,50 @@ async function sessionArg(
   });
 }
 
+/**
+ * The row that has the keyboard focus in the tree. VS Code tells extensions the selection,
+ * not the focus, so this selects the focused row first (`list.select`, what Enter does in
+ * any list) and reads the selection once VS Code has said it changed.
+ */
+async function focusedRow(lulu: Lulu): Promise<SessionRow | undefined> {
+  const changed = new Promise<void>((resolve) => {
+    const sub = lulu.treeView.onDidChangeSelection(() => {
+      sub.dispose();
+      resolve();
+    });
+    setTimeout(() => {
+      sub.dispose();
+      resolve();
+    }, 300);
+  });
+  await vscode.commands.executeCommand("list.select");
+  await changed;
+  return lulu.treeView.selection.length === 1 ? lulu.tree.get(lulu.treeView.selection[0]) : undefined;
+}
+
 async function removeSession(lulu: Lulu, row: SessionRow): Promise<void> {
-  const detail = await lulu.request("lulu/session", { id: row.id });
-  const where = detail.worktreePath ? `its worktree ${detail.worktreePath}` : "its worktree";
-  const branch = detail.branch ? `the branch ${detail.branch}` : "its branch";
-  const remove = "Remove";
-  const removeAndBranch = "Remove and Delete Branch";
-  const choice = await vscode.window.showWarningMessage(
-    `Remove the session "${detail.name}"?`,
-    {
-      modal: true,
-      detail:
-        `This deletes ${where} and the session's transcript. ` +
-        `${branch[0].toUpperCase()}${branch.slice(1)} and its commits are kept unless you delete it too. ` +
-        "A running session, uncommitted changes or untracked files stop the removal and ask again.",
-    },
-    remove,
-    removeAndBranch,
-  );
-  if (!choice) return;
+  // Ask the server first what the removal would take with it, so the first question can
+  // say it in plain words.
+  const [detail, diff] = await Promise.all([
+    lulu.request("lulu/session", { id: row.id }),
+    lulu.request("lulu/diff", { id: row.id }).catch((err: unknown) => {
+      lulu.output.warn(`lulu/diff of ${row.id} before Remove: ${errorMessage(err)}`);
+      return undefined;
+    }),
+  ]);
+  const question = removalQuestion(detail, diff);
+  const reviewItem: vscode.MessageItem = { title: "Show Changes" };
+  const remove: vscode.MessageItem = { title: "Remove" };
+  const removeAndBranch: vscode.MessageItem = { title: "Remove and Delete Branch" };
+  // The first button is the default one (Enter): when there is work to lose, it is the
+  // safe Show Changes.
+  const buttons = question.atRisk ? [reviewItem, remove, removeAndBranch] : [remove, removeAndBranch];
+  const choice = await vscode.window.showWarningMessage(question.title, { modal: true, detail: question.detail }, ...buttons);
+  if (choice === reviewItem) {
+    if (diff) await showChanges(detail, diff);
+    return;
+  }
+  if (choice !== remove && choice !== removeAndBranch) return;
   const deleteBranch = choice === removeAndBranch;
   try {
     await lulu.request("lulu/remove", { id: row.id, deleteBranch });
@@ -199,16 +232,64 @@ async function removeSession(lulu: Lulu, row: SessionRow): Promise<void> {
       lost.push(`the uncommitted changes and untracked files in ${detail.worktreePath ?? "the worktree"} are lost for good`);
       if (deleteBranch) lost.push(`commits on ${detail.branch ?? "the branch"} that are not in the base branch are lost`);
     }
-    const force = "Force Remove";
+    const force: vscode.MessageItem = { title: "Force Remove" };
+    // Show Changes first: Enter must never confirm a loss that cannot be undone.
     const again = await vscode.window.showWarningMessage(
       `Force the removal of "${detail.name}"?`,
       { modal: true, detail: `${errorMessage(err)}\n\nIf you force it, ${lost.join("; ")}.` },
+      reviewItem,
       force,
     );
+    if (again === reviewItem) {
+      if (diff) await showChanges(detail, diff);
+      return;
+    }
     if (again !== force) return;
     await lulu.request("lulu/remove", { id: row.id, force: true, deleteBranch });
   }
-  lulu.tree.remove(row.id);
+  await afterRemoval(lulu, row.id, detail.worktreePath);
+}
+
+/** After a removal: the next row has the focus, and no editor shows the deleted worktree. */
+async function afterRemoval(lulu: Lulu, id: string, worktreePath: string | null): Promise<void> {
+  const order = lulu.rows().map((r) => r.id);
+  const at = order.indexOf(id);
+  const next = at >= 0 ? (order[at + 1] ?? order[at - 1]) : undefined;
+  lulu.tree.remove(id);
+  lulu.views.onSessionRemoved(id);
+  if (worktreePath) await closeEditorsUnder(worktreePath);
+  if (next) {
+    try {
+      await lulu.treeView.reveal(next, { select: true, focus: true });
+    } catch {
+      // The view is hidden; nothing to focus.
+    }
+  }
+}
+
+/** Closes the tabs (files, diffs) that show a file of `folder`. */
+async function closeEditorsUnder(folder: string): Promise<void> {
+  const inside = (uri: vscode.Uri | undefined) => uri !== undefined && isUnder(uriPath(uri), folder);
+  const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((tab) => {
+    const input = tab.input;
+    if (input instanceof vscode.TabInputText) return inside(input.uri);
+    if (input instanceof vscode.TabInputTextDiff) return inside(input.original) || inside(input.modified);
+    return false;
+  });
+  if (tabs.length) await vscode.window.tabGroups.close(tabs, true);
+}
+
+/** The file a tab's URI stands for: a file's path, or the worktree a lulu-base document reads. */
+function uriPath(uri: vscode.Uri): string {
+  if (uri.scheme === "file") return uri.fsPath;
+  if (uri.scheme === BASE_SCHEME) {
+    try {
+      return (JSON.parse(uri.query) as { cwd?: string }).cwd ?? "";
+    } catch {
+      return "";
+    }
+  }
+  return "";
 }
 
 // ---- New Session -----------------------------------------------------------------

@@ -166,7 +166,7 @@ step("a failing agent's row goes Failed with its reason inline", async () => {
   await row.waitFor({ state: "visible", timeout: 120_000 });
   assert.equal(await row.locator("[class*=spin]").count(), 0, "no motion");
   const description = await row.locator(".label-description").innerText();
-  assert.match(description, /^.+ · \d+[smhd]$/, `reason then age: ${description}`);
+  assert.match(description, /^\d+[smhd] · .+$/, `the age first, so it always shows, then the reason: ${description}`);
 });
 
 step("the list shows all four statuses, newest first", async () => {
@@ -211,9 +211,12 @@ step("double click opens the session view with the live transcript", async () =>
   shots.push(await screenshot(page, wb.artifacts, "session-view.png"));
 });
 
-step("Enter on a selected row opens its session view", async () => {
+step("arrow keys then Enter open the focused row's session view, not the clicked one", async () => {
   const { page } = wb;
-  await sessionRow(page, "beta").click();
+  await runCommand(page, "View: Close All Editors");
+  // Newest first: epsilon, delta, gamma, beta, alpha. Click gamma, then go down to beta.
+  await sessionRow(page, "gamma").click();
+  await page.keyboard.press("ArrowDown");
   await page.keyboard.press("Enter");
   const frame = await sessionViewFrame(page, "beta task");
   const details = await frame.locator("#details").innerText();
@@ -341,23 +344,54 @@ step("the lulu server dies: the extension restarts it, the list and the open vie
   await runCommand(page, "View: Close All Editors");
 });
 
-step("Remove asks first, and forces only after a second confirmation that says what is lost", async () => {
+/** The text of the focused button of the open dialog: what Enter would do. */
+async function dialogDefault(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const d = globalThis as unknown as { document: { activeElement: { textContent: string | null; closest(s: string): unknown } | null } };
+    const el = d.document.activeElement;
+    return el && el.closest(".monaco-dialog-box") ? (el.textContent ?? "").trim() : "(focus outside the dialog)";
+  });
+}
+
+step("Remove says what would be lost, Enter picks the safe choice, and nothing stale stays", async () => {
   const { page } = wb;
   await spawnSession("omega scratch [dirty]");
   await sessionRow(page, "omega", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
-  await sessionRow(page, "omega").click({ button: "right" });
-  // VS Code's menu acts on the item under the pointer when Enter is pressed.
-  await page.locator(".context-view .action-menu-item", { hasText: /^Remove$/ }).hover();
-  await page.keyboard.press("Enter");
-  const dialog = page.locator(".monaco-dialog-box");
-  await dialog.waitFor({ state: "visible" });
-  assert.match(await dialog.innerText(), /Remove the session "omega scratch/);
-  assert.match(await dialog.innerText(), /deletes its worktree/);
+  await sessionRow(page, "omega").dblclick();
+  const frame = await sessionViewFrame(page, "I will work on: omega scratch");
+  const removeFromPage = async () => {
+    await frame.locator('button[data-command="lulu.removeSession"]').click();
+    const dialog = page.locator(".monaco-dialog-box", { hasText: "Remove the session" });
+    await dialog.waitFor({ state: "visible" });
+    return dialog;
+  };
+  // The first question already names the untracked file, and Enter would only show changes.
+  let dialog = await removeFromPage();
+  const first = await dialog.innerText();
+  assert.match(first, /Remove the session "omega scratch/);
+  assert.match(first, /deletes its worktree/);
+  assert.match(first, /untracked\.txt \(new\)/);
+  assert.equal(await dialogDefault(page), "Show Changes");
   await dialog.locator(".monaco-button", { hasText: /^Remove$/ }).click();
-  // The worktree holds an untracked file: the server refuses, and we ask again.
-  await page.locator(".monaco-dialog-box", { hasText: "Force the removal" }).waitFor({ state: "visible" });
-  const second = await page.locator(".monaco-dialog-box").innerText();
-  assert.match(second, /lost for good/);
-  await page.locator(".monaco-dialog-box .monaco-button", { hasText: "Force Remove" }).click();
+  // The server refuses (the untracked file): the second question's default is safe too.
+  const force = page.locator(".monaco-dialog-box", { hasText: "Force the removal" });
+  await force.waitFor({ state: "visible" });
+  assert.match(await force.innerText(), /lost for good/);
+  assert.equal(await dialogDefault(page), "Show Changes");
+  await page.keyboard.press("Enter");
+  await page.locator(".quick-input-widget .quick-input-title", { hasText: "Changes of" }).waitFor({ state: "visible" });
+  await page.keyboard.press("Escape");
+  assert.equal(await sessionRow(page, "omega").count(), 1, "Enter removed nothing");
+  // Now force it, on purpose.
+  dialog = await removeFromPage();
+  await dialog.locator(".monaco-button", { hasText: /^Remove$/ }).click();
+  await force.waitFor({ state: "visible" });
+  await force.locator(".monaco-button", { hasText: "Force Remove" }).click();
   await sessionRow(page, "omega").waitFor({ state: "detached", timeout: 60_000 });
+  // The open view says so at the top, and a row has the focus for the next key.
+  await frame.locator("#banner", { hasText: "This session was removed" }).waitFor({ state: "visible" });
+  assert.equal(await frame.locator('button[data-command="lulu.continueSession"]').isDisabled(), true);
+  await page.locator(".customview-tree .monaco-list-row.focused").first().waitFor({ state: "visible" });
+  shots.push(await screenshot(page, wb.artifacts, "session-view-removed.png"));
+  await runCommand(page, "View: Close All Editors");
 });
