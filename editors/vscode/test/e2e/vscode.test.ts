@@ -16,6 +16,7 @@ import {
   sessionViewFrame,
   startWorkbench,
 } from "./harness";
+import { agentProfiles } from "../support";
 
 let wb: Workbench;
 const shots: string[] = [];
@@ -43,7 +44,14 @@ function step(name: string, fn: () => Promise<void>): void {
 
 before(async () => {
   // Start with a broken server path: the extension must say so once, with a fix.
-  wb = await startWorkbench({ settings: { "lulu.server.path": "/nonexistent/lulu", "lulu.maxRunning": 2 } });
+  wb = await startWorkbench({
+    settings: {
+      "lulu.server.path": "/nonexistent/lulu",
+      "lulu.maxRunning": 2,
+      // An agent whose program is not installed, as `claude` is on a new user's machine.
+      "lulu.agents": { ...agentProfiles(), "not-installed": { command: ["lulu-no-such-agent", "{prompt}"], format: "text" } },
+    },
+  });
 });
 
 after(async () => {
@@ -284,6 +292,31 @@ step("New Session's agent button, then Show Changes opens VS Code's diff editor"
   await diff.locator(".editor.modified .view-lines", { hasText: "Notes from codex" }).waitFor({ state: "visible" });
   shots.push(await screenshot(page, wb.artifacts, "show-changes.png"));
   await runCommand(page, "View: Close All Editors");
+});
+
+step("a New Session that cannot start keeps the prompt, says why in plain words and offers ways out", async () => {
+  const { page } = wb;
+  await runCommand(page, "Lulu: New Session");
+  const input = await quickInput(page, "New Session");
+  await input.fill("iota kept prompt [sleep 1]");
+  await page.locator('.quick-input-widget [aria-label="Choose the agent"]').first().click();
+  await pickItem(page, "Agent for the new session", "not-installed");
+  await (await quickInput(page, "not-installed on HEAD")).press("Enter");
+  const dialog = page.locator(".monaco-dialog-box", { hasText: "could not start the session" });
+  await dialog.waitFor({ state: "visible" });
+  const text = await dialog.innerText();
+  assert.match(text, /runs `lulu-no-such-agent`, which is not installed/);
+  assert.match(text, /Your prompt is kept/);
+  assert.doesNotMatch(text, /not on PATH"|`repo`/, "the user's words, not the server's");
+  for (const b of ["Pick Another Agent", "Edit Agent Profiles", "Back to the Prompt"]) {
+    assert.equal(await dialog.locator(".monaco-button", { hasText: b }).count(), 1, b);
+  }
+  await dialog.locator(".monaco-button", { hasText: "Pick Another Agent" }).click();
+  await pickItem(page, "Agent for the new session", "fake-text");
+  const again = await quickInput(page, "fake-text on HEAD");
+  assert.equal(await again.inputValue(), "iota kept prompt [sleep 1]", "the prompt as typed");
+  await again.press("Enter");
+  await sessionRow(page, "iota", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
 });
 
 step("Continue runs the agent again in the same session, resuming its conversation", async () => {
