@@ -3,7 +3,7 @@
 // offering the selected row first.
 
 import * as vscode from "vscode";
-import { BASE_SCHEME, BaseContentProvider, EMPTY_SCHEME, EmptyContentProvider, showChanges } from "./diff";
+import { BASE_SCHEME, BaseContentProvider, showChanges } from "./diff";
 import type { Lulu } from "./lulu";
 import { newSession } from "./newSession";
 import {
@@ -32,7 +32,6 @@ export function registerCommands(lulu: Lulu): void {
     );
 
   lulu.track(vscode.workspace.registerTextDocumentContentProvider(BASE_SCHEME, new BaseContentProvider()));
-  lulu.track(vscode.workspace.registerTextDocumentContentProvider(EMPTY_SCHEME, new EmptyContentProvider()));
 
   let lastClick: { id: string; at: number } | undefined;
   reg("lulu.rowClicked", () => {
@@ -279,15 +278,7 @@ async function closeEditorsUnder(folder: string): Promise<void> {
   if (tabs.length) await vscode.window.tabGroups.close(tabs, true);
 }
 
-/** The file a tab's URI stands for: a file's path, or the worktree a lulu-base document reads. */
+/** The file a tab's URI stands for: a file, or (lulu-base) the worktree file it is the base of. */
 function uriPath(uri: vscode.Uri): string {
-  if (uri.scheme === "file") return uri.fsPath;
-  if (uri.scheme === BASE_SCHEME) {
-    try {
-      return (JSON.parse(uri.query) as { cwd?: string }).cwd ?? "";
-    } catch {
-      return "";
-    }
-  }
-  return "";
+  return uri.scheme === "file" ? uri.fsPath : uri.scheme === BASE_SCHEME ? uri.path : "";
 }

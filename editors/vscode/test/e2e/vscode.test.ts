@@ -90,6 +90,20 @@ function killServeOf(stateDir: string): number {
   return killed;
 }
 
+/** The Lulu output channel as VS Code wrote it to its log folder. */
+function luluLog(dir: string): string {
+  const found: string[] = [];
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = `${d}/${e.name}`;
+      if (e.isDirectory()) walk(p);
+      else if (/Lulu\.log$/.test(e.name)) found.push(readFileSync(p, "utf8"));
+    }
+  };
+  walk(`${dir}/user-data/logs`);
+  return found.join("\n");
+}
+
 /** In the quick pick whose placeholder or title contains `which`, filters to `text` and accepts. */
 async function pickItem(page: Page, which: string, text: string): Promise<void> {
   const widget = page.locator(".quick-input-widget");
@@ -148,6 +162,12 @@ step("a missing server gives one clear message with a button to fix the setting"
   await setting.waitFor({ state: "visible" });
   assert.equal(await page.locator(".notification-toast", { hasText: "Lulu:" }).count(), 0, "one message, not several");
   const input = setting.locator("input");
+  // A program that is not lulu: its own words, not "protocol version null".
+  await input.fill("/usr/bin/git");
+  const notLulu = page.locator(".notification-toast", { hasText: "is not a git command" });
+  await notLulu.waitFor({ state: "visible" });
+  assert.match(await notLulu.innerText(), /"\/usr\/bin\/git serve" exited with code 1 and said: git: 'serve' is not a git command/);
+  assert.doesNotMatch(await notLulu.innerText(), /protocol version/);
   const luluBin = process.env.LULU_BIN ?? "";
   await input.fill(luluBin);
   // The settings editor saves a moment after typing stops: wait for the file to say so.
@@ -155,6 +175,17 @@ step("a missing server gives one clear message with a button to fix the setting"
   // The extension restarts its server by itself once the setting changes.
   for (let i = 0; i < 5 && (await page.locator(".settings-editor").isVisible()); i++) await page.keyboard.press("Escape");
   await page.locator(".welcome-view-content", { hasText: "No sessions yet." }).waitFor({ state: "visible" });
+  // The Lulu log: a start-up line with the version and the state dir, an intended restart
+  // said as such, and no "[object Object]".
+  let log = "";
+  await waitFor("the Lulu log's start-up line", () => {
+    log = luluLog(wb.dir);
+    return /Started lulu \S+ from .*state dir /.test(log);
+  });
+  assert.match(log, /Restarting the lulu server \(lulu\.server\.path changed\)/);
+  assert.match(log, new RegExp(`state dir ${wb.stateDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+  assert.doesNotMatch(log, /\[object Object\]/);
+  assert.doesNotMatch(log, /\[error\].*(restart|got closed)/i, "an intended restart is not an error");
 });
 
 step("spawn through the palette: the row appears, goes Running, then Completed", async () => {
@@ -288,9 +319,19 @@ step("New Session's agent button, then Show Changes opens VS Code's diff editor"
   await pickItem(page, "Show the changes", "zeta");
   await pickItem(page, "Changes of", "notes/codex.md");
   const diff = page.locator(".monaco-diff-editor");
-  await diff.waitFor({ state: "visible" });
-  await diff.locator(".editor.modified .view-lines", { hasText: "Notes from codex" }).waitFor({ state: "visible" });
+  await diff.first().waitFor({ state: "visible" });
+  await diff.locator(".editor.modified .view-lines", { hasText: "Notes from codex" }).first().waitFor({ state: "visible" });
+  // An added file has no left side: no phantom deleted empty line.
+  assert.equal(await diff.locator(".editor.original .line-delete").count(), 0, "no deleted line on the left of an added file");
   shots.push(await screenshot(page, wb.artifacts, "show-changes.png"));
+  await runCommand(page, "View: Close All Editors");
+  // All Changed Files marks the added file A, not R (renamed) and struck through.
+  await runCommand(page, "Lulu: Show Changes");
+  await pickItem(page, "Show the changes", "zeta");
+  await pickItem(page, "Changes of", "changed file");
+  const status = page.locator(".multiDiffEntry .header .status").first();
+  await status.waitFor({ state: "visible" });
+  assert.equal((await status.innerText()).trim(), "A");
   await runCommand(page, "View: Close All Editors");
 });
 
