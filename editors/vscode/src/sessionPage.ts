@@ -151,6 +151,8 @@ export const PAGE_COMMANDS: readonly string[] = [
 
 export interface PageOptions {
   title: string;
+  /** Kept in the webview's state, so VS Code can bring the view back after a reload. */
+  sessionId: string;
   nonce: string;
   cspSource: string;
 }
@@ -251,6 +253,7 @@ const SCRIPT = `
       if (keep) { root.scrollTop = root.scrollHeight; }
     }
   });
+  vscode.setState({ id: document.body.getAttribute('data-session') });
   vscode.postMessage({ type: 'ready' });
 })();
 `;
@@ -271,7 +274,7 @@ export function pageHtml(opts: PageOptions): string {
 <title>${escapeHtml(opts.title)}</title>
 <style nonce="${opts.nonce}">${STYLE}</style>
 </head>
-<body>
+<body data-session="${escapeHtml(opts.sessionId)}">
 <div id="banner" role="status"></div>
 <div id="details"><p class="dim">Loading…</p></div>
 <h3 class="transcript-head">Transcript</h3>

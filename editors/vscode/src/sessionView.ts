@@ -9,7 +9,16 @@ import { type OutputParams, type SessionRow, type TranscriptEvent, errorCode, er
 import { PAGE_COMMANDS, type PageMessage, type PageRequest, pageHtml, renderDetailsHtml } from "./sessionPage";
 import { eventsToHtml } from "./transcript";
 
-export class SessionViews implements vscode.Disposable {
+/** The webview panels' type, also the key of the serializer that restores them. */
+export const VIEW_TYPE = "lulu.session";
+const WEBVIEW_OPTIONS: vscode.WebviewPanelOptions & vscode.WebviewOptions = {
+  enableScripts: true,
+  retainContextWhenHidden: true,
+  enableFindWidget: true,
+  localResourceRoots: [],
+};
+
+export class SessionViews implements vscode.Disposable, vscode.WebviewPanelSerializer {
   private readonly panels = new Map<string, SessionPanel>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -17,6 +26,7 @@ export class SessionViews implements vscode.Disposable {
     this.disposables.push(lulu.onDidStart(() => {
       for (const p of this.panels.values()) void p.resume();
     }));
+    this.disposables.push(vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, this));
   }
 
   open(id: string): void {
@@ -26,9 +36,33 @@ export class SessionViews implements vscode.Disposable {
       return;
     }
     const row = this.lulu.tree.get(id);
-    const panel = new SessionPanel(this.lulu, id, row?.name ?? id, () => this.panels.delete(id));
+    const name = row?.name ?? id;
+    const webviewPanel = vscode.window.createWebviewPanel(
+      VIEW_TYPE,
+      `Lulu: ${name}`,
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
+      WEBVIEW_OPTIONS,
+    );
+    this.adopt(id, name, webviewPanel);
+  }
+
+  /** Takes a webview panel (new, or restored by VS Code after a reload) as the view of `id`. */
+  private adopt(id: string, name: string, webviewPanel: vscode.WebviewPanel): void {
+    const panel = new SessionPanel(this.lulu, id, name, webviewPanel, () => this.panels.delete(id));
     this.panels.set(id, panel);
     void panel.resume();
+  }
+
+  /** Brings back the session views that were open before Reload Window. */
+  deserializeWebviewPanel(webviewPanel: vscode.WebviewPanel, state: unknown): Thenable<void> {
+    const id = typeof state === "object" && state !== null ? (state as { id?: unknown }).id : undefined;
+    if (typeof id !== "string" || this.panels.has(id)) {
+      webviewPanel.dispose();
+      return Promise.resolve();
+    }
+    webviewPanel.webview.options = WEBVIEW_OPTIONS;
+    this.adopt(id, webviewPanel.title.replace(/^Lulu: /, ""), webviewPanel);
+    return Promise.resolve();
   }
 
   onOutput(p: OutputParams): void {
@@ -50,7 +84,6 @@ export class SessionViews implements vscode.Disposable {
 }
 
 class SessionPanel {
-  private readonly panel: vscode.WebviewPanel;
   /** The highest `seq` shown; output at or below it is a duplicate and dropped. */
   private lastSeq = 0;
   /** Everything posted, so a reloaded page can be rebuilt. */
@@ -66,17 +99,12 @@ class SessionPanel {
     private readonly lulu: Lulu,
     private readonly id: string,
     private name: string,
+    private readonly panel: vscode.WebviewPanel,
     private readonly onDispose: () => void,
   ) {
-    this.panel = vscode.window.createWebviewPanel(
-      "lulu.session",
-      `Lulu: ${name}`,
-      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
-      { enableScripts: true, retainContextWhenHidden: true, enableFindWidget: true, localResourceRoots: [] },
-    );
     this.panel.iconPath = vscode.Uri.joinPath(lulu.extension.extensionUri, "media", "lulu.svg");
     const nonce = randomBytes(16).toString("base64");
-    this.panel.webview.html = pageHtml({ title: name, nonce, cspSource: this.panel.webview.cspSource });
+    this.panel.webview.html = pageHtml({ title: name, nonce, cspSource: this.panel.webview.cspSource, sessionId: id });
     this.panel.webview.onDidReceiveMessage((msg: PageRequest) => {
       if (msg?.type === "command") {
         if (PAGE_COMMANDS.includes(msg.command)) void vscode.commands.executeCommand(msg.command, this.id);

@@ -399,6 +399,24 @@ step("Open Worktree in New Window opens the session's worktree", async () => {
   await win.close();
 });
 
+step("Reload Window brings back the open session views", async () => {
+  const { page } = wb;
+  await sessionRow(page, "alpha").dblclick();
+  await sessionViewFrame(page, "Resuming conversation");
+  await sessionRow(page, "beta").dblclick();
+  await sessionViewFrame(page, "beta task");
+  await page.reload();
+  await page.locator(".monaco-workbench").waitFor({ timeout: 180_000 });
+  for (const name of ["alpha task", "beta task"]) {
+    await page.locator(".tabs-container .tab", { hasText: `Lulu: ${name}` }).first().waitFor({ state: "visible" });
+  }
+  // The visible one shows its transcript again (the other fills in when it is shown).
+  await sessionViewFrame(page, "beta task", 120_000);
+  if (!(await page.locator(".customview-tree").isVisible())) await openLuluView(page);
+  await sessionRow(page, "alpha").waitFor({ state: "visible" });
+  await runCommand(page, "View: Close All Editors");
+});
+
 step("the lulu server dies: the extension restarts it, the list and the open view carry on", async () => {
   const { page } = wb;
   await spawnSession("kappa survivor [sleep 6]");

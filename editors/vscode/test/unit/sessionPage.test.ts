@@ -106,7 +106,10 @@ describe("renderDetailsHtml", () => {
 });
 
 test("pageHtml: a strict CSP with the nonce on the only script and style", () => {
-  const html = pageHtml({ title: "t <1>", nonce: "abc123", cspSource: "vscode-webview://x" });
+  const html = pageHtml({ title: "t <1>", nonce: "abc123", cspSource: "vscode-webview://x", sessionId: "id-1" });
+  // The session id is in the webview's state, so Reload Window brings the view back.
+  assert.ok(html.includes('<body data-session="id-1">'));
+  assert.match(html, /vscode\.setState\(\{ id: document\.body\.getAttribute\('data-session'\) \}\)/);
   assert.match(html, /default-src 'none'; style-src vscode-webview:\/\/x 'nonce-abc123'; script-src 'nonce-abc123'/);
   assert.equal(html.match(/<script nonce="abc123">/g)?.length, 1);
   assert.equal(html.match(/<script/g)?.length, 1);
