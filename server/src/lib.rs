@@ -4,6 +4,7 @@
 #![deny(clippy::print_stdout)]
 
 pub mod agent_output;
+pub mod agent_view;
 pub mod cli;
 pub mod config;
 pub mod demo;

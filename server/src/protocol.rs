@@ -10,7 +10,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-use crate::model::{Event, Session};
+use crate::{
+    agent_view,
+    model::{Event, Session, Stream},
+};
 
 /// The protocol version announced in `capabilities.experimental.lulu.protocolVersion`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -214,10 +217,64 @@ pub struct TranscriptEvent {
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<Value>,
+    /// What a client shows of agent JSON, read by the server (docs/protocol.md): present
+    /// when `data` is a line of Claude's or Codex's JSON that lulu knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<Vec<EventBlock>>,
+}
+
+/// One readable block of an event (`TranscriptEvent.blocks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventBlock {
+    /// `assistant`, `thinking`, `toolUse`, `toolResult`, `result`, `error`, `meta`, `text`.
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<i64>,
+}
+
+impl From<agent_view::Block> for EventBlock {
+    fn from(block: agent_view::Block) -> EventBlock {
+        EventBlock {
+            kind: block
+                .kind
+                .map_or("text", agent_view::BlockKind::as_str)
+                .to_owned(),
+            text: block.text,
+            tool: block.tool,
+            input: block.input,
+            is_error: block.is_error,
+            exit_code: block.exit_code,
+            cost_usd: block.cost_usd,
+            input_tokens: block.input_tokens,
+            output_tokens: block.output_tokens,
+            turns: block.turns,
+        }
+    }
 }
 
 impl From<&Event> for TranscriptEvent {
     fn from(event: &Event) -> TranscriptEvent {
+        let blocks = match (&event.stream, &event.data) {
+            (Stream::Stdout, Some(data)) => agent_view::blocks_of(data)
+                .map(|blocks| blocks.into_iter().map(EventBlock::from).collect()),
+            _ => None,
+        };
         TranscriptEvent {
             seq: event.seq,
             at: timestamp(&event.at),
@@ -225,6 +282,7 @@ impl From<&Event> for TranscriptEvent {
             kind: event.kind.clone(),
             text: event.text.clone(),
             data: event.data.clone(),
+            blocks,
         }
     }
 }

@@ -60,7 +60,26 @@ export interface TranscriptEvent {
   /** "text", "init", "assistant", "tool_use", "tool_result", "result", "status", "raw", ... */
   kind: string;
   text: string;
+  /** The agent's JSON as it printed it. The extension never reads it: it shows `blocks`. */
   data?: Record<string, unknown>;
+  /** What to show of agent JSON, read by the server (docs/protocol.md, lulu's addition). */
+  blocks?: EventBlock[];
+}
+
+export type EventBlockKind = "assistant" | "thinking" | "toolUse" | "toolResult" | "result" | "error" | "meta" | "text";
+
+/** One readable block of an event, as the server read the agent's JSON. */
+export interface EventBlock {
+  kind: EventBlockKind;
+  text: string;
+  tool?: string;
+  input?: string;
+  isError?: boolean;
+  exitCode?: number;
+  costUsd?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  turns?: number;
 }
 
 export interface AgentProfile {

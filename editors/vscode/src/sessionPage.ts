@@ -138,7 +138,11 @@ export type PageMessage =
   | { type: "removed"; text: string };
 
 /** Messages from the page to the extension. */
-export type PageRequest = { type: "ready" } | { type: "command"; command: string };
+export type PageRequest =
+  | { type: "ready" }
+  | { type: "command"; command: string }
+  | { type: "openUrl"; url: string }
+  | { type: "openFile"; file: string; line: number };
 
 /** The commands a page button may run (anything else a page sends is ignored). */
 export const PAGE_COMMANDS: readonly string[] = [
@@ -200,6 +204,29 @@ h3.transcript-head { margin: 16px 0 6px; font-size: 1em; border-bottom: 1px soli
 #transcript .ev-error .ev-title { color: var(--vscode-foreground); font-weight: 600; }
 #transcript .ev-stderr { border-left-color: var(--vscode-charts-orange); }
 #transcript .ev-stderr .ev-title { color: var(--vscode-foreground); font-weight: 600; }
+#transcript .ev-facts { font-size: 0.9em; color: var(--vscode-descriptionForeground); margin-top: 2px; }
+#transcript details.more > summary { cursor: pointer; color: var(--vscode-textLink-foreground); font-size: 0.9em; }
+#transcript .md p { margin: 0 0 6px; }
+#transcript .md .md-h { margin: 8px 0 4px; }
+#transcript .md pre.code { padding: 6px 8px; background: var(--vscode-textCodeBlock-background); white-space: pre-wrap; }
+#transcript .md code { font-family: var(--vscode-editor-font-family); }
+#transcript .md :not(pre) > code { background: var(--vscode-textCodeBlock-background); padding: 0 3px; border-radius: 3px; }
+#transcript .md blockquote { margin: 0 0 6px; padding-left: 8px; border-left: 3px solid var(--vscode-textBlockQuote-border); }
+#transcript .md ul, #transcript .md ol { margin: 0 0 6px; padding-left: 20px; }
+a.link { color: var(--vscode-textLink-foreground); text-decoration: underline; cursor: pointer; }
+.ansi-bold { font-weight: bold; } .ansi-dim { opacity: 0.75; } .ansi-italic { font-style: italic; } .ansi-underline { text-decoration: underline; }
+.ansi-fg-0 { color: var(--vscode-terminal-ansiBlack); } .ansi-fg-1 { color: var(--vscode-terminal-ansiRed); }
+.ansi-fg-2 { color: var(--vscode-terminal-ansiGreen); } .ansi-fg-3 { color: var(--vscode-terminal-ansiYellow); }
+.ansi-fg-4 { color: var(--vscode-terminal-ansiBlue); } .ansi-fg-5 { color: var(--vscode-terminal-ansiMagenta); }
+.ansi-fg-6 { color: var(--vscode-terminal-ansiCyan); } .ansi-fg-7 { color: var(--vscode-terminal-ansiWhite); }
+.ansi-fg-8 { color: var(--vscode-terminal-ansiBrightBlack); } .ansi-fg-9 { color: var(--vscode-terminal-ansiBrightRed); }
+.ansi-fg-10 { color: var(--vscode-terminal-ansiBrightGreen); } .ansi-fg-11 { color: var(--vscode-terminal-ansiBrightYellow); }
+.ansi-fg-12 { color: var(--vscode-terminal-ansiBrightBlue); } .ansi-fg-13 { color: var(--vscode-terminal-ansiBrightMagenta); }
+.ansi-fg-14 { color: var(--vscode-terminal-ansiBrightCyan); } .ansi-fg-15 { color: var(--vscode-terminal-ansiBrightWhite); }
+.ansi-bg-0 { background: var(--vscode-terminal-ansiBlack); } .ansi-bg-1 { background: var(--vscode-terminal-ansiRed); }
+.ansi-bg-2 { background: var(--vscode-terminal-ansiGreen); } .ansi-bg-3 { background: var(--vscode-terminal-ansiYellow); }
+.ansi-bg-4 { background: var(--vscode-terminal-ansiBlue); } .ansi-bg-5 { background: var(--vscode-terminal-ansiMagenta); }
+.ansi-bg-6 { background: var(--vscode-terminal-ansiCyan); } .ansi-bg-7 { background: var(--vscode-terminal-ansiWhite); }
 #transcript .ev-lifecycle, #transcript .ev-meta { color: var(--vscode-descriptionForeground); padding-top: 0; padding-bottom: 0; }
 #transcript .ev-lifecycle pre.ev-body::before { content: "— "; }
 #transcript .ev-lifecycle .ev-title { display: none; }
@@ -232,7 +259,12 @@ const SCRIPT = `
   });
   document.addEventListener('click', function (e) {
     const b = e.target && e.target.closest ? e.target.closest('button[data-command]') : null;
-    if (b) { vscode.postMessage({ type: 'command', command: b.getAttribute('data-command') }); }
+    if (b) { vscode.postMessage({ type: 'command', command: b.getAttribute('data-command') }); return; }
+    const a = e.target && e.target.closest ? e.target.closest('a.link') : null;
+    if (!a) return;
+    e.preventDefault();
+    if (a.hasAttribute('data-href')) vscode.postMessage({ type: 'openUrl', url: a.getAttribute('data-href') });
+    else vscode.postMessage({ type: 'openFile', file: a.getAttribute('data-file'), line: Number(a.getAttribute('data-line') || 0) });
   });
   follow.addEventListener('click', function () { following = true; root.scrollTop = root.scrollHeight; follow.style.display = 'none'; });
   window.addEventListener('message', function (event) {

@@ -3,11 +3,14 @@
 // holds, so a server restart resumes it with no event lost or shown twice.
 
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
 import type { Lulu } from "./lulu";
 import { type OutputParams, type SessionRow, type TranscriptEvent, errorCode, errorMessage, ErrorCodes } from "./protocol";
 import { PAGE_COMMANDS, type PageMessage, type PageRequest, pageHtml, renderDetailsHtml } from "./sessionPage";
-import { eventsToHtml } from "./transcript";
+import { isUnder } from "./removal";
+import { type Block, blocksToHtml, renderEvents } from "./transcript";
 
 /** The webview panels' type, also the key of the serializer that restores them. */
 export const VIEW_TYPE = "lulu.session";
@@ -94,6 +97,10 @@ class SessionPanel {
   private detailsAgain = false;
   private disposed = false;
   private isRemoved = false;
+  private worktreePath: string | null = null;
+  /** The last block on the page, so the next batch continues its run under one heading. */
+  private lastBlock: Block | undefined;
+  private repo: string | null = null;
 
   constructor(
     private readonly lulu: Lulu,
@@ -110,6 +117,14 @@ class SessionPanel {
         if (PAGE_COMMANDS.includes(msg.command)) void vscode.commands.executeCommand(msg.command, this.id);
         return;
       }
+      if (msg?.type === "openUrl") {
+        if (/^https?:\/\//.test(msg.url)) void vscode.env.openExternal(vscode.Uri.parse(msg.url));
+        return;
+      }
+      if (msg?.type === "openFile") {
+        void this.openFile(msg.file, msg.line);
+        return;
+      }
       if (msg?.type !== "ready") return;
       if (this.ready) {
         // The page was rebuilt: replay what it showed.
@@ -121,6 +136,22 @@ class SessionPanel {
       for (const m of queued) void this.panel.webview.postMessage(m);
     });
     this.panel.onDidDispose(() => this.dispose());
+  }
+
+  /** Opens a file the transcript names, if it is in the session's worktree (or repository). */
+  private async openFile(file: string, line: number): Promise<void> {
+    const root = this.worktreePath ?? this.repo;
+    if (!root || typeof file !== "string") return;
+    const target = path.resolve(root, file);
+    if (!isUnder(target, root) || !existsSync(target)) {
+      void vscode.window.showInformationMessage(`Lulu: ${file} is not a file of this session's worktree.`);
+      return;
+    }
+    const at = Math.max(0, (Number.isFinite(line) ? line : 1) - 1);
+    await vscode.window.showTextDocument(vscode.Uri.file(target), {
+      selection: new vscode.Range(at, 0, at, 0),
+      viewColumn: vscode.ViewColumn.Beside,
+    });
   }
 
   reveal(): void {
@@ -163,6 +194,8 @@ class SessionPanel {
           const detail = await this.lulu.request("lulu/session", { id: this.id });
           if (this.disposed) return;
           this.name = detail.name;
+          this.worktreePath = detail.worktreePath;
+          this.repo = detail.repo;
           this.panel.title = `Lulu: ${detail.name}`;
           this.post({ type: "details", html: renderDetailsHtml(detail) });
         } catch (err) {
@@ -179,7 +212,9 @@ class SessionPanel {
     const fresh = events.filter((e) => e.seq > this.lastSeq).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) return;
     this.lastSeq = fresh[fresh.length - 1].seq;
-    this.post({ type: "append", html: eventsToHtml(fresh) });
+    const blocks = renderEvents(fresh);
+    this.post({ type: "append", html: blocksToHtml(blocks, this.lastBlock) });
+    if (blocks.length) this.lastBlock = blocks[blocks.length - 1];
   }
 
   changed(_row: SessionRow): void {
