@@ -121,7 +121,7 @@ export function notAServerMessage(serverPath: string, exit: { code: number | nul
     .split("\n")
     .map((l) => l.trim())
     .filter(Boolean)
-    .slice(-3)
+    .slice(0, 6)
     .join(" ");
   const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
   const said = last ? ` and said: ${last.length > 300 ? `${last.slice(0, 299)}…` : last}` : " without a word";

@@ -131,8 +131,14 @@ export function renderDetailsHtml(detail: SessionDetail): string {
 /** Messages from the extension to the page. */
 export type PageMessage =
   | { type: "details"; html: string }
-  | { type: "append"; html: string }
-  | { type: "reset" }
+  /**
+   * Events `from`..`to` (seq, inclusive) as HTML, answering the page (or opening it):
+   * `where` says which end they go to; `replace` starts the page afresh (and `follow`
+   * says whether it then sticks to the bottom); `tail` is the session's last seq.
+   */
+  | { type: "page"; html: string; from: number; to: number; where: "start" | "end"; tail: number; replace?: boolean; follow?: boolean }
+  /** New events as they happen, `from`..`to`. */
+  | { type: "live"; html: string; from: number; to: number }
   | { type: "notice"; text: string }
   /** The session is gone: a banner at the top, and its buttons off. */
   | { type: "removed"; text: string };
@@ -140,6 +146,9 @@ export type PageMessage =
 /** Messages from the page to the extension. */
 export type PageRequest =
   | { type: "ready" }
+  | { type: "older"; before: number }
+  | { type: "newer"; after: number }
+  | { type: "latest" }
   | { type: "command"; command: string }
   | { type: "openUrl"; url: string }
   | { type: "openFile"; file: string; line: number };
@@ -236,8 +245,12 @@ a.link { color: var(--vscode-textLink-foreground); text-decoration: underline; c
 #follow { position: fixed; right: 16px; bottom: 12px; display: none; }
 `;
 
-/** The session view keeps this many transcript blocks; older ones leave the page. */
-export const MAX_BLOCKS = 5000;
+/**
+ * The page keeps at most this many transcript blocks in its DOM; it pages older (and newer)
+ * events in from the extension as the reader scrolls, and lets the far end go, so a
+ * transcript of any length opens fast and keeps the page's memory flat.
+ */
+export const MAX_BLOCKS = 1500;
 
 const SCRIPT = `
 (function () {
@@ -247,16 +260,37 @@ const SCRIPT = `
   const notice = document.getElementById('notice');
   const banner = document.getElementById('banner');
   const follow = document.getElementById('follow');
-  const cutNote = document.getElementById('cut');
+  const startNote = document.getElementById('start');
   const MAX_BLOCKS = ${MAX_BLOCKS};
-  let cut = 0;
   const root = document.scrollingElement || document.documentElement;
+  // The events shown: seq lo..hi (0 = none yet); tail = the session's last seq known.
+  let lo = 0, hi = 0, tail = 0, asked = false, following = true, loaded = false;
   function atBottom() { return root.scrollTop + window.innerHeight >= root.scrollHeight - 48; }
-  let following = true;
-  window.addEventListener('scroll', function () {
-    following = atBottom();
-    follow.style.display = following ? 'none' : 'block';
-  });
+  function showFollow() { follow.style.display = following && hi >= tail ? 'none' : 'block'; }
+  function blockSeq(el) { return el ? Number(el.getAttribute('data-seq')) : 0; }
+  // Consecutive blocks of one kind and heading show the heading once, also across batches.
+  function mergeHeading(el) {
+    if (!el) return;
+    const prev = el.previousElementSibling;
+    const title = el.querySelector(':scope > .ev-title');
+    if (!prev || !title) return;
+    const prevTitle = prev.querySelector(':scope > .ev-title');
+    const same = prev.className === el.className && prevTitle && prevTitle.textContent === title.textContent;
+    if (same) title.remove();
+  }
+  function note() {
+    startNote.textContent = lo > 1 ? 'Earlier events load as you scroll up (' + (lo - 1) + ' before these).' : '';
+  }
+  function maybeAsk() {
+    if (asked || !loaded) return;
+    const first = transcript.firstElementChild;
+    if (lo > 1 && (!first || first.getBoundingClientRect().top > -window.innerHeight)) {
+      asked = true; vscode.postMessage({ type: 'older', before: lo });
+    } else if (hi < tail && atBottom()) {
+      asked = true; vscode.postMessage({ type: 'newer', after: hi });
+    }
+  }
+  window.addEventListener('scroll', function () { following = atBottom() && hi >= tail; showFollow(); maybeAsk(); });
   document.addEventListener('click', function (e) {
     const b = e.target && e.target.closest ? e.target.closest('button[data-command]') : null;
     if (b) { vscode.postMessage({ type: 'command', command: b.getAttribute('data-command') }); return; }
@@ -266,23 +300,63 @@ const SCRIPT = `
     if (a.hasAttribute('data-href')) vscode.postMessage({ type: 'openUrl', url: a.getAttribute('data-href') });
     else vscode.postMessage({ type: 'openFile', file: a.getAttribute('data-file'), line: Number(a.getAttribute('data-line') || 0) });
   });
-  follow.addEventListener('click', function () { following = true; root.scrollTop = root.scrollHeight; follow.style.display = 'none'; });
+  follow.addEventListener('click', function () {
+    following = true;
+    if (hi < tail) { asked = true; vscode.postMessage({ type: 'latest' }); }
+    else root.scrollTop = root.scrollHeight;
+    showFollow();
+  });
+  function trimTop() {
+    while (transcript.childElementCount > MAX_BLOCKS) transcript.firstElementChild.remove();
+    lo = blockSeq(transcript.firstElementChild) || lo;
+  }
+  function trimBottom() {
+    while (transcript.childElementCount > MAX_BLOCKS) transcript.lastElementChild.remove();
+    hi = blockSeq(transcript.lastElementChild) || hi;
+  }
+  function append(msg) {
+    const keep = following;
+    const seam = transcript.lastElementChild;
+    transcript.insertAdjacentHTML('beforeend', msg.html);
+    mergeHeading(seam ? seam.nextElementSibling : null);
+    if (!lo) lo = msg.from;
+    hi = msg.to;
+    if (keep) { trimTop(); root.scrollTop = root.scrollHeight; }
+  }
   window.addEventListener('message', function (event) {
     const msg = event.data;
     if (msg.type === 'details') { details.innerHTML = msg.html; }
-    else if (msg.type === 'reset') { transcript.innerHTML = ''; }
     else if (msg.type === 'notice') { notice.textContent = msg.text; }
     else if (msg.type === 'removed') {
       banner.textContent = msg.text;
       document.querySelectorAll('button[data-command]').forEach(function (b) { b.disabled = true; });
       document.querySelectorAll('.status').forEach(function (s) { s.textContent = 'Removed'; s.className = 'status status-removed'; });
     }
-    else if (msg.type === 'append') {
-      const keep = following;
-      transcript.insertAdjacentHTML('beforeend', msg.html);
-      while (transcript.childElementCount > MAX_BLOCKS) { transcript.firstElementChild.remove(); cut++; }
-      if (cut) { cutNote.textContent = cut + ' earlier transcript blocks are not shown here (lulu logs shows them all).'; }
-      if (keep) { root.scrollTop = root.scrollHeight; }
+    else if (msg.type === 'page') {
+      // An answer: the first page (where 'end', replacing), older events, newer events.
+      asked = false;
+      tail = Math.max(tail, msg.tail);
+      if (msg.replace) { transcript.innerHTML = ''; lo = 0; hi = 0; following = msg.follow; }
+      if (msg.where === 'start') {
+        const before = root.scrollHeight, top = root.scrollTop, first = transcript.firstElementChild;
+        transcript.insertAdjacentHTML('afterbegin', msg.html);
+        mergeHeading(first);
+        lo = msg.from;
+        if (!hi) hi = msg.to;
+        root.scrollTop = top + (root.scrollHeight - before);
+        trimBottom();
+      } else {
+        append(msg);
+      }
+      if (msg.replace) { loaded = true; if (following) root.scrollTop = root.scrollHeight; else root.scrollTop = 0; }
+      note(); showFollow();
+      setTimeout(maybeAsk, 0);
+    }
+    else if (msg.type === 'live') {
+      tail = Math.max(tail, msg.to);
+      // Shown only when the page holds the newest events; else the Follow button says there is more.
+      if (loaded && hi >= msg.from - 1) append(msg);
+      note(); showFollow();
     }
   });
   vscode.setState({ id: document.body.getAttribute('data-session') });
@@ -310,10 +384,10 @@ export function pageHtml(opts: PageOptions): string {
 <div id="banner" role="status"></div>
 <div id="details"><p class="dim">Loading…</p></div>
 <h3 class="transcript-head">Transcript</h3>
-<div id="cut" class="dim"></div>
+<div id="start" class="dim"></div>
 <div id="transcript" role="log" aria-live="polite"></div>
 <div id="notice"></div>
-<button id="follow" title="Follow new output">↓ Follow</button>
+<button id="follow" title="Show the newest output and follow it">↓ Latest</button>
 <script nonce="${opts.nonce}">${SCRIPT}</script>
 </body>
 </html>`;

@@ -10,7 +10,10 @@ import type { Lulu } from "./lulu";
 import { type OutputParams, type SessionRow, type TranscriptEvent, errorCode, errorMessage, ErrorCodes } from "./protocol";
 import { PAGE_COMMANDS, type PageMessage, type PageRequest, pageHtml, renderDetailsHtml } from "./sessionPage";
 import { isUnder } from "./removal";
-import { type Block, blocksToHtml, renderEvents } from "./transcript";
+import { blocksToHtml, renderEvents } from "./transcript";
+
+/** How many events the view asks for at a time (on opening, and scrolling to either end). */
+const PAGE_EVENTS = 400;
 
 /** The webview panels' type, also the key of the serializer that restores them. */
 export const VIEW_TYPE = "lulu.session";
@@ -89,8 +92,6 @@ export class SessionViews implements vscode.Disposable, vscode.WebviewPanelSeria
 class SessionPanel {
   /** The highest `seq` shown; output at or below it is a duplicate and dropped. */
   private lastSeq = 0;
-  /** Everything posted, so a reloaded page can be rebuilt. */
-  private readonly history: PageMessage[] = [];
   private ready = false;
   private queue: PageMessage[] = [];
   private detailsInFlight = false;
@@ -98,8 +99,10 @@ class SessionPanel {
   private disposed = false;
   private isRemoved = false;
   private worktreePath: string | null = null;
-  /** The last block on the page, so the next batch continues its run under one heading. */
-  private lastBlock: Block | undefined;
+  private detailsMessage: PageMessage | undefined;
+  private status: string | undefined;
+  /** The first page of events was asked for. */
+  private opened = false;
   private repo: string | null = null;
 
   constructor(
@@ -125,15 +128,20 @@ class SessionPanel {
         void this.openFile(msg.file, msg.line);
         return;
       }
+      if (msg?.type === "older") void this.page(Math.max(0, msg.before - 1 - PAGE_EVENTS), msg.before - 1, "start");
+      if (msg?.type === "newer") void this.page(msg.after, msg.after + PAGE_EVENTS, "end");
+      if (msg?.type === "latest") void this.openLatest(true);
       if (msg?.type !== "ready") return;
-      if (this.ready) {
-        // The page was rebuilt: replay what it showed.
-        this.queue = [...this.history];
-      }
+      const rebuilt = this.ready;
       this.ready = true;
       const queued = this.queue;
       this.queue = [];
       for (const m of queued) void this.panel.webview.postMessage(m);
+      if (rebuilt) {
+        // The page was rebuilt: its details again, and the newest events.
+        if (this.detailsMessage) void this.panel.webview.postMessage(this.detailsMessage);
+        void this.openLatest(this.following());
+      }
     });
     this.panel.onDidDispose(() => this.dispose());
   }
@@ -159,21 +167,52 @@ class SessionPanel {
   }
 
   private post(msg: PageMessage): void {
-    if (msg.type === "details") {
-      const i = this.history.findIndex((m) => m.type === "details");
-      if (i >= 0) this.history.splice(i, 1);
-    }
-    if (msg.type !== "notice") this.history.push(msg);
-    // A rebuilt page replays at most this much (the page itself keeps MAX_BLOCKS blocks).
-    if (this.history.length > 2000) this.history.splice(0, this.history.length - 2000);
+    if (msg.type === "details") this.detailsMessage = msg;
     if (this.ready) void this.panel.webview.postMessage(msg);
     else this.queue.push(msg);
   }
 
-  /** Loads the details and (re)starts the watch after the last event shown. */
+  /** A running session's view sticks to its newest output; an ended one opens at the top. */
+  private following(): boolean {
+    return this.status === "running" || this.status === "starting";
+  }
+
+  /** The newest page of events, replacing what the page shows. */
+  private async openLatest(follow: boolean): Promise<void> {
+    try {
+      const probe = await this.lulu.request("lulu/transcript", { id: this.id, afterSeq: Number.MAX_SAFE_INTEGER, limit: 1 });
+      const after = Math.max(0, probe.lastSeq - PAGE_EVENTS);
+      await this.page(after, probe.lastSeq, "end", { replace: true, follow });
+    } catch (err) {
+      this.post({ type: "notice", text: `Could not load the transcript: ${errorMessage(err)}` });
+    }
+  }
+
+  /** Events after `after` up to `upTo` (seq), to one end of the page. */
+  private async page(after: number, upTo: number, where: "start" | "end", opts: { replace?: boolean; follow?: boolean } = {}): Promise<void> {
+    const limit = Math.min(10_000, Math.max(1, upTo - after));
+    try {
+      const r = await this.lulu.request("lulu/transcript", { id: this.id, afterSeq: after, limit });
+      const events = r.events.filter((e) => e.seq <= upTo);
+      const to = events.length ? events[events.length - 1].seq : Math.min(upTo, r.lastSeq);
+      if (where === "end") this.lastSeq = Math.max(this.lastSeq, to);
+      this.post({ type: "page", html: blocksToHtml(renderEvents(events)), from: after + 1, to, where, tail: Math.max(r.lastSeq, this.lastSeq), ...opts });
+    } catch (err) {
+      this.post({ type: "notice", text: `Could not load the transcript: ${errorMessage(err)}` });
+    }
+  }
+
+  /**
+   * Loads the details, the newest page of events (first time), and (re)starts the watch
+   * after the last event the panel has.
+   */
   async resume(): Promise<void> {
     await this.refreshDetails();
     if (this.disposed) return;
+    if (!this.opened && this.lulu.isRunning) {
+      this.opened = true;
+      await this.openLatest(this.following());
+    }
     try {
       await this.lulu.request("lulu/watch", { id: this.id, afterSeq: this.lastSeq });
     } catch (err) {
@@ -195,6 +234,7 @@ class SessionPanel {
           if (this.disposed) return;
           this.name = detail.name;
           this.worktreePath = detail.worktreePath;
+          this.status = detail.status;
           this.repo = detail.repo;
           this.panel.title = `Lulu: ${detail.name}`;
           this.post({ type: "details", html: renderDetailsHtml(detail) });
@@ -211,10 +251,9 @@ class SessionPanel {
   append(events: TranscriptEvent[]): void {
     const fresh = events.filter((e) => e.seq > this.lastSeq).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) return;
+    const previous = this.lastSeq;
     this.lastSeq = fresh[fresh.length - 1].seq;
-    const blocks = renderEvents(fresh);
-    this.post({ type: "append", html: blocksToHtml(blocks, this.lastBlock) });
-    if (blocks.length) this.lastBlock = blocks[blocks.length - 1];
+    this.post({ type: "live", html: blocksToHtml(renderEvents(fresh)), from: previous + 1, to: this.lastSeq });
   }
 
   changed(_row: SessionRow): void {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync } from "node:fs";
 import { type TestContext, after, before, test } from "node:test";
-import type { Locator, Page } from "playwright-core";
+import type { Frame, Locator, Page } from "playwright-core";
 import {
   type Workbench,
   openLuluView,
@@ -88,6 +88,72 @@ function killServeOf(stateDir: string): number {
     }
   }
   return killed;
+}
+
+/**
+ * Every text of a webview whose contrast against its background is under 4.5:1 (WCAG AA),
+ * as "ratio text (colour on background)". The agent's own ANSI colours are left out: they
+ * are its content, shown in the theme's terminal colours as a terminal shows them.
+ */
+async function lowContrast(frame: Frame): Promise<string[]> {
+  return frame.evaluate(() => {
+    type RGBA = [number, number, number, number];
+    const g = globalThis as unknown as {
+      document: { body: Element; documentElement: Element; querySelectorAll(s: string): Iterable<Element> };
+      getComputedStyle(e: Element): { color: string; backgroundColor: string; visibility: string; display: string; getPropertyValue(p: string): string };
+    };
+    type Element = { parentElement: Element | null; childNodes: Iterable<{ nodeType: number; textContent: string | null }>; closest(s: string): Element | null; getClientRects(): { length: number }; textContent: string | null };
+    const parse = (c: string): RGBA => {
+      const m = /rgba?\(([\d.]+)[, ]+([\d.]+)[, ]+([\d.]+)(?:[,/ ]+([\d.]+))?/.exec(c);
+      if (m) return [Number(m[1]), Number(m[2]), Number(m[3]), m[4] === undefined ? 1 : Number(m[4])];
+      const h = /^#([0-9a-f]{6})([0-9a-f]{2})?$/i.exec(c.trim());
+      if (h) return [parseInt(h[1].slice(0, 2), 16), parseInt(h[1].slice(2, 4), 16), parseInt(h[1].slice(4, 6), 16), h[2] ? parseInt(h[2], 16) / 255 : 1];
+      return [0, 0, 0, 0];
+    };
+    const over = (top: RGBA, under: RGBA): RGBA => [0, 1, 2].map((i) => top[i] * top[3] + under[i] * (1 - top[3])).concat(1) as RGBA;
+    const pageBg = parse(g.getComputedStyle(g.document.documentElement).getPropertyValue("--vscode-editor-background"));
+    const background = (el: Element | null): RGBA => {
+      const layers: RGBA[] = [];
+      for (let e = el; e; e = e.parentElement) {
+        const c = parse(g.getComputedStyle(e).backgroundColor);
+        if (c[3] > 0) layers.push(c);
+        if (c[3] >= 1) break;
+      }
+      let bg: RGBA = layers.length && layers[layers.length - 1][3] >= 1 ? layers.pop() as RGBA : pageBg;
+      for (const l of layers.reverse()) bg = over(l, bg);
+      return bg;
+    };
+    const lum = (c: RGBA) => {
+      const [r, gr, b] = c.slice(0, 3).map((v) => {
+        const s = v / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r + 0.7152 * gr + 0.0722 * b;
+    };
+    const low: string[] = [];
+    for (const el of g.document.querySelectorAll("body *")) {
+      const own = [...el.childNodes].filter((n) => n.nodeType === 3 && (n.textContent ?? "").trim()).length > 0;
+      if (!own || el.getClientRects().length === 0 || el.closest("[class*=ansi-]") || el.closest("script,style")) continue;
+      const cs = g.getComputedStyle(el);
+      if (cs.visibility === "hidden") continue;
+      const bg = background(el);
+      const fg = over(parse(cs.color), bg);
+      const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+      const ratio = (a + 0.05) / (b + 0.05);
+      if (ratio < 4.5) low.push(`${ratio.toFixed(2)} "${(el.textContent ?? "").trim().slice(0, 30)}" (${cs.color} on rgb(${bg.slice(0, 3).map(Math.round).join(", ")}))`);
+    }
+    return low;
+  });
+}
+
+/** Picks a colour theme by its name through Preferences: Color Theme. */
+async function pickTheme(page: Page, theme: string): Promise<void> {
+  await runCommand(page, "Preferences: Color Theme");
+  const input = page.locator(".quick-input-widget .quick-input-box input");
+  await input.fill(theme);
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: theme }).first().waitFor({ state: "visible" });
+  await input.press("Enter");
+  await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
 }
 
 /** The Lulu output channel as VS Code wrote it to its log folder. */
@@ -250,6 +316,39 @@ step("double click opens the session view with the live transcript", async () =>
   shots.push(await screenshot(page, wb.artifacts, "session-view.png"));
 });
 
+step("the transcript shows Markdown, ANSI colours, links and folded output, every text readable in Dark and Light Modern", async () => {
+  const { page } = wb;
+  await runCommand(page, "View: Close All Editors");
+  await spawnSession("rho rich [rich]");
+  await sessionRow(page, "rho", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await sessionRow(page, "rho").dblclick();
+  const frame = await sessionViewFrame(page, "npm test -- --watch=false");
+  const t = frame.locator("#transcript");
+  await t.locator("h4.md-h", { hasText: "Plan" }).waitFor({ state: "visible" });
+  await t.locator("strong", { hasText: "README.md:1" }).waitFor({ state: "visible" });
+  await t.locator("pre.code", { hasText: "npm test -- --watch=false" }).waitFor({ state: "visible" });
+  assert.equal(await t.locator("text=`npm test`").count(), 0, "no Markdown shown as typed");
+  assert.doesNotMatch(await t.innerText(), /\[32m|␛|\u001b/, "no raw escape codes");
+  await t.locator(".ansi-fg-2", { hasText: "58 passed" }).waitFor({ state: "visible" });
+  // The long output is folded, not cut: 40 lines, then 21 more on a click.
+  const more = t.locator("details.more summary", { hasText: "21 more lines" });
+  await more.waitFor({ state: "visible" });
+  assert.equal(await t.locator("text=test 60 ok").isVisible(), false);
+  await more.click();
+  await t.locator("text=test 60 ok").waitFor({ state: "visible" });
+  for (const theme of ["Dark Modern", "Light Modern"]) {
+    if (theme !== "Dark Modern") await pickTheme(page, theme);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(await lowContrast(frame), [], `every text at least 4.5:1 in ${theme}`);
+    shots.push(await screenshot(page, wb.artifacts, `session-view-rich-${theme.split(" ")[0].toLowerCase()}.png`));
+  }
+  await pickTheme(page, "Dark Modern");
+  // A file path at a line opens that file of the session's worktree.
+  await t.locator("a.link", { hasText: "README.md:1" }).first().click();
+  await page.locator(".tabs-container .tab", { hasText: "README.md" }).first().waitFor({ state: "visible" });
+  await runCommand(page, "View: Close All Editors");
+});
+
 step("arrow keys then Enter open the focused row's session view, not the clicked one", async () => {
   const { page } = wb;
   await runCommand(page, "View: Close All Editors");
@@ -375,7 +474,8 @@ step("Continue runs the agent again in the same session, resuming its conversati
 
 step("the session view follows new output at the bottom", async () => {
   const { page } = wb;
-  await spawnSession("theta chatty [lines 400]");
+  // Still running when it is opened (it sleeps after printing), so the view follows it.
+  await spawnSession("theta chatty [lines 400] [sleep 4]");
   await sessionRow(page, "theta").dblclick();
   const frame = await sessionViewFrame(page, "line 400", 120_000);
   const atBottom = await frame.evaluate(() => {

@@ -79,8 +79,8 @@ describe("settingAtFault: Open Settings opens the setting the failure is about",
 describe("notAServerMessage: a program that is not lulu says so in its own words", () => {
   test("exited with a message", () =>
     assert.equal(
-      notAServerMessage("/usr/bin/git", { code: 1, signal: null }, "git: 'serve' is not a git command. See 'git --help'.\n"),
-      "\"/usr/bin/git serve\" exited with code 1 and said: git: 'serve' is not a git command. See 'git --help'. Is lulu.server.path the lulu server?",
+      notAServerMessage("/usr/bin/git", { code: 1, signal: null }, "git: 'serve' is not a git command. See 'git --help'.\n\nThe most similar commands are\n\tcvsserver\n"),
+      "\"/usr/bin/git serve\" exited with code 1 and said: git: 'serve' is not a git command. See 'git --help'. The most similar commands are cvsserver. Is lulu.server.path the lulu server?",
     ));
   test("silent", () =>
     assert.equal(notAServerMessage("/bin/false", { code: 1, signal: null }, ""), '"/bin/false serve" exited with code 1 without a word. Is lulu.server.path the lulu server?'));
