@@ -5,6 +5,7 @@
 import * as vscode from "vscode";
 import { BASE_SCHEME, BaseContentProvider, showChanges } from "./diff";
 import type { Lulu } from "./lulu";
+import { filterSessions, removeAllEnded, removeMany, selectedRows } from "./cleanup";
 import { newSession } from "./newSession";
 import {
   ErrorCodes,
@@ -12,6 +13,7 @@ import {
   type Status,
   errorCode,
   errorMessage,
+  isEnded,
 } from "./protocol";
 import { isUnder, removalQuestion } from "./removal";
 import { STATUS_LOOK, renderRow } from "./rows";
@@ -59,7 +61,12 @@ export function registerCommands(lulu: Lulu): void {
 
   reg("lulu.newSession", () => newSession(lulu));
 
-  reg("lulu.cancelSession", async (arg) => {
+  reg("lulu.cancelSession", async (arg, selected) => {
+    const many = selectedRows(lulu, arg, selected);
+    if (many) {
+      for (const r of many.filter((r) => !isEnded(r.status))) lulu.tree.upsert(await lulu.request("lulu/cancel", { id: r.id }));
+      return;
+    }
     const row = await sessionArg(lulu, arg, ["starting", "running"], "Cancel which session?");
     if (!row) return;
     const after = await lulu.request("lulu/cancel", { id: row.id });
@@ -80,7 +87,14 @@ export function registerCommands(lulu: Lulu): void {
     lulu.tree.upsert(after);
   });
 
-  reg("lulu.removeSession", async (arg) => {
+  reg("lulu.removeSession", async (arg, selected) => {
+    // The Delete key passes { focused: true }: the multi-selection when there is one.
+    const fromKey = typeof arg === "object" && arg !== null && (arg as { focused?: unknown }).focused === true;
+    const many = selectedRows(lulu, arg, fromKey ? [...lulu.treeView.selection] : selected);
+    if (many) {
+      await removeMany(lulu, many);
+      return;
+    }
     const row = await sessionArg(lulu, arg, undefined, "Remove which session?");
     if (row) await removeSession(lulu, row);
   });
@@ -106,6 +120,10 @@ export function registerCommands(lulu: Lulu): void {
       forceNewWindow: true,
     });
   });
+
+  reg("lulu.removeAllEnded", () => removeAllEnded(lulu));
+  reg("lulu.filter", () => filterSessions(lulu));
+  reg("lulu.clearFilter", () => lulu.tree.setFilter({}));
 
   reg("lulu.refresh", async () => {
     if (!lulu.isRunning) {

@@ -21,6 +21,7 @@ import {
   type Requests,
   type SessionRow,
 } from "./protocol";
+import { countRows } from "./rows";
 import { SessionViews } from "./sessionView";
 import { SessionsTree } from "./sessionsTree";
 
@@ -87,6 +88,8 @@ export class Lulu implements vscode.Disposable {
   /** Why the server is not running, when it is not. */
   private notRunningReason: string | undefined = "The lulu server has not started yet.";
   private restartTimes: number[] = [];
+  /** A start-up error toast is (perhaps) still showing. */
+  private failureToastOpen = false;
   private readonly onDidStartEmitter = new vscode.EventEmitter<void>();
   /** Fires each time a server is up and initialized (first start and every restart). */
   readonly onDidStart = this.onDidStartEmitter.event;
@@ -99,10 +102,25 @@ export class Lulu implements vscode.Disposable {
       vscode.window.createTreeView("lulu.sessions", {
         treeDataProvider: this.tree,
         showCollapseAll: false,
-        canSelectMany: false,
+        canSelectMany: true,
       }),
     );
     this.tree.attach(this.treeView);
+    // Running and failed counts, in the status bar and as the view's badge, for a user
+    // working elsewhere.
+    const status = this.track(vscode.window.createStatusBarItem("lulu.status", vscode.StatusBarAlignment.Left, 10));
+    status.name = "Lulu Sessions";
+    status.command = "lulu.sessions.focus";
+    const showCounts = () => {
+      const c = countRows(this.tree.rows());
+      status.text = c.text;
+      status.tooltip = c.tooltip;
+      status.accessibilityInformation = { label: c.tooltip };
+      if (c.text) status.show();
+      else status.hide();
+      this.treeView.badge = c.running + c.failed > 0 ? { value: c.running + c.failed, tooltip: c.tooltip } : undefined;
+    };
+    this.track(this.tree.onDidChangeCounts(showCounts));
     this.views = this.track(new SessionViews(this));
     this.track(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -238,6 +256,12 @@ export class Lulu implements vscode.Disposable {
   }
 
   private started(): void {
+    // A start-up error still on screen is out of date now: move it to the notification
+    // centre (VS Code lets an extension hide toasts, not close its own).
+    if (this.failureToastOpen) {
+      this.failureToastOpen = false;
+      void vscode.commands.executeCommand("notifications.hideToasts");
+    }
     this.notRunningReason = undefined;
     this.setState("running");
     this.onDidStartEmitter.fire();
@@ -255,7 +279,9 @@ export class Lulu implements vscode.Disposable {
     await this.disposeClient();
     const openSettings = "Open Settings";
     const showLog = "Show Log";
+    this.failureToastOpen = true;
     void vscode.window.showErrorMessage(`Lulu: ${message}`, openSettings, showLog).then((choice) => {
+      this.failureToastOpen = false;
       if (choice === openSettings) void vscode.commands.executeCommand("workbench.action.openSettings", setting);
       if (choice === showLog) this.output.show();
     });

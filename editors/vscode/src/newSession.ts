@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import * as vscode from "vscode";
 import type { Lulu } from "./lulu";
 import { type AgentsResult, type SessionRow, errorMessage } from "./protocol";
+import { editPrompt } from "./promptEditor";
 import { CLAUDE_INSTALL_URL, type SpawnWayOut, WAY_OUT_TITLES, spawnAdvice } from "./spawnAdvice";
 
 /** Where the prompt of a New Session that did not start waits for the next one. */
@@ -22,7 +23,7 @@ interface Draft {
   prompt: string;
 }
 
-type BoxOutcome = "spawn" | "agent" | "base" | "repo" | "cancel";
+type BoxOutcome = "spawn" | "agent" | "base" | "repo" | "multiline" | "cancel";
 
 function git(cwd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -36,6 +37,7 @@ function git(cwd: string, args: string[]): Promise<string> {
 const agentButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("hubot"), tooltip: "Choose the agent" };
 const baseButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("git-branch"), tooltip: "Choose the base branch" };
 const repoButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("repo"), tooltip: "Choose the repository" };
+const multilineButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("edit"), tooltip: "Write a multi-line prompt" };
 
 export async function newSession(lulu: Lulu): Promise<void> {
   const folders = vscode.workspace.workspaceFolders ?? [];
@@ -64,6 +66,13 @@ export async function newSession(lulu: Lulu): Promise<void> {
     if (outcome === "cancel") return;
     if (outcome === "agent") await pickAgent(draft, await agents);
     else if (outcome === "base") await pickBase(lulu, draft);
+    else if (outcome === "multiline") {
+      const edited = await editPrompt(boxTitle(draft, folders.length), draft.prompt, (p) => {
+        draft.prompt = p;
+      });
+      draft.prompt = edited.prompt;
+      if (edited.action === "start") next = "spawn";
+    }
     else if (outcome === "repo") {
       const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: "Repository for the new session" });
       if (picked) draft.folder = picked;
@@ -78,6 +87,12 @@ export async function newSession(lulu: Lulu): Promise<void> {
   }
 }
 
+function boxTitle(draft: Draft, folderCount: number): string {
+  const agent = draft.agent ?? (draft.defaultAgent || "default agent");
+  const repo = folderCount > 1 && draft.folder ? ` · ${draft.folder.name}` : "";
+  return `Lulu: New Session — ${agent} on ${draft.baseRef ?? "HEAD"}${repo}`;
+}
+
 /** The prompt box; resolves with what the user did. */
 function promptBox(
   draft: Draft,
@@ -86,15 +101,17 @@ function promptBox(
 ): Promise<BoxOutcome> {
   const input = vscode.window.createInputBox();
   const retitle = () => {
-    const agent = draft.agent ?? (draft.defaultAgent || "default agent");
-    const repo = folderCount > 1 && draft.folder ? ` · ${draft.folder.name}` : "";
-    input.title = `Lulu: New Session — ${agent} on ${draft.baseRef ?? "HEAD"}${repo}`;
+    input.title = boxTitle(draft, folderCount);
   };
   input.placeholder = "What should the agent do?";
   input.prompt = "Enter starts the session; the buttons change the agent and the base branch.";
-  input.value = draft.prompt;
+  // The box is one line: a prompt written in the multi-line editor shows there in full
+  // (and is kept as typed) only when it has one line.
+  const multiline = draft.prompt.includes("\n");
+  input.value = multiline ? "" : draft.prompt;
+  if (multiline) input.placeholder = `(a ${draft.prompt.split("\n").length}-line prompt: the pencil button edits it; typing here replaces it)`;
   input.ignoreFocusOut = true;
-  input.buttons = folderCount > 1 ? [agentButton, baseButton, repoButton] : [agentButton, baseButton];
+  input.buttons = folderCount > 1 ? [multilineButton, agentButton, baseButton, repoButton] : [multilineButton, agentButton, baseButton];
   retitle();
   void agents.then((r) => {
     if (r) {
@@ -107,19 +124,21 @@ function promptBox(
     const finish = (v: BoxOutcome) => {
       if (done) return;
       done = true;
-      draft.prompt = input.value;
+      if (!multiline || input.value) draft.prompt = input.value;
       resolve(v);
       input.hide();
     };
     input.onDidChangeValue(() => (input.validationMessage = undefined));
     input.onDidAccept(() => {
-      if (!input.value.trim()) {
+      if (!input.value.trim() && !(multiline && draft.prompt.trim())) {
         input.validationMessage = "Type what the agent should do.";
         return;
       }
       finish("spawn");
     });
-    input.onDidTriggerButton((b) => finish(b === agentButton ? "agent" : b === baseButton ? "base" : "repo"));
+    input.onDidTriggerButton((b) =>
+      finish(b === agentButton ? "agent" : b === baseButton ? "base" : b === multilineButton ? "multiline" : "repo"),
+    );
     input.onDidHide(() => {
       finish("cancel");
       input.dispose();

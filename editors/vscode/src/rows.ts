@@ -173,3 +173,49 @@ export function renderRow(row: SessionRow, nowMs: number, ctx: RowContext = {}):
     age,
   };
 }
+
+/** The counts the status bar item and the view's badge show. */
+export interface Counts {
+  running: number;
+  starting: number;
+  failed: number;
+  /** The status bar text, codicons included; empty when nothing runs and nothing failed. */
+  text: string;
+  tooltip: string;
+}
+
+export function countRows(rows: readonly SessionRow[]): Counts {
+  const n = (s: Status) => rows.filter((r) => r.status === s).length;
+  const running = n("running");
+  const starting = n("starting");
+  const failed = n("failed");
+  const parts: string[] = [];
+  if (running) parts.push(`$(loading~spin) ${running} running`);
+  if (starting) parts.push(`$(clock) ${starting} starting`);
+  if (failed) parts.push(`$(error) ${failed} failed`);
+  const said = [
+    `${running} running`,
+    ...(starting ? [`${starting} starting`] : []),
+    `${n("completed")} completed`,
+    `${failed} failed`,
+  ];
+  return { running, starting, failed, text: parts.join("  "), tooltip: `Lulu sessions: ${said.join(", ")}` };
+}
+
+/** What the Sessions view shows: every row, or those of one status and/or a name part. */
+export interface RowFilter {
+  status?: Status;
+  name?: string;
+}
+
+export function matchesFilter(row: SessionRow, f: RowFilter): boolean {
+  if (f.status && row.status !== f.status) return false;
+  if (f.name && !row.name.toLowerCase().includes(f.name.toLowerCase())) return false;
+  return true;
+}
+
+/** The view's description while a filter is on. */
+export function describeFilter(f: RowFilter): string | undefined {
+  const parts = [...(f.status ? [STATUS_LOOK[f.status].word] : []), ...(f.name ? [`“${f.name}”`] : [])];
+  return parts.length ? `Filter: ${parts.join(", ")}` : undefined;
+}

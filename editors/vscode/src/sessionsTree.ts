@@ -6,7 +6,7 @@
 import * as vscode from "vscode";
 import type { Lulu } from "./lulu";
 import { type SessionRow, compareRows, errorMessage } from "./protocol";
-import { msUntilAgeChanges, queuePlaces, renderRow, rowAgeMs } from "./rows";
+import { type RowFilter, describeFilter, matchesFilter, msUntilAgeChanges, queuePlaces, renderRow, rowAgeMs } from "./rows";
 
 /** How many rows the tree loads at most (pages of 500 from `lulu/list`). */
 const MAX_ROWS = 5000;
@@ -27,9 +27,13 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
   private loadError: string | undefined;
   /** The Starting rows' places in the queue, computed again when a row changes. */
   private places: Map<string, number> | undefined;
+  private filter: RowFilter = {};
+  private readonly counts = new vscode.EventEmitter<void>();
+  /** Fires when a row's status may have changed (for the status bar and the badge). */
+  readonly onDidChangeCounts = this.counts.event;
 
   constructor(private readonly lulu: Lulu) {
-    this.disposables.push(this.changed);
+    this.disposables.push(this.changed, this.counts);
     this.disposables.push(lulu.onDidStart(() => void this.reload()));
   }
 
@@ -70,7 +74,24 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
   }
 
   getChildren(element?: string): string[] {
-    return element === undefined ? this.order : [];
+    if (element !== undefined) return [];
+    if (!this.filter.status && !this.filter.name) return this.order;
+    return this.order.filter((id) => {
+      const row = this.byId.get(id);
+      return row !== undefined && matchesFilter(row, this.filter);
+    });
+  }
+
+  /** Shows only the rows of one status and/or a name part; `{}` shows every row again. */
+  setFilter(filter: RowFilter): void {
+    this.filter = filter;
+    if (this.view) this.view.description = describeFilter(filter);
+    void vscode.commands.executeCommand("setContext", "lulu.filtered", describeFilter(filter) !== undefined);
+    this.changed.fire(undefined);
+  }
+
+  getFilter(): RowFilter {
+    return this.filter;
   }
 
   getParent(): undefined {
@@ -108,6 +129,7 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
     }
     this.order = [...this.byId.values()].sort(compareRows).map((r) => r.id);
     this.places = undefined;
+    this.counts.fire();
     this.setMessage();
     this.changed.fire(undefined);
     this.scheduleTick();
@@ -118,6 +140,7 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
     const before = this.byId.get(row.id);
     this.byId.set(row.id, row);
     this.places = undefined;
+    if (before?.status !== row.status) this.counts.fire();
     if (before) {
       // A Starting row leaving the queue moves the places of the others.
       this.changed.fire(before.status !== row.status && before.status === "starting" ? undefined : row.id);
@@ -140,6 +163,7 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
     this.pending?.set(id, null);
     if (!this.byId.delete(id)) return;
     this.places = undefined;
+    this.counts.fire();
     this.drawnAge.delete(id);
     this.order = this.order.filter((x) => x !== id);
     this.setMessage();

@@ -146,6 +146,18 @@ async function lowContrast(frame: Frame): Promise<string[]> {
   });
 }
 
+/** The webview frame that has an element matching `selector`. */
+async function frameWith(page: Page, selector: string, timeoutMs = 60_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if (await frame.locator(selector).count().catch(() => 0)) return frame;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no frame has ${selector}`);
+}
+
 /** Picks a colour theme by its name through Preferences: Color Theme. */
 async function pickTheme(page: Page, theme: string): Promise<void> {
   await runCommand(page, "Preferences: Color Theme");
@@ -241,6 +253,8 @@ step("a missing server gives one clear message with a button to fix the setting"
   // The extension restarts its server by itself once the setting changes.
   for (let i = 0; i < 5 && (await page.locator(".settings-editor").isVisible()); i++) await page.keyboard.press("Escape");
   await page.locator(".welcome-view-content", { hasText: "No sessions yet." }).waitFor({ state: "visible" });
+  // The old error does not stay on screen once the server runs.
+  await notLulu.waitFor({ state: "hidden" });
   // The Lulu log: a start-up line with the version and the state dir, an intended restart
   // said as such, and no "[object Object]".
   let log = "";
@@ -316,39 +330,6 @@ step("double click opens the session view with the live transcript", async () =>
   shots.push(await screenshot(page, wb.artifacts, "session-view.png"));
 });
 
-step("the transcript shows Markdown, ANSI colours, links and folded output, every text readable in Dark and Light Modern", async () => {
-  const { page } = wb;
-  await runCommand(page, "View: Close All Editors");
-  await spawnSession("rho rich [rich]");
-  await sessionRow(page, "rho", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
-  await sessionRow(page, "rho").dblclick();
-  const frame = await sessionViewFrame(page, "npm test -- --watch=false");
-  const t = frame.locator("#transcript");
-  await t.locator("h4.md-h", { hasText: "Plan" }).waitFor({ state: "visible" });
-  await t.locator("strong", { hasText: "README.md:1" }).waitFor({ state: "visible" });
-  await t.locator("pre.code", { hasText: "npm test -- --watch=false" }).waitFor({ state: "visible" });
-  assert.equal(await t.locator("text=`npm test`").count(), 0, "no Markdown shown as typed");
-  assert.doesNotMatch(await t.innerText(), /\[32m|␛|\u001b/, "no raw escape codes");
-  await t.locator(".ansi-fg-2", { hasText: "58 passed" }).waitFor({ state: "visible" });
-  // The long output is folded, not cut: 40 lines, then 21 more on a click.
-  const more = t.locator("details.more summary", { hasText: "21 more lines" });
-  await more.waitFor({ state: "visible" });
-  assert.equal(await t.locator("text=test 60 ok").isVisible(), false);
-  await more.click();
-  await t.locator("text=test 60 ok").waitFor({ state: "visible" });
-  for (const theme of ["Dark Modern", "Light Modern"]) {
-    if (theme !== "Dark Modern") await pickTheme(page, theme);
-    await new Promise((r) => setTimeout(r, 500));
-    assert.deepEqual(await lowContrast(frame), [], `every text at least 4.5:1 in ${theme}`);
-    shots.push(await screenshot(page, wb.artifacts, `session-view-rich-${theme.split(" ")[0].toLowerCase()}.png`));
-  }
-  await pickTheme(page, "Dark Modern");
-  // A file path at a line opens that file of the session's worktree.
-  await t.locator("a.link", { hasText: "README.md:1" }).first().click();
-  await page.locator(".tabs-container .tab", { hasText: "README.md" }).first().waitFor({ state: "visible" });
-  await runCommand(page, "View: Close All Editors");
-});
-
 step("arrow keys then Enter open the focused row's session view, not the clicked one", async () => {
   const { page } = wb;
   await runCommand(page, "View: Close All Editors");
@@ -395,6 +376,39 @@ step("cancel with the row's inline button", async () => {
   await row.hover();
   await row.locator('.actions .action-label[aria-label="Cancel"]').click();
   await sessionRow(page, "delta", ", Failed, ").waitFor({ state: "visible", timeout: 120_000 });
+});
+
+step("the transcript shows Markdown, ANSI colours, links and folded output, every text readable in Dark and Light Modern", async () => {
+  const { page } = wb;
+  await runCommand(page, "View: Close All Editors");
+  await spawnSession("rho rich [rich]");
+  await sessionRow(page, "rho", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await sessionRow(page, "rho").dblclick();
+  const frame = await sessionViewFrame(page, "npm test -- --watch=false");
+  const t = frame.locator("#transcript");
+  await t.locator("h4.md-h", { hasText: "Plan" }).waitFor({ state: "visible" });
+  await t.locator("strong", { hasText: "README.md:1" }).waitFor({ state: "visible" });
+  await t.locator("pre.code", { hasText: "npm test -- --watch=false" }).waitFor({ state: "visible" });
+  assert.equal(await t.locator("text=`npm test`").count(), 0, "no Markdown shown as typed");
+  assert.doesNotMatch(await t.innerText(), /\[32m|␛|\u001b/, "no raw escape codes");
+  await t.locator(".ansi-fg-2", { hasText: "58 passed" }).waitFor({ state: "visible" });
+  // The long output is folded, not cut: 40 lines, then 21 more on a click.
+  const more = t.locator("details.more summary", { hasText: "21 more lines" });
+  await more.waitFor({ state: "visible" });
+  assert.equal(await t.locator("text=test 60 ok").isVisible(), false);
+  await more.click();
+  await t.locator("text=test 60 ok").waitFor({ state: "visible" });
+  for (const theme of ["Dark Modern", "Light Modern"]) {
+    if (theme !== "Dark Modern") await pickTheme(page, theme);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(await lowContrast(frame), [], `every text at least 4.5:1 in ${theme}`);
+    shots.push(await screenshot(page, wb.artifacts, `session-view-rich-${theme.split(" ")[0].toLowerCase()}.png`));
+  }
+  await pickTheme(page, "Dark Modern");
+  // A file path at a line opens that file of the session's worktree.
+  await t.locator("a.link", { hasText: "README.md:1" }).first().click();
+  await page.locator(".tabs-container .tab", { hasText: "README.md" }).first().waitFor({ state: "visible" });
+  await runCommand(page, "View: Close All Editors");
 });
 
 step("New Session's agent button, then Show Changes opens VS Code's diff editor", async () => {
@@ -457,6 +471,26 @@ step("a New Session that cannot start keeps the prompt, says why in plain words 
   assert.equal(await again.inputValue(), "iota kept prompt [sleep 1]", "the prompt as typed");
   await again.press("Enter");
   await sessionRow(page, "iota", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+});
+
+step("a multi-line prompt, written in the prompt editor, is kept as typed", async () => {
+  const { page } = wb;
+  await runCommand(page, "Lulu: New Session");
+  const input = await quickInput(page, "New Session");
+  await input.fill("sigma first line");
+  await page.locator('.quick-input-widget [aria-label="Write a multi-line prompt"]').first().click();
+  const editor = await frameWith(page, "textarea#prompt");
+  const area = editor.locator("textarea#prompt");
+  assert.equal(await area.inputValue(), "sigma first line");
+  await area.press("End");
+  await area.pressSequentially("\n  second line, indented [sleep 1]");
+  await area.press("Control+Enter");
+  await sessionRow(page, "sigma", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await sessionRow(page, "sigma").dblclick();
+  const frame = await sessionViewFrame(page, "sigma first line");
+  const prompt = await frame.locator("#details details.prompt pre").textContent();
+  assert.equal(prompt, "sigma first line\n  second line, indented [sleep 1]");
+  await runCommand(page, "View: Close All Editors");
 });
 
 step("Continue runs the agent again in the same session, resuming its conversation", async () => {
@@ -586,4 +620,40 @@ step("Remove says what would be lost, Enter picks the safe choice, and nothing s
   await page.locator(".customview-tree .monaco-list-row.focused").first().waitFor({ state: "visible" });
   shots.push(await screenshot(page, wb.artifacts, "session-view-removed.png"));
   await runCommand(page, "View: Close All Editors");
+});
+
+step("many at once: counts in the status bar and a badge, a filter, Delete on a multi-selection, Remove All Ended keeps unsaved work", async () => {
+  const { page } = wb;
+  const counts = page.locator(".statusbar-item", { hasText: /\d+ failed/ }).first();
+  await counts.waitFor({ state: "visible" });
+  await page.locator(".activitybar .action-item", { has: page.locator('[aria-label^="Lulu"]') }).locator(".badge-content").first().waitFor({ state: "visible" });
+  // Filter: only the failed rows.
+  await runCommand(page, "Lulu: Filter Sessions");
+  const pick = page.locator(".quick-input-widget");
+  await pick.locator(".monaco-list-row", { hasText: /^Failed/ }).first().click();
+  await sessionRow(page, "alpha").waitFor({ state: "detached" });
+  const shown = await page.locator(".customview-tree .monaco-list-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("aria-label") ?? ""));
+  assert.ok(shown.length > 0 && shown.every((l) => l.includes(", Failed, ")), `only failed rows: ${shown.join(" | ")}`);
+  await runCommand(page, "Lulu: Clear Filter");
+  await sessionRow(page, "alpha").waitFor({ state: "visible" });
+  // Two rows selected, Delete: one question, both gone.
+  await sessionRow(page, "alpha").click();
+  await sessionRow(page, "beta").click({ modifiers: ["Control"] });
+  await page.keyboard.press("Delete");
+  const dialog = page.locator(".monaco-dialog-box", { hasText: "Remove 2 sessions?" });
+  await dialog.waitFor({ state: "visible" });
+  await dialog.locator(".monaco-button", { hasText: "Remove 2 Sessions" }).click();
+  await sessionRow(page, "alpha").waitFor({ state: "detached" });
+  await sessionRow(page, "beta").waitFor({ state: "detached" });
+  // Remove All Ended: a worktree with an untracked file is kept, and named.
+  await spawnSession("tau unsaved [dirty]");
+  await sessionRow(page, "tau", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await runCommand(page, "Lulu: Remove All Ended");
+  const all = page.locator(".monaco-dialog-box", { hasText: /Remove all \d+ ended sessions\?/ });
+  await all.waitFor({ state: "visible" });
+  await all.locator(".monaco-button", { hasText: /^Remove \d+ Sessions$/ }).click();
+  await page.locator(".notification-toast", { hasText: 'Kept "tau unsaved' }).waitFor({ state: "visible" });
+  await sessionRow(page, "zeta").waitFor({ state: "detached" });
+  assert.equal(await sessionRow(page, "tau").count(), 1, "the session with unsaved work is kept");
+  shots.push(await screenshot(page, wb.artifacts, "cleanup-kept-unsaved.png"));
 });

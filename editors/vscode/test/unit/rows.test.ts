@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { SessionRow } from "../../src/protocol";
 import { compareRows } from "../../src/protocol";
-import { escapeMarkdown, formatAge, msUntilAgeChanges, renderRow } from "../../src/rows";
+import { type RowFilter, countRows, describeFilter, escapeMarkdown, formatAge, matchesFilter, msUntilAgeChanges, renderRow } from "../../src/rows";
 
 const S = 1000;
 const M = 60 * S;
@@ -190,4 +190,34 @@ describe("compareRows: newest first, then id descending", () => {
     ],
     ["x3", "x2", "x1"],
   );
+});
+
+describe("countRows: the status bar item and the badge", () => {
+  const check = (statuses: SessionRow["status"][], expected: { text: string; tooltip: string; running: number }) =>
+    test(statuses.join(",") || "none", () => {
+      const c = countRows(statuses.map((status, i) => row({ id: String(i), status })));
+      assert.deepEqual({ text: c.text, tooltip: c.tooltip, running: c.running }, expected);
+    });
+  check([], { text: "", tooltip: "Lulu sessions: 0 running, 0 completed, 0 failed", running: 0 });
+  check(["running", "running", "failed", "completed"], {
+    text: "$(loading~spin) 2 running  $(error) 1 failed",
+    tooltip: "Lulu sessions: 2 running, 1 completed, 1 failed",
+    running: 2,
+  });
+  check(["starting", "completed"], { text: "$(clock) 1 starting", tooltip: "Lulu sessions: 0 running, 1 starting, 1 completed, 0 failed", running: 0 });
+});
+
+describe("filter", () => {
+  const check = (f: RowFilter, input: Partial<SessionRow>, expected: boolean) =>
+    test(`${JSON.stringify(f)} ${JSON.stringify(input)}`, () => assert.equal(matchesFilter(row(input), f), expected));
+  check({}, {}, true);
+  check({ status: "failed" }, { status: "failed" }, true);
+  check({ status: "failed" }, { status: "running" }, false);
+  check({ name: "FLAKY" }, {}, true);
+  check({ name: "nope" }, {}, false);
+  check({ status: "running", name: "flaky" }, { status: "running" }, true);
+  test("describeFilter", () => {
+    assert.equal(describeFilter({}), undefined);
+    assert.equal(describeFilter({ status: "failed", name: "x" }), "Filter: Failed, “x”");
+  });
 });
