@@ -122,6 +122,12 @@ export function registerCommands(lulu: Lulu): void {
   });
 
   reg("lulu.removeAllEnded", () => removeAllEnded(lulu));
+  const useView = (which: "tree" | "dashboard") => async () => {
+    await vscode.workspace.getConfiguration("lulu").update("view", which, vscode.ConfigurationTarget.Global);
+    await vscode.commands.executeCommand(which === "dashboard" ? "lulu.dashboard.focus" : "lulu.sessions.focus");
+  };
+  reg("lulu.useDashboard", useView("dashboard"));
+  reg("lulu.useTree", useView("tree"));
   reg("lulu.filter", () => filterSessions(lulu));
   reg("lulu.clearFilter", () => lulu.tree.setFilter({}));
 
@@ -144,6 +150,10 @@ async function sessionArg(
   statuses: Status[] | undefined,
   placeHolder: string,
 ): Promise<SessionRow | undefined> {
+  // A row of the Dashboard's context menu: its data-vscode-context.
+  if (typeof arg === "object" && arg !== null && typeof (arg as { sessionId?: unknown }).sessionId === "string") {
+    arg = (arg as { sessionId: string }).sessionId;
+  }
   if (typeof arg === "string") {
     const row = lulu.tree.get(arg);
     if (!row) throw new Error(`There is no session with id ${arg} any more.`);
@@ -172,7 +182,7 @@ async function sessionArg(
       row: r,
     };
   });
-  const selectedId = lulu.treeView.selection[0];
+  const selectedId = lulu.treeView.visible ? lulu.treeView.selection[0] : (lulu.dashboard.selectedId ?? lulu.treeView.selection[0]);
   const pick = vscode.window.createQuickPick<Item>();
   pick.items = items;
   pick.placeholder = placeHolder;

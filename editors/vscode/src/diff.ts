@@ -101,13 +101,21 @@ export async function showChanges(
     const [left, right] = diffSides(detail, diff.baseCommit, f);
     return [right ?? left, left, right] as [vscode.Uri, vscode.Uri | undefined, vscode.Uri | undefined];
   });
+  // One added (or deleted) file: the file itself (or its last content), as VS Code's Source
+  // Control opens an untracked file; a diff against nothing would show a phantom empty line.
+  if (picked.file && (picked.file.status === "added" || picked.file.status === "deleted")) {
+    const [left, right] = resources[0].slice(1) as [vscode.Uri | undefined, vscode.Uri | undefined];
+    const uri = right ?? left;
+    if (uri) await vscode.commands.executeCommand("vscode.open", uri, { preview: true });
+    return;
+  }
   if (picked.file && picked.file.status === "modified") {
     const [left, right] = resources[0];
     await vscode.commands.executeCommand("vscode.diff", left, right, `${picked.file.path} (${short} ↔ ${detail.name})`);
     return;
   }
-  // Added, deleted and renamed files, and all of them at once: VS Code's multi-file diff,
-  // which shows a missing side as missing (A, D) rather than as an empty document.
+  // A renamed file, and all of them at once: VS Code's multi-file diff, which marks a
+  // missing side A or D (and a rename R) rather than diffing against an empty document.
   const title = picked.all ? `Lulu: ${detail.name} (${short} ↔ worktree)` : `${picked.file?.path} (${short} ↔ ${detail.name})`;
   await vscode.commands.executeCommand("vscode.changes", title, resources);
 }

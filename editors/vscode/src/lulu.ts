@@ -21,6 +21,7 @@ import {
   type Requests,
   type SessionRow,
 } from "./protocol";
+import { DASHBOARD_VIEW, Dashboard } from "./dashboard";
 import { countRows } from "./rows";
 import { SessionViews } from "./sessionView";
 import { SessionsTree } from "./sessionsTree";
@@ -81,6 +82,7 @@ export class Lulu implements vscode.Disposable {
   readonly tree: SessionsTree;
   readonly views: SessionViews;
   readonly treeView: vscode.TreeView<string>;
+  readonly dashboard: Dashboard;
 
   private readonly disposables: vscode.Disposable[] = [];
   private client: LanguageClient | undefined;
@@ -122,6 +124,8 @@ export class Lulu implements vscode.Disposable {
     };
     this.track(this.tree.onDidChangeCounts(showCounts));
     this.views = this.track(new SessionViews(this));
+    this.dashboard = this.track(new Dashboard(this));
+    this.track(vscode.window.registerWebviewViewProvider(DASHBOARD_VIEW, this.dashboard));
     this.track(
       vscode.workspace.onDidChangeConfiguration((e) => {
         const relevant = ["lulu.server.path", "lulu.agents", "lulu.defaultAgent", "lulu.maxRunning", "lulu.worktreeDir", "lulu.stateDir"];

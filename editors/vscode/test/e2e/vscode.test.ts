@@ -316,6 +316,41 @@ step("the list shows all four statuses, newest first", async () => {
   shots.push(await screenshot(page, wb.artifacts, "list-four-statuses.png"));
 });
 
+step("the Dashboard view draws the list's rules, keyboard and screen reader included, in Dark and Light", async () => {
+  const { page } = wb;
+  await runCommand(page, "Lulu: Use the Dashboard View");
+  const dash = await frameWith(page, "#list[role=listbox] .row");
+  const rowOf = (name: string) => dash.locator(`.row[aria-label^="${name}"]`);
+  for (const [name, status] of [["epsilon", "Starting"], ["delta", "Running"], ["gamma", "Running"], ["beta", "Failed"], ["alpha", "Completed"]]) {
+    await rowOf(name).and(dash.locator(`[aria-label*=", ${status}, "]`)).waitFor({ state: "visible" });
+  }
+  // Running pulses; Completed and Failed are still badges.
+  const animation = (sel: string) => dash.locator(sel).first().evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { animationName: string } }).getComputedStyle(e).animationName);
+  assert.equal(await animation(".s-running .dot"), "pulse");
+  assert.equal(await animation(".s-completed .badge"), "none");
+  assert.equal(await animation(".s-failed .badge"), "none");
+  assert.equal(await dash.locator(".s-completed .dot, .s-failed .dot").count(), 0);
+  // The age is right-aligned and shows even beside a long reason.
+  const [rowBox, ageBox] = [await rowOf("beta").boundingBox(), await rowOf("beta").locator(".age").boundingBox()];
+  assert.ok(rowBox && ageBox && ageBox.x + ageBox.width <= rowBox.x + rowBox.width && rowBox.x + rowBox.width - (ageBox.x + ageBox.width) < 24, "age at the right edge");
+  // Keyboard: one click selects, arrows move, Enter opens.
+  await rowOf("epsilon").locator(".name").click();
+  for (let i = 0; i < 3; i++) await page.keyboard.press("ArrowDown");
+  assert.equal(await rowOf("beta").getAttribute("aria-selected"), "true");
+  await page.keyboard.press("Enter");
+  await sessionViewFrame(page, "beta task");
+  await runCommand(page, "View: Close All Editors");
+  for (const theme of ["Dark Modern", "Light Modern"]) {
+    if (theme !== "Dark Modern") await pickTheme(page, theme);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(await lowContrast(dash), [], `every text of the Dashboard at least 4.5:1 in ${theme}`);
+    shots.push(await screenshot(page, wb.artifacts, `dashboard-${theme.split(" ")[0].toLowerCase()}.png`));
+  }
+  await pickTheme(page, "Dark Modern");
+  await runCommand(page, "Lulu: Use the Tree View");
+  await sessionRow(page, "alpha").waitFor({ state: "visible" });
+});
+
 step("double click opens the session view with the live transcript", async () => {
   const { page } = wb;
   await sessionRow(page, "alpha").dblclick();
@@ -431,11 +466,9 @@ step("New Session's agent button, then Show Changes opens VS Code's diff editor"
   await runCommand(page, "Lulu: Show Changes");
   await pickItem(page, "Show the changes", "zeta");
   await pickItem(page, "Changes of", "notes/codex.md");
-  const diff = page.locator(".monaco-diff-editor");
-  await diff.first().waitFor({ state: "visible" });
-  await diff.locator(".editor.modified .view-lines", { hasText: "Notes from codex" }).first().waitFor({ state: "visible" });
-  // An added file has no left side: no phantom deleted empty line.
-  assert.equal(await diff.locator(".editor.original .line-delete").count(), 0, "no deleted line on the left of an added file");
+  // An added file opens as itself: no diff against nothing, no phantom deleted empty line.
+  await page.locator(".editor-instance .view-lines", { hasText: "Notes from codex" }).first().waitFor({ state: "visible" });
+  assert.equal(await page.locator(".monaco-diff-editor .line-delete").count(), 0, "no deleted line for an added file");
   shots.push(await screenshot(page, wb.artifacts, "show-changes.png"));
   await runCommand(page, "View: Close All Editors");
   // All Changed Files marks the added file A, not R (renamed) and struck through.

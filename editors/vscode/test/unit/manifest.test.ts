@@ -119,7 +119,20 @@ describe("manifest contracts", () => {
       "lulu.server.path",
       "lulu.stateDir",
       "lulu.trace.server",
+      "lulu.view",
       "lulu.worktreeDir",
     ]);
+  });
+  test("the Dashboard is a webview view chosen by lulu.view; the tree stays the default", () => {
+    const views = (manifest.contributes as unknown as { views: { lulu: Array<{ id: string; type?: string; when?: string }> } }).views.lulu;
+    const view = (manifest.contributes.configuration.properties["lulu.view"] as { default: string }).default;
+    assert.equal(view, "tree");
+    assert.deepEqual(
+      views.map((v) => [v.id, v.type ?? "tree", v.when]),
+      [
+        ["lulu.sessions", "tree", "config.lulu.view != dashboard"],
+        ["lulu.dashboard", "webview", "config.lulu.view == dashboard"],
+      ],
+    );
   });
 });
