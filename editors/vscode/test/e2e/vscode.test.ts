@@ -427,18 +427,19 @@ step("the transcript shows Markdown, ANSI colours, links and folded output, ever
   assert.equal(await t.locator("text=`npm test`").count(), 0, "no Markdown shown as typed");
   assert.doesNotMatch(await t.innerText(), /\[32m|␛|\u001b/, "no raw escape codes");
   await t.locator(".ansi-fg-2", { hasText: "58 passed" }).waitFor({ state: "visible" });
-  // The long output is folded, not cut: 40 lines, then 21 more on a click.
-  const more = t.locator("details.more summary", { hasText: "21 more lines" });
-  await more.waitFor({ state: "visible" });
-  assert.equal(await t.locator("text=test 60 ok").isVisible(), false);
-  await more.click();
-  await t.locator("text=test 60 ok").waitFor({ state: "visible" });
+  await t.locator("h4.md-h", { hasText: "Plan" }).scrollIntoViewIfNeeded();
   for (const theme of ["Dark Modern", "Light Modern"]) {
     if (theme !== "Dark Modern") await pickTheme(page, theme);
     await new Promise((r) => setTimeout(r, 500));
     assert.deepEqual(await lowContrast(frame), [], `every text at least 4.5:1 in ${theme}`);
     shots.push(await screenshot(page, wb.artifacts, `session-view-rich-${theme.split(" ")[0].toLowerCase()}.png`));
   }
+  // The long output is folded, not cut: 40 lines, then 21 more on a click.
+  const more = t.locator("details.more summary", { hasText: "21 more lines" });
+  await more.waitFor({ state: "visible" });
+  assert.equal(await t.locator("text=test 60 ok").isVisible(), false);
+  await more.click();
+  await t.locator("text=test 60 ok").waitFor({ state: "visible" });
   await pickTheme(page, "Dark Modern");
   // A file path at a line opens that file of the session's worktree.
   await t.locator("a.link", { hasText: "README.md:1" }).first().click();
@@ -572,6 +573,9 @@ step("Reload Window brings back the open session views", async () => {
   await sessionViewFrame(page, "Resuming conversation");
   await sessionRow(page, "beta").dblclick();
   await sessionViewFrame(page, "beta task");
+  // VS Code saves a webview's state (our session id) a moment after the page sets it; a
+  // user does not reload within a second of opening a view.
+  await new Promise((r) => setTimeout(r, 2000));
   await page.reload();
   await page.locator(".monaco-workbench").waitFor({ timeout: 180_000 });
   for (const name of ["alpha task", "beta task"]) {
