@@ -1,0 +1,6 @@
+//! The `lulu` binary's integration tests, one test binary: the protocol through `lulu serve`
+//! and sessions through the CLI, sharing one client and fixture support.
+
+mod protocol;
+mod sessions;
+mod support;
