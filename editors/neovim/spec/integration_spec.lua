@@ -364,6 +364,31 @@ describe("lulu against the real server", function()
     assert.are.equal("iota-asked [sleep 1]", detail.prompt)
   end)
 
+  it(":Lulu spawn takes a quoted name and keeps the prompt's spaces as typed", function()
+    env.capture_notify(function()
+      vim.cmd([[Lulu spawn --name="fix ci" --agent='text' keep   these  "spaces"]])
+    end, function()
+      return vim.iter(vim.tbl_values(repo.sessions)):any(function(r) return r.name == "fix ci" end)
+    end)
+    local row = vim.iter(vim.tbl_values(repo.sessions)):find(function(r) return r.name == "fix ci" end)
+    local detail = env.request(repo, "lulu/session", { id = row.id })
+    assert.are.equal("text", detail.agent)
+    assert.are.equal('keep   these  "spaces"', detail.prompt)
+    -- :Lulu continue keeps its prompt as typed too.
+    wait_status(repo, row.id, "completed")
+    vim.cmd("enew")
+    local orig = vim.ui.select
+    vim.ui.select = function(items, _, on_choice)
+      on_choice(items[1])
+    end
+    vim.cmd("Lulu continue and   then  'more'")
+    env.wait(function()
+      local t = env.request(repo, "lulu/transcript", { id = row.id })
+      return vim.iter(t.events):any(function(ev) return ev.text == "starting: and   then  'more'" end)
+    end, "the second run's prompt as typed")
+    vim.ui.select = orig
+  end)
+
   it("asks before forcing the removal of a running session, and :Lulu remove! forces", function()
     local bufnr = list.open(repo)
     local a = spawn(repo, "kappa-running [sleep 120]", { name = "kappa-running" })
