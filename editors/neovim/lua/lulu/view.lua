@@ -2,18 +2,18 @@
 local client = require("lulu.client")
 local format = require("lulu.format")
 local highlight = require("lulu.highlight")
+local buffer_state = require("lulu.buffer_state")
 
 local M = {}
 
 local ns = vim.api.nvim_create_namespace("lulu_view")
 
----@class lulu.ViewState
+---@class lulu.ViewState: lulu.BufferState
 ---@field repo lulu.Repo
 ---@field id string
 ---@field detail table           SessionDetail (or the row until it arrives)
 ---@field header_len integer     lines of the details header
 ---@field last_seq integer       last transcript event shown
----@field unsubscribe fun()[]
 
 ---@type table<integer, lulu.ViewState>
 M.states = {}
@@ -171,16 +171,9 @@ local function load_detail(bufnr)
   end)
 end
 
----@param bufnr integer
-local function teardown(bufnr)
-  local st = M.states[bufnr]
-  if not st then
-    return
-  end
-  M.states[bufnr] = nil
-  for _, un in ipairs(st.unsubscribe) do
-    un()
-  end
+--- Stops watching the transcript of a released view.
+---@param st lulu.ViewState
+local function unwatch(st)
   if not st.repo.closed then
     client.request(st.repo, "lulu/unwatch", { id = st.id }, function() end)
   end
@@ -275,7 +268,7 @@ function M.open(repo, id, opts)
   ---@type lulu.ViewState
   -- A new buffer has one empty line: the first header replaces it.
   local st = { repo = repo, id = id, detail = row, header_len = 1, last_seq = 0, unsubscribe = {} }
-  M.states[bufnr] = st
+  buffer_state.attach(M.states, bufnr, st, unwatch)
   M.render_header(bufnr)
   st.unsubscribe = {
     client.subscribe("changed", function(r, changed)
@@ -302,13 +295,6 @@ function M.open(repo, id, opts)
       end
     end),
   }
-  vim.api.nvim_create_autocmd("BufWipeout", {
-    buffer = bufnr,
-    once = true,
-    callback = function()
-      teardown(bufnr)
-    end,
-  })
   vim.keymap.set("n", "q", function()
     if not pcall(vim.cmd.close) then
       vim.cmd.bprevious()
