@@ -204,6 +204,35 @@ describe("lulu against the real server", function()
     assert.truthy(env.find_line(bufnr, "Agent:     text"))
   end)
 
+  it("keeps the view's age ticking while it is shown, with a timer stopped when hidden or closed", function()
+    local row = spawn(repo, "tick-age", { name = "tick-age" })
+    wait_status(repo, row.id, "completed")
+    local bufnr = view.open(repo, row.id)
+    local function age()
+      return (env.find_line(bufnr, "Status:") or ""):match("%((%d+[smhd]) ago%)")
+    end
+    env.wait(function() return env.find_line(bufnr, "Status:    Completed") end, "the header")
+    local first = age()
+    -- No event comes from the server for an ended session: only the timer moves the age.
+    assert.is_true(vim.wait(5000, function() return age() ~= first end, 50), "the age stayed at " .. first)
+    local st = view.states[bufnr]
+    local timer = st.timer
+    assert.truthy(timer and timer:is_active(), "a timer while the view is shown")
+    -- Hidden (a user who keeps the buffer): the timer stops; shown again, it runs again.
+    vim.bo[bufnr].bufhidden = "hide"
+    vim.cmd("enew")
+    env.wait(function() return st.timer == nil end, "the timer to stop while the view is hidden")
+    assert.is_true(timer:is_closing())
+    vim.api.nvim_win_set_buf(0, bufnr)
+    env.wait(function() return st.timer and st.timer:is_active() end, "the timer to run again")
+    timer = st.timer
+    -- Closed: the timer is closed with the buffer.
+    vim.cmd("enew")
+    vim.cmd("bwipeout " .. bufnr)
+    assert.is_nil(view.states[bufnr])
+    assert.is_true(timer:is_closing())
+  end)
+
   it("renders a Claude stream-json transcript readably", function()
     local row = spawn(repo, "epsilon-claude [edit]", { name = "epsilon-claude", agent = "claude" })
     local bufnr = view.open(repo, row.id)

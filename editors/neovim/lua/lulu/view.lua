@@ -14,6 +14,7 @@ local ns = vim.api.nvim_create_namespace("lulu_view")
 ---@field detail table           SessionDetail (or the row until it arrives)
 ---@field header_len integer     lines of the details header
 ---@field last_seq integer       last transcript event shown
+---@field shown_age string|nil   the age the header shows ("5s")
 
 ---@type table<integer, lulu.ViewState>
 M.states = {}
@@ -65,6 +66,7 @@ function M.render_header(bufnr)
     vim.api.nvim_buf_set_lines(bufnr, 0, old_len, false, lines)
   end)
   st.header_len = #lines
+  st.shown_age = format.row_age(st.detail, os.time())
   M.follow(bufnr, following)
   vim.api.nvim_buf_clear_namespace(bufnr, ns, 0, #lines)
   for i, line in ipairs(lines) do
@@ -166,6 +168,23 @@ local function load_detail(bufnr)
     end
     if M.states[bufnr] == st then
       st.detail = detail
+      M.render_header(bufnr)
+    end
+  end)
+end
+
+--- Keeps the header's "(5s ago)" current: a one-second timer while the view is shown in a window,
+--- stopped once it is shown in none (and when the buffer is wiped out).
+---@param bufnr integer
+local function tick(bufnr)
+  local st = M.states[bufnr]
+  if not st then
+    return
+  end
+  buffer_state.start_timer(st, 1000, function()
+    if not vim.api.nvim_buf_is_valid(bufnr) or #vim.fn.win_findbuf(bufnr) == 0 then
+      buffer_state.stop_timer(st)
+    elseif format.row_age(st.detail, os.time()) ~= st.shown_age then
       M.render_header(bufnr)
     end
   end)
@@ -295,6 +314,18 @@ function M.open(repo, id, opts)
       end
     end),
   }
+  vim.api.nvim_create_autocmd("BufWinEnter", {
+    buffer = bufnr,
+    callback = function()
+      tick(bufnr)
+    end,
+  })
+  vim.api.nvim_create_autocmd("BufHidden", {
+    buffer = bufnr,
+    callback = function()
+      buffer_state.stop_timer(st)
+    end,
+  })
   vim.keymap.set("n", "q", function()
     if not pcall(vim.cmd.close) then
       vim.cmd.bprevious()
@@ -332,6 +363,7 @@ function M.open(repo, id, opts)
   if row.status == "running" or row.status == "starting" then
     M.follow(bufnr, { vim.api.nvim_get_current_win() })
   end
+  tick(bufnr)
   load_detail(bufnr)
   M.watch(bufnr)
   return bufnr
