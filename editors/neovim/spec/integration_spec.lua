@@ -233,6 +233,53 @@ describe("lulu against the real server", function()
     assert.is_true(timer:is_closing())
   end)
 
+  it("q in a session view gives the window back the buffer it showed, or closes a split made for it", function()
+    local row = spawn(repo, "q-back", { name = "q-back" })
+    wait_status(repo, row.id, "completed")
+    local readme = repo_dir .. "/README.md"
+    local function win_names()
+      return vim.tbl_map(function(w)
+        local name = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w))
+        return vim.startswith(name, "lulu://list") and "list" or vim.fn.fnamemodify(name, ":t")
+      end, vim.api.nvim_tabpage_list_wins(0))
+    end
+    -- From the list: the view takes the window of the user's file; q gives the file back.
+    vim.cmd.edit(vim.fn.fnameescape(readme))
+    local file_win = vim.api.nvim_get_current_win()
+    local bufnr = list.open(repo)
+    env.wait(function() return list_line(bufnr, "q-back") end, "the row")
+    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "q-back")) + 1, 0 })
+    vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
+    assert.are.equal(file_win, vim.api.nvim_get_current_win())
+    assert.are.equal(row.id, vim.b.lulu_session)
+    vim.api.nvim_feedkeys("q", "x", false)
+    assert.are.same({ "README.md", "list" }, win_names())
+    assert.are.equal(readme, vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(file_win)))
+    -- From the picker, in one of two windows: q gives that window its file back.
+    vim.api.nvim_win_close(vim.fn.win_findbuf(bufnr)[1], true)
+    vim.cmd("split " .. vim.fn.fnameescape(repo_dir .. "/src/lib.txt"))
+    local orig = vim.ui.select
+    vim.ui.select = function(items, _, on_choice)
+      on_choice(items[1])
+    end
+    vim.cmd("Lulu pick")
+    env.wait(function() return vim.b.lulu_session == row.id end, "the view from the picker")
+    vim.ui.select = orig
+    -- A view opened over a view gives back what the first one replaced.
+    view.open(repo, row.id)
+    vim.api.nvim_feedkeys("q", "x", false)
+    assert.are.same({ "lib.txt", "README.md" }, win_names())
+    -- From a list that is the only window: the view gets a split of its own, which q closes.
+    vim.cmd("only")
+    bufnr = list.open(repo)
+    vim.cmd("only")
+    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "q-back")) + 1, 0 })
+    vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
+    assert.are.equal(2, #vim.api.nvim_tabpage_list_wins(0))
+    vim.api.nvim_feedkeys("q", "x", false)
+    assert.are.same({ "list" }, win_names())
+  end)
+
   it("renders a Claude stream-json transcript readably", function()
     local row = spawn(repo, "epsilon-claude [edit]", { name = "epsilon-claude", agent = "claude" })
     local bufnr = view.open(repo, row.id)
