@@ -169,6 +169,95 @@ local function on_removed(repo, id)
   emit("removed", repo, id)
 end
 
+--- The handlers of the server's notifications for one repository.
+---@param repo lulu.Repo
+---@return table<string, function>
+local function notification_handlers(repo)
+  return {
+    ["lulu/sessionChanged"] = function(_, params)
+      on_changed(repo, params and params.session)
+    end,
+    ["lulu/sessionRemoved"] = function(_, params)
+      on_removed(repo, params and params.id)
+    end,
+    ["lulu/output"] = function(_, params)
+      if params and type(params.id) == "string" and type(params.events) == "table" then
+        emit("output", repo, params.id, params.events)
+      end
+    end,
+  }
+end
+
+--- The answer to `initialize`: the queued requests go once the protocol version is the one the
+--- plugin speaks; another version is reported and the server asked to stop.
+---@param repo lulu.Repo
+---@param client vim.lsp.Client
+---@param result table|nil
+---@param server string the server command, for the message
+local function on_initialized(repo, client, result, server)
+  local lulu = vim.tbl_get(result or {}, "capabilities", "experimental", "lulu") or {}
+  if lulu.protocolVersion ~= 1 then
+    M.error(
+      string.format(
+        "the server %q speaks protocol version %s, this plugin needs version 1",
+        server,
+        tostring(lulu.protocolVersion)
+      )
+    )
+    repo.closed = true
+    flush(repo, { message = "the server speaks another protocol version" })
+    client_stop(client)
+    return
+  end
+  repo.ready = true
+  flush(repo, nil)
+end
+
+--- The server's exit: the repository is closed, its queued requests fail, and an exit we did
+--- not ask for is reported.
+---@param repo lulu.Repo
+---@param code integer
+---@param signal integer|nil
+local function on_server_exit(repo, code, signal)
+  local root = repo.root
+  repo.exit_code = code
+  repo.closed = true
+  repo.ready = false
+  if M.repos[root] == repo then
+    M.repos[root] = nil
+  end
+  flush(repo, {
+    message = string.format("the lulu server for %s exited (code %s, signal %s)", root, code, signal),
+  })
+  if not repo.stopping and (code ~= 0 or (signal or 0) ~= 0) then
+    M.error(
+      string.format(
+        "the server for %s exited with code %s (signal %s); see :LspLog",
+        root,
+        tostring(code),
+        tostring(signal)
+      )
+    )
+  end
+  emit("exit", repo)
+end
+
+--- Starts a built-in LSP client (never attached to a buffer, never reused for another root).
+---@param lsp_config vim.lsp.ClientConfig
+---@return integer|nil client_id
+local function launch(lsp_config)
+  if vim.fn.has("nvim-0.11") == 1 then
+    return vim.lsp.start(lsp_config, {
+      attach = false,
+      reuse_client = function()
+        return false
+      end,
+    })
+  end
+  ---@diagnostic disable-next-line: deprecated
+  return vim.lsp.start_client(lsp_config)
+end
+
 --- Starts the server for a repository root.
 ---@param root string
 ---@return lulu.Repo|nil
@@ -193,80 +282,22 @@ local function start(root)
     loaded = false,
     stopping = false,
   }
-  local lsp_config = {
+  local id = launch({
     name = "lulu",
     cmd = { opts.server, "serve" },
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = config.init_options(opts),
-    handlers = {
-      ["lulu/sessionChanged"] = function(_, params)
-        on_changed(repo, params and params.session)
-      end,
-      ["lulu/sessionRemoved"] = function(_, params)
-        on_removed(repo, params and params.id)
-      end,
-      ["lulu/output"] = function(_, params)
-        if params and type(params.id) == "string" and type(params.events) == "table" then
-          emit("output", repo, params.id, params.events)
-        end
-      end,
-    },
+    handlers = notification_handlers(repo),
     on_init = function(client, result)
-      local lulu = vim.tbl_get(result or {}, "capabilities", "experimental", "lulu") or {}
-      if lulu.protocolVersion ~= 1 then
-        M.error(
-          string.format(
-            "the server %q speaks protocol version %s, this plugin needs version 1",
-            opts.server,
-            tostring(lulu.protocolVersion)
-          )
-        )
-        repo.closed = true
-        flush(repo, { message = "the server speaks another protocol version" })
-        client_stop(client)
-        return
-      end
-      repo.ready = true
-      flush(repo, nil)
+      on_initialized(repo, client, result, opts.server)
     end,
     on_exit = function(code, signal)
       vim.schedule(function()
-        repo.exit_code = code
-        repo.closed = true
-        repo.ready = false
-        if M.repos[root] == repo then
-          M.repos[root] = nil
-        end
-        flush(repo, {
-          message = string.format("the lulu server for %s exited (code %s, signal %s)", root, code, signal),
-        })
-        if not repo.stopping and (code ~= 0 or (signal or 0) ~= 0) then
-          M.error(
-            string.format(
-              "the server for %s exited with code %s (signal %s); see :LspLog",
-              root,
-              tostring(code),
-              tostring(signal)
-            )
-          )
-        end
-        emit("exit", repo)
+        on_server_exit(repo, code, signal)
       end)
     end,
-  }
-  local id
-  if vim.fn.has("nvim-0.11") == 1 then
-    id = vim.lsp.start(lsp_config, {
-      attach = false,
-      reuse_client = function()
-        return false
-      end,
-    })
-  else
-    ---@diagnostic disable-next-line: deprecated
-    id = vim.lsp.start_client(lsp_config)
-  end
+  })
   if not id then
     return nil, string.format("could not start %q serve for %s", opts.server, root)
   end
