@@ -226,20 +226,36 @@ local function on_server_exit(repo, code, signal)
   if M.repos[root] == repo then
     M.repos[root] = nil
   end
+  local unasked = not repo.stopping and (code ~= 0 or (signal or 0) ~= 0)
   flush(repo, {
-    message = string.format("the lulu server for %s exited (code %s, signal %s)", root, code, signal),
+    message = unasked and format.server_exit(root, code, signal)
+      or string.format("the lulu server for %s has stopped", root),
   })
-  if not repo.stopping and (code ~= 0 or (signal or 0) ~= 0) then
-    M.error(
-      string.format(
-        "the server for %s exited with code %s (signal %s); see :LspLog",
-        root,
-        tostring(code),
-        tostring(signal)
-      )
-    )
+  if unasked then
+    M.error(format.server_exit(root, code, signal))
   end
   emit("exit", repo)
+end
+
+--- The server's command as a function (a `cmd` of |vim.lsp.ClientConfig|): it starts
+--- `SERVER serve` as Neovim would, but the plugin reports the exit itself, once, with the signal
+--- named. Neovim is told of a clean exit, or it would add its own message ("Client lulu quit with
+--- exit code 0 and signal 9").
+---@param repo lulu.Repo
+---@param server string
+---@return fun(dispatchers: vim.lsp.rpc.Dispatchers): vim.lsp.rpc.PublicClient
+local function server_cmd(repo, server)
+  return function(dispatchers)
+    local ours = vim.tbl_extend("force", {}, dispatchers, {
+      on_exit = function(code, signal)
+        vim.schedule(function()
+          on_server_exit(repo, code, signal)
+        end)
+        dispatchers.on_exit(0, 0)
+      end,
+    })
+    return vim.lsp.rpc.start({ server, "serve" }, ours)
+  end
 end
 
 --- Starts a built-in LSP client (never attached to a buffer, never reused for another root).
@@ -284,18 +300,13 @@ local function start(root)
   }
   local id = launch({
     name = "lulu",
-    cmd = { opts.server, "serve" },
+    cmd = server_cmd(repo, opts.server),
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = config.init_options(opts),
     handlers = notification_handlers(repo),
     on_init = function(client, result)
       on_initialized(repo, client, result, opts.server)
-    end,
-    on_exit = function(code, signal)
-      vim.schedule(function()
-        on_server_exit(repo, code, signal)
-      end)
     end,
   })
   if not id then

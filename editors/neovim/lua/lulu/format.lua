@@ -236,6 +236,36 @@ function M.picker_item(row, now)
   return text
 end
 
+--- The name of a signal number ("SIGKILL" for 9), from libuv's table of this system's signals.
+---@param signal integer
+---@return string|nil
+function M.signal_name(signal)
+  local names = {}
+  for name, number in pairs((vim.uv or vim.loop).constants or {}) do
+    if type(name) == "string" and name:match("^SIG%u+$") and number == signal then
+      names[#names + 1] = name
+    end
+  end
+  -- Aliases (SIGIOT for SIGABRT, SIGPOLL for SIGIO): the first in order is the usual name.
+  table.sort(names)
+  return names[1]
+end
+
+--- The one message that says why a repository's server ended when nobody asked it to.
+---@param root string
+---@param code integer|nil
+---@param signal integer|nil
+---@return string
+function M.server_exit(root, code, signal)
+  local after = "the sessions go on; :Lulu reconnects"
+  if signal and signal ~= 0 then
+    local name = M.signal_name(signal)
+    local what = name and string.format("%s (signal %d)", name, signal) or ("signal " .. signal)
+    return string.format("the server for %s was killed by %s; %s", root, what, after)
+  end
+  return string.format("the server for %s exited with code %s (see :LspLog); %s", root, tostring(code), after)
+end
+
 --- Splits text into lines (a trailing newline does not add an empty line).
 ---@param s string
 ---@return string[]
