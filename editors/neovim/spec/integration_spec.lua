@@ -678,6 +678,36 @@ describe("lulu on bad input", function()
   end)
 end)
 
+describe("completion of :Lulu spawn --agent=", function()
+  after_each(function()
+    client.stop()
+  end)
+
+  it("asks the repository's server for its agents, and falls back to setup()'s with no server", function()
+    local _, state = env.fresh()
+    -- An agent only the server knows: from the state dir's config.toml, not from setup().
+    vim.fn.writefile({
+      "[agents.zeta-from-file]",
+      'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
+      'format = "text"',
+    }, state .. "/config.toml")
+    local lulu = require("lulu")
+    local function complete()
+      return lulu.complete("--agent=", "Lulu spawn --agent=")
+    end
+    local from_setup = { "--agent=", "--agent=claude", "--agent=codex", "--agent=text" }
+    assert.are.same(from_setup, complete())
+    local repo = assert(client.get())
+    env.wait(function()
+      return vim.tbl_contains(complete(), "--agent=zeta-from-file")
+    end, "the server's agents in the completion")
+    assert.is_true(repo.ready)
+    assert.are.same({ "--agent=zeta-from-file" }, lulu.complete("--agent=z", "Lulu spawn --agent=z"))
+    client.stop()
+    assert.are.same(from_setup, complete())
+  end)
+end)
+
 describe("lulu's options reach the server", function()
   after_each(function()
     client.stop()

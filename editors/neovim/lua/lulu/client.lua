@@ -21,6 +21,7 @@ local M = {}
 ---@field touched table<string, boolean>|nil  ids changed by notifications while a list was in flight
 ---@field stopping boolean          we asked it to stop
 ---@field exit_code integer|nil     the server's exit code, once it exited
+---@field agents string[]|nil       names of the available agents, from the server's last `lulu/agents`
 
 ---@type table<string, lulu.Repo>
 M.repos = {}
@@ -211,6 +212,7 @@ local function on_initialized(repo, client, result, server)
   end
   repo.ready = true
   flush(repo, nil)
+  M.refresh_agents(repo)
 end
 
 --- The server's exit: the repository is closed, its queued requests fail, and an exit we did
@@ -385,6 +387,42 @@ function M.call(repo, method, params, cb)
       cb(result)
     end
   end)
+end
+
+--- Asks the server for its agents (`lulu/agents`) and keeps the names of the available ones.
+---@param repo lulu.Repo
+function M.refresh_agents(repo)
+  M.request(repo, "lulu/agents", vim.empty_dict(), function(err, result)
+    if err or type(result) ~= "table" then
+      return
+    end
+    local names = {}
+    for _, agent in ipairs(result.agents or {}) do
+      if agent.available and type(agent.name) == "string" then
+        names[#names + 1] = agent.name
+      end
+    end
+    table.sort(names)
+    repo.agents = names
+  end)
+end
+
+--- The agent names `--agent=` completes: the server's when one runs for the repository of `dir`
+--- (asked again in the background, for the next completion), else the ones given to setup().
+---@param dir string|nil defaults to the context of the current buffer
+---@return string[]
+function M.agent_names(dir)
+  local root = M.find_root(dir or M.context_dir())
+  local repo = root and M.repos[root]
+  if repo and repo.ready and not repo.closed then
+    M.refresh_agents(repo)
+    if repo.agents then
+      return repo.agents
+    end
+  end
+  local names = vim.tbl_keys(config.options.agents or {})
+  table.sort(names)
+  return names
 end
 
 --- Reloads the rows from `lulu/list`, merging notifications that arrived meanwhile.

@@ -232,7 +232,8 @@ function M.command(cmd)
   end
 end
 
---- Completion of `:Lulu`: subcommand names, then the agents' flags for `spawn`.
+--- Completion of `:Lulu`: subcommand names, then the flags of `spawn`, with the agents the
+--- repository's server knows (those given to setup() when no server runs).
 ---@param arglead string
 ---@param cmdline string
 ---@return string[]
@@ -253,9 +254,7 @@ function M.complete(arglead, cmdline)
         out[#out + 1] = f
       end
     end
-    local agents = vim.tbl_keys(config.options.agents or {})
-    table.sort(agents)
-    for _, a in ipairs(agents) do
+    for _, a in ipairs(client().agent_names()) do
       local f = "--agent=" .. a
       if vim.startswith(f, arglead) then
         out[#out + 1] = f
