@@ -678,6 +678,50 @@ describe("lulu on bad input", function()
   end)
 end)
 
+describe("a long failure reason", function()
+  after_each(function()
+    client.stop()
+  end)
+
+  it("is whole in the session view, right under the reason, and in the picker", function()
+    -- A fake agent whose last stderr line is its prompt: the server cuts the reason at 120.
+    env.fresh({
+      agents = { stderr = { command = { "sh", "-c", 'echo "$0" >&2; exit 3', "{prompt}" }, format = "text" } },
+    })
+    local repo = assert(client.get())
+    local words = string.rep("the quick brown fox jumps over the lazy dog ", 4) .. "END-OF-REASON"
+    local row = spawn(repo, words, { name = "long-reason", agent = "stderr" })
+    wait_status(repo, row.id, "failed")
+    local reason = repo.sessions[row.id].failureReason
+    assert.is_nil(reason:find("END-OF-REASON", 1, true), "the row's reason is cut: " .. reason)
+    -- The view: the whole text before the rest of the details.
+    local bufnr = view.open(repo, row.id)
+    env.wait(function() return env.find_line(bufnr, "END-OF-REASON") end, "the whole reason in the view")
+    local lines = env.lines(bufnr)
+    local at = function(needle)
+      for i, l in ipairs(lines) do
+        if l:find(needle, 1, true) then
+          return i
+        end
+      end
+    end
+    assert.is_true(at("END-OF-REASON") < at("Id:"), table.concat(lines, "\n"))
+    assert.are.equal("Detail:    the agent exited with code 3", lines[at("END-OF-REASON") - 1])
+    assert.are.equal("           last stderr line: " .. words, lines[at("END-OF-REASON")])
+    -- The picker: the whole text on the session's item.
+    local shown
+    local orig = vim.ui.select
+    vim.ui.select = function(items, opts)
+      shown = vim.tbl_map(opts.format_item, items)
+    end
+    vim.cmd("Lulu pick")
+    env.wait(function() return shown end, "the picker")
+    vim.ui.select = orig
+    assert.matches("^✗ Failed    long%-reason  %d+[smhd]  %(the agent exited with code 3; last stderr line: "
+      .. vim.pesc(words) .. "%)$", shown[1])
+  end)
+end)
+
 describe("completion of :Lulu spawn --agent=", function()
   after_each(function()
     client.stop()
