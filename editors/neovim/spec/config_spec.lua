@@ -21,6 +21,7 @@ describe("config", function()
       state_dir = "/tmp/s",
       list = { height = 5 },
       keymaps = { cancel = "X", diff = false },
+      notify_on_end = "failed",
     }, {})
   end)
 
@@ -36,6 +37,10 @@ describe("config", function()
       'agents["bad"].format "yaml" is not one of claude-stream-json, codex-json, text',
     })
     check("nope", { "setup() takes a table of options, got string" })
+    check({ notify_on_end = "errors" }, {
+      'option "notify_on_end" should be one of "all", "failed", "none", got "errors"',
+    })
+    check({ notify_on_end = false }, { 'option "notify_on_end" should be string, got boolean' })
   end)
 
   it("merges deeply over the defaults and keeps unknown keys out", function()
@@ -44,6 +49,7 @@ describe("config", function()
     assert.are.equal("<CR>", config.options.keymaps.open)
     assert.are.equal(3, config.options.list.height)
     assert.are.equal("botright", config.options.list.position)
+    assert.are.equal("all", config.options.notify_on_end)
     assert.is_nil(config.options.bogus)
     assert.are.same({ 'unknown option "bogus"' }, config.problems)
   end)
@@ -122,7 +128,8 @@ describe("doc/lulu.txt", function()
     vim.fn.writefile(vim.fn.readfile(root .. "/doc/lulu.txt"), dir .. "/lulu.txt")
     vim.cmd.helptags(vim.fn.fnameescape(dir))
     local tags = table.concat(vim.fn.readfile(dir .. "/tags"), "\n")
-    for _, tag in ipairs({ "lulu-setup", ":Lulu", "lulu-list", "lulu-view", "lulu-health", "lulu.txt" }) do
+    local want = { "lulu-setup", ":Lulu", "lulu-list", "lulu-view", "lulu-notify", "lulu-health", "lulu.txt" }
+    for _, tag in ipairs(want) do
       assert.truthy(tags:find(tag .. "\t", 1, true), tag)
     end
   end)

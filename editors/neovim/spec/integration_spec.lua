@@ -678,6 +678,101 @@ describe("lulu on bad input", function()
   end)
 end)
 
+describe("the end of a session", function()
+  after_each(function()
+    client.stop()
+  end)
+
+  --- Messages about sessions ending (not "started ...").
+  local function ends(msgs)
+    return vim.tbl_filter(function(m)
+      return not m.msg:find("^lulu: started ")
+    end, msgs)
+  end
+
+  --- Waits until the client has handled everything the server sent before now: a request's
+  --- answer comes after the answers to the requests made before it.
+  local function settle(repo)
+    env.request(repo, "lulu/agents", vim.empty_dict())
+  end
+
+  it("is notified with its level and reason, only for sessions that end while the client runs", function()
+    local repo_dir = env.fresh({ notify_on_end = "all" })
+    local first = assert(client.get())
+    local before = spawn(first, "ended-before", { name = "ended-before" })
+    wait_status(first, before.id, "completed")
+    client.stop()
+    -- A new client: the session that ended before it started is not told of, even once listed.
+    local repo = assert(client.get(repo_dir))
+    local msgs = env.capture_notify(function()
+      list.open(repo)
+      env.wait(function() return repo.loaded end, "the list")
+      local ok = spawn(repo, "n-ok", { name = "n-ok" })
+      local bad = spawn(repo, "n-bad [fail]", { name = "n-bad" })
+      local cancelled = spawn(repo, "n-cancel [sleep 120]", { name = "n-cancel" })
+      wait_status(repo, cancelled.id, "running")
+      actions.cancel(repo, repo.sessions[cancelled.id])
+      for _, r in ipairs({ ok, bad, cancelled }) do
+        env.wait(function()
+          local s = repo.sessions[r.id]
+          return s.status == "completed" or s.status == "failed"
+        end, r.name .. " to end")
+      end
+    end, function(m)
+      return #ends(m) >= 3
+    end)
+    settle(repo)
+    local got = ends(msgs)
+    table.sort(got, function(a, b) return a.msg < b.msg end)
+    assert.are.same({
+      { msg = "lulu: n-bad failed: exit code 1: error: the task could not be done", level = vim.log.levels.ERROR },
+      { msg = "lulu: n-cancel failed: cancelled by the user", level = vim.log.levels.WARN },
+      { msg = "lulu: n-ok completed", level = vim.log.levels.INFO },
+    }, got)
+  end)
+
+  it("is told of by a row that was running, or first seen ended after the client started", function()
+    local start = assert(require("lulu.format").parse_time("2026-11-25T12:00:00Z"))
+    local function check(previous_status, status, last, expected)
+      local previous = previous_status and { id = "a", status = previous_status } or nil
+      local row = { id = "a", status = status, lastActivityAt = last }
+      assert.are.equal(expected, client.ended_now(start, previous, row), vim.inspect({ previous_status, status, last }))
+    end
+    check("running", "completed", "2026-11-25T11:00:00Z", true)
+    check("starting", "failed", "2026-11-25T11:00:00Z", true)
+    check("completed", "completed", "2026-11-25T12:30:00Z", false) -- a rename, not an end
+    check("failed", "starting", "2026-11-25T12:30:00Z", false) -- continued
+    check("running", "running", "2026-11-25T12:30:00Z", false)
+    check(nil, "completed", "2026-11-25T12:00:01Z", true) -- ran and ended between two looks
+    check(nil, "failed", "2026-11-25T11:59:59Z", false) -- ended before the client started
+    check(nil, "running", "2026-11-25T12:30:00Z", false)
+  end)
+
+  it("tells of failed ones only with notify_on_end = 'failed', and of none with 'none'", function()
+    env.fresh({ notify_on_end = "failed" })
+    local repo = assert(client.get())
+    local msgs = env.capture_notify(function()
+      local ok = spawn(repo, "f-ok", { name = "f-ok" })
+      local bad = spawn(repo, "f-bad [fail]", { name = "f-bad" })
+      wait_status(repo, ok.id, "completed")
+      wait_status(repo, bad.id, "failed")
+    end, function(m)
+      return #ends(m) >= 1
+    end)
+    settle(repo)
+    assert.are.same({
+      { msg = "lulu: f-bad failed: exit code 1: error: the task could not be done", level = vim.log.levels.ERROR },
+    }, ends(msgs))
+    require("lulu.config").options.notify_on_end = "none"
+    msgs = env.capture_notify(function()
+      local bad = spawn(repo, "g-bad [fail]", { name = "g-bad" })
+      wait_status(repo, bad.id, "failed")
+      settle(repo)
+    end)
+    assert.are.same({}, ends(msgs))
+  end)
+end)
+
 describe("a long failure reason", function()
   after_each(function()
     client.stop()
@@ -696,7 +791,8 @@ describe("a long failure reason", function()
     assert.is_nil(reason:find("END-OF-REASON", 1, true), "the row's reason is cut: " .. reason)
     -- The view: the whole text before the rest of the details.
     local bufnr = view.open(repo, row.id)
-    env.wait(function() return env.find_line(bufnr, "END-OF-REASON") end, "the whole reason in the view")
+    -- (The transcript has the stderr line too: wait for the details.)
+    env.wait(function() return env.find_line(bufnr, "Detail:") end, "the failure detail in the view")
     local lines = env.lines(bufnr)
     local at = function(needle)
       for i, l in ipairs(lines) do

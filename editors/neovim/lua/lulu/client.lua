@@ -20,20 +20,22 @@ local M = {}
 ---@field loaded boolean            a `lulu/list` answer has been merged
 ---@field touched table<string, boolean>|nil  ids changed by notifications while a list was in flight
 ---@field stopping boolean          we asked it to stop
+---@field started_at number         when the client started (seconds since the epoch)
 ---@field exit_code integer|nil     the server's exit code, once it exited
 ---@field agents string[]|nil       names of the available agents, from the server's last `lulu/agents`
 
 ---@type table<string, lulu.Repo>
 M.repos = {}
 
----@alias lulu.Event "changed"|"removed"|"output"|"reset"|"exit"
+---@alias lulu.Event "changed"|"removed"|"output"|"reset"|"exit"|"ended"
 
 ---@type table<lulu.Event, table<integer, function>>
-local listeners = { changed = {}, removed = {}, output = {}, reset = {}, exit = {} }
+local listeners = { changed = {}, removed = {}, output = {}, reset = {}, exit = {}, ended = {} }
 local next_listener = 0
 
 --- Subscribes to an event; returns the function that unsubscribes.
----   changed(repo, row), removed(repo, id), output(repo, id, events), reset(repo), exit(repo)
+---   changed(repo, row), removed(repo, id), output(repo, id, events), reset(repo), exit(repo),
+---   ended(repo, row): a session ended while the client ran (after its `changed`)
 ---@param event lulu.Event
 ---@param fn function
 ---@return fun()
@@ -54,6 +56,13 @@ local function emit(event, ...)
       vim.notify("lulu: internal error in a " .. event .. " listener: " .. tostring(err), vim.log.levels.ERROR)
     end
   end
+end
+
+--- Now, in seconds since the epoch (with the fraction).
+---@return number
+local function now()
+  local seconds, microseconds = (vim.uv or vim.loop).gettimeofday()
+  return seconds + microseconds / 1e6
 end
 
 --- Reports an error to the user, one readable line naming what is at fault.
@@ -137,17 +146,40 @@ local function flush(repo, err)
   end
 end
 
+local terminal = { completed = true, failed = true }
+
+--- Whether a changed row tells of a session that has just ended: it was seen starting or running,
+--- or it is seen for the first time ended, and ended (its last activity) after the client started.
+---@param started_at number when the client started (seconds since the epoch)
+---@param previous lulu.SessionRow|nil the row as it was known before
+---@param row lulu.SessionRow
+---@return boolean
+function M.ended_now(started_at, previous, row)
+  if not terminal[row.status] then
+    return false
+  end
+  if previous then
+    return not terminal[previous.status]
+  end
+  local at = format.parse_time(row.lastActivityAt)
+  return at ~= nil and at >= started_at
+end
+
 ---@param repo lulu.Repo
 ---@param row lulu.SessionRow
 local function on_changed(repo, row)
   if type(row) ~= "table" or type(row.id) ~= "string" then
     return
   end
+  local previous = repo.sessions[row.id]
   repo.sessions[row.id] = row
   if repo.touched then
     repo.touched[row.id] = true
   end
   emit("changed", repo, row)
+  if M.ended_now(repo.started_at, previous, row) then
+    emit("ended", repo, row)
+  end
 end
 
 --- Stores a row the client learnt of (a spawn's answer) as if the server had notified it.
@@ -299,6 +331,7 @@ local function start(root)
     sessions = {},
     loaded = false,
     stopping = false,
+    started_at = now(),
   }
   local id = launch({
     name = "lulu",
@@ -316,6 +349,7 @@ local function start(root)
   end
   repo.client_id = id
   M.repos[root] = repo
+  require("lulu.notify").watch()
   return repo, nil
 end
 
