@@ -47,6 +47,28 @@ local function list_line(bufnr, name)
   return env.find_line(bufnr, name)
 end
 
+--- Puts the cursor of the current window on the list line of a session.
+local function cursor_on(bufnr, name)
+  vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, name)) + 1, 0 })
+end
+
+--- Waits until a removed session's row is gone from the store and the list.
+local function wait_gone(repo, bufnr, id, name)
+  env.wait(function()
+    return repo.sessions[id] == nil and list_line(bufnr, name) == nil
+  end, "the row of " .. name .. " to go")
+end
+
+--- A config.toml in the state dir naming the fake text agent (for `lulu spawn` from the CLI).
+local function write_cli_config(state)
+  vim.fn.writefile({
+    'default_agent = "text"',
+    "[agents.text]",
+    'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
+    'format = "text"',
+  }, state .. "/config.toml")
+end
+
 --- Row names in list order.
 local function list_names(bufnr, names)
   local order = {}
@@ -248,7 +270,7 @@ describe("lulu against the real server", function()
     local file_win = vim.api.nvim_get_current_win()
     local bufnr = list.open(repo)
     env.wait(function() return list_line(bufnr, "q-back") end, "the row")
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "q-back")) + 1, 0 })
+    cursor_on(bufnr, "q-back")
     vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
     assert.are.equal(file_win, vim.api.nvim_get_current_win())
     assert.are.equal(row.id, vim.b.lulu_session)
@@ -273,7 +295,7 @@ describe("lulu against the real server", function()
     vim.cmd("only")
     bufnr = list.open(repo)
     vim.cmd("only")
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "q-back")) + 1, 0 })
+    cursor_on(bufnr, "q-back")
     vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
     assert.are.equal(2, #vim.api.nvim_tabpage_list_wins(0))
     vim.api.nvim_feedkeys("q", "x", false)
@@ -323,7 +345,7 @@ describe("lulu against the real server", function()
     wait_status(repo, row.id, "completed")
     local bufnr = list.open(repo)
     env.wait(function() return list_line(bufnr, "zeta-edit") end, "the row")
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "zeta-edit")) + 1, 0 })
+    cursor_on(bufnr, "zeta-edit")
     local tabs = #vim.api.nvim_list_tabpages()
     vim.cmd("Lulu diff")
     env.wait(function()
@@ -377,11 +399,9 @@ describe("lulu against the real server", function()
     local row = spawn(repo, "eta-remove", { name = "eta-remove" })
     wait_status(repo, row.id, "completed")
     env.wait(function() return list_line(bufnr, "eta-remove") end, "the row")
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "eta-remove")) + 1, 0 })
+    cursor_on(bufnr, "eta-remove")
     vim.cmd("Lulu remove")
-    env.wait(function()
-      return repo.sessions[row.id] == nil and list_line(bufnr, "eta-remove") == nil
-    end, "the row to go")
+    wait_gone(repo, bufnr, row.id, "eta-remove")
   end)
 
   it("continues an ended session with a new prompt", function()
@@ -478,30 +498,23 @@ describe("lulu against the real server", function()
       on_choice(items[2])
     end
     env.wait(function() return list_line(bufnr, "kappa-running") end, "the row")
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "kappa-running")) + 1, 0 })
+    cursor_on(bufnr, "kappa-running")
     vim.cmd("Lulu remove")
     env.wait(function()
       return repo.sessions[a.id] == nil
     end, "kappa-running to be removed")
     vim.ui.select = orig
     assert.matches("Remove anyway%?$", asked)
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "lambda-running")) + 1, 0 })
+    cursor_on(bufnr, "lambda-running")
     vim.cmd("Lulu remove!")
-    env.wait(function()
-      return repo.sessions[b.id] == nil and list_line(bufnr, "lambda-running") == nil
-    end, "lambda-running to be removed")
+    wait_gone(repo, bufnr, b.id, "lambda-running")
   end)
 
   it("shows sessions spawned by another process sharing the state dir", function()
     local bufnr = list.open(repo)
     env.wait(function() return repo.loaded end, "the first list")
     local state = require("lulu.config").options.state_dir
-    vim.fn.writefile({
-      'default_agent = "text"',
-      "[agents.text]",
-      'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
-      'format = "text"',
-    }, state .. "/config.toml")
+    write_cli_config(state)
     local res = vim.system(
       { env.lulu_bin, "--state-dir", state, "spawn", "--name", "nu-from-cli", "hello from the CLI" },
       { cwd = repo_dir, text = true }
@@ -521,7 +534,7 @@ describe("lulu against the real server", function()
     local list_win = vim.fn.win_findbuf(bufnr)[1]
     local function on_row()
       vim.api.nvim_set_current_win(list_win)
-      vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "xi-keys")) + 1, 0 })
+      cursor_on(bufnr, "xi-keys")
     end
     on_row()
     vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
@@ -540,9 +553,7 @@ describe("lulu against the real server", function()
     assert.are.equal("lulu: xi-keys changed no file", msgs[1].msg)
     on_row()
     vim.api.nvim_feedkeys("x", "x", false)
-    env.wait(function()
-      return repo.sessions[row.id] == nil and list_line(bufnr, "xi-keys") == nil
-    end, "the row to go")
+    wait_gone(repo, bufnr, row.id, "xi-keys")
   end)
 
   it("acts on the session chosen in the picker outside the list", function()
@@ -566,12 +577,7 @@ describe("lulu against the real server", function()
     env.wait(function() return repo.loaded end, "the first list")
     local other = env.make_repo()
     local state = require("lulu.config").options.state_dir
-    vim.fn.writefile({
-      'default_agent = "text"',
-      "[agents.text]",
-      'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
-      'format = "text"',
-    }, state .. "/config.toml")
+    write_cli_config(state)
     local function cli_spawn(dir, name)
       local res = vim.system(
         { env.lulu_bin, "--state-dir", state, "spawn", "--json", "--name", name, "hello" },
