@@ -648,6 +648,21 @@ describe("lulu on bad input", function()
     assert.matches("^lulu: .*nosuchagent", errors(msgs)[1].msg)
   end)
 
+  it("reports a bad flag or an unclosed quote of :Lulu spawn, and starts nothing", function()
+    local repo_dir = env.fresh()
+    for cmd, want in pairs({
+      ['Lulu spawn --name="fix ci go'] = 'lulu: the quote " opened in --name="fix ci go is never closed',
+      ["Lulu spawn --agnet=codex go"] = 'lulu: unknown flag "--agnet": :Lulu spawn takes --agent=NAME and --name=NAME '
+        .. "before the prompt (-- ends them)",
+    }) do
+      local msgs = env.capture_notify(function()
+        vim.cmd(cmd)
+      end)
+      assert.are.same({ { msg = want, level = vim.log.levels.ERROR } }, msgs)
+    end
+    assert.is_nil(client.repos[repo_dir], "no server started")
+  end)
+
   it("reports a server binary that does not exist", function()
     env.fresh({ server = "/nonexistent/lulu" })
     local msgs = env.capture_notify(function()
