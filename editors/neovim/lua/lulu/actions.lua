@@ -8,7 +8,35 @@ local M = {}
 M.NEEDS_ENDED = -32010
 M.NEEDS_FORCE = -32011
 
+--- The whole failure of each failed row whose reason the server cut (asked with `lulu/session`),
+--- by id; `cb` runs once every answer is in.
+---@param repo lulu.Repo
+---@param rows lulu.SessionRow[]
+---@param cb fun(reasons: table<string, string>)
+local function full_reasons(repo, rows, cb)
+  local cut = vim.tbl_filter(function(row)
+    return row.status == "failed" and format.reason_cut(row.failureReason)
+  end, rows)
+  local reasons, remaining = {}, #cut
+  if remaining == 0 then
+    cb(reasons)
+    return
+  end
+  for _, row in ipairs(cut) do
+    client.request(repo, "lulu/session", { id = row.id }, function(err, detail)
+      if not err and type(detail) == "table" then
+        reasons[row.id] = format.full_reason(detail)
+      end
+      remaining = remaining - 1
+      if remaining == 0 then
+        cb(reasons)
+      end
+    end)
+  end
+end
+
 --- Shows the sessions with `vim.ui.select` (newest first) and calls `cb(row)` with the choice.
+--- A failed session shows its whole reason (the detail of one the server cut).
 ---@param repo lulu.Repo
 ---@param opts {prompt?: string}|nil
 ---@param cb fun(row: lulu.SessionRow)
@@ -20,17 +48,19 @@ function M.pick(repo, opts, cb)
       vim.notify("lulu: no sessions in " .. repo.root, vim.log.levels.INFO)
       return
     end
-    local now = os.time()
-    vim.ui.select(rows, {
-      prompt = opts.prompt or "Lulu session",
-      kind = "lulu_session",
-      format_item = function(row)
-        return format.picker_item(row, now)
-      end,
-    }, function(row)
-      if row then
-        cb(row)
-      end
+    full_reasons(repo, rows, function(reasons)
+      local now = os.time()
+      vim.ui.select(rows, {
+        prompt = opts.prompt or "Lulu session",
+        kind = "lulu_session",
+        format_item = function(row)
+          return format.picker_item(row, now, reasons[row.id])
+        end,
+      }, function(row)
+        if row then
+          cb(row)
+        end
+      end)
     end)
   end
   if repo.loaded then
