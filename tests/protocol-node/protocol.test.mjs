@@ -1,6 +1,6 @@
 // An independent client for `lulu serve`: Microsoft's vscode-jsonrpc (the library under
 // vscode-languageclient), nothing of ours, driving the real binary over stdio, against real
-// git repositories and the scripted fake agents. The same scenario as server/tests/protocol.rs.
+// git repositories and the scripted fake agents. The same scenario as server/lulu/tests/it/protocol.rs.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';

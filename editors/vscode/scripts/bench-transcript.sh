@@ -18,4 +18,4 @@ export LULU_VSIX="$ext/dist/lulu.vsix"
 node esbuild.mjs --tests
 export LULU_E2E_ARTIFACTS=${LULU_E2E_ARTIFACTS:-$root/.test-artifacts/vscode}
 mkdir -p "$LULU_E2E_ARTIFACTS"
-node --test test-out/bench/
+node --test test-out/bench/longTranscript.bench.js

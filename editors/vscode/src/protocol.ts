@@ -1,4 +1,4 @@
-// The Lulu wire protocol, version 1: the types of ../../shared/PROTOCOL.md, mirrored.
+// The Lulu wire protocol, version 1: the types of docs/protocol.md, mirrored.
 // This file is the only place the extension names the wire's methods and shapes.
 // It imports nothing from `vscode`, so node's test runner can load it.
 

@@ -9,7 +9,7 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/** The compact age of DESIGN.md's list rules: `5s`, `2m`, `1h`, `3d` (floored). */
+/** The compact age of docs/design.md's list rules: `5s`, `2m`, `1h`, `3d` (floored). */
 export function formatAge(ageMs: number): string {
   const ms = Number.isFinite(ageMs) && ageMs > 0 ? ageMs : 0;
   if (ms < MINUTE) return `${Math.floor(ms / SECOND)}s`;
@@ -48,7 +48,7 @@ export interface StatusLook {
 
 /**
  * Starting: a still clock. Running: the one moving indicator. Completed: a green badge.
- * Failed: a red badge, no motion (DESIGN.md, "The user-facing rules of the list").
+ * Failed: a red badge, no motion (docs/design.md, "The user-facing rules of the list").
  */
 export const STATUS_LOOK: Readonly<Record<Status, StatusLook>> = {
   starting: { word: "Starting", icon: "clock", color: "charts.yellow" },

@@ -1,4 +1,4 @@
-// The wire contract (shared/PROTOCOL.md) as this extension uses it, checked against the
+// The wire contract (docs/protocol.md) as this extension uses it, checked against the
 // real `lulu serve` over stdio with vscode-jsonrpc (Content-Length framing), on a real
 // fixture repository with the scripted fake agents. The rendering of real transcript
 // events is checked here too. No step asserts how long anything took.

@@ -1,0 +1,71 @@
+//! The schema's history: an append-only list of migrations, applied in order at open.
+
+/// The schema's history, oldest first: migration `i` takes a database from `user_version` `i` to
+/// `i + 1`. Append only; never edit one that has shipped.
+pub(super) const MIGRATIONS: &[&str] = &[SESSIONS_EVENTS_COUNTERS];
+
+/// The `user_version` of a database this build fully understands.
+pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const SESSIONS_EVENTS_COUNTERS: &str = "
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_activity_at TEXT NOT NULL,
+    failure_reason TEXT,
+    prompt TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    command TEXT NOT NULL,
+    format TEXT NOT NULL,
+    env TEXT NOT NULL,
+    worktree_path TEXT,
+    branch TEXT,
+    base_ref TEXT NOT NULL,
+    base_commit TEXT,
+    started_at TEXT,
+    ended_at TEXT,
+    outcome TEXT,
+    exit_code INTEGER,
+    signal INTEGER,
+    failure_detail TEXT,
+    agent_session_id TEXT,
+    cost_usd REAL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    run INTEGER NOT NULL,
+    max_running INTEGER NOT NULL,
+    queue_seq INTEGER NOT NULL,
+    slot_held INTEGER NOT NULL DEFAULT 0,
+    cancel_requested_run INTEGER NOT NULL DEFAULT 0,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    change_seq INTEGER NOT NULL
+);
+CREATE INDEX sessions_by_creation ON sessions (created_at DESC, id DESC);
+CREATE INDEX sessions_by_repo ON sessions (repo, created_at DESC, id DESC);
+CREATE INDEX sessions_by_change ON sessions (change_seq);
+CREATE INDEX sessions_active ON sessions (status) WHERE status IN ('starting', 'running');
+CREATE INDEX sessions_holding_slots ON sessions (slot_held) WHERE slot_held = 1;
+CREATE TABLE events (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    at TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    data TEXT,
+    UNIQUE (session_id, seq)
+);
+CREATE TABLE removed (
+    id TEXT PRIMARY KEY NOT NULL,
+    change_seq INTEGER NOT NULL
+);
+CREATE INDEX removed_by_change ON removed (change_seq);
+CREATE TABLE counters (
+    name TEXT PRIMARY KEY NOT NULL,
+    value INTEGER NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('change', 0), ('queue', 0);
+";

@@ -1,0 +1,160 @@
+//! Reconciling stale worktree registrations and reporting orphan folders.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use gix::bstr::ByteSlice;
+
+use super::*;
+
+/// Why [`reconcile`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("could not open the git repository at {}", repo.display())]
+    Open {
+        repo: PathBuf,
+        #[source]
+        source: BoxError,
+    },
+    #[error("could not read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not remove the stale worktree registration {}", path.display())]
+    Prune {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Discovery and revisions
+
+/// A folder under the worktree root that no session owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrphanFolder {
+    pub path: PathBuf,
+    /// It is a registered linked worktree of the repository.
+    pub registered: bool,
+    /// Nothing would be lost by deleting it: a registered worktree without uncommitted changes,
+    /// or an empty folder that is not registered.
+    pub clean: bool,
+}
+
+/// What [`reconcile`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Worktree folders whose stale registrations were removed (the folder was gone).
+    pub pruned: Vec<PathBuf>,
+    /// Folders directly under the worktree root that are not owned; never deleted.
+    pub orphans: Vec<OrphanFolder>,
+}
+
+/// Startup reconciliation: prunes registrations in `repo` whose worktree folder no longer exists (like
+/// `git worktree prune`; locked worktrees are kept), and lists folders directly under `worktree_root` that
+/// are not in `owned` (never deletes a folder).
+pub fn reconcile(
+    repo: &Path,
+    worktree_root: &Path,
+    owned: &[PathBuf],
+) -> Result<ReconcileReport, ReconcileError> {
+    let repository = gix::open(repo).map_err(|source| ReconcileError::Open {
+        repo: repo.to_owned(),
+        source: boxed(source),
+    })?;
+    let registrations_dir = absolute(&repository.common_dir().join("worktrees"));
+    let mut pruned = Vec::new();
+    let mut registered = BTreeSet::new();
+    let entries = match std::fs::read_dir(&registrations_dir) {
+        Ok(entries) => Some(entries),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(ReconcileError::Read {
+                path: registrations_dir,
+                source,
+            });
+        }
+    };
+    for entry in entries.into_iter().flatten() {
+        let entry = entry.map_err(|source| ReconcileError::Read {
+            path: registrations_dir.clone(),
+            source,
+        })?;
+        let registration = entry.path();
+        if !registration.is_dir() || registration.join("locked").symlink_metadata().is_ok() {
+            continue;
+        }
+        // A registration without a readable `gitdir` may be one being made right now: leave it.
+        let Ok(gitdir) = std::fs::read(registration.join("gitdir")) else {
+            continue;
+        };
+        let Ok(dot_git) =
+            gix::path::from_bstr(gitdir.trim().as_bstr()).map(|path| path.into_owned())
+        else {
+            continue;
+        };
+        let dot_git = if dot_git.is_relative() {
+            registration.join(dot_git)
+        } else {
+            dot_git
+        };
+        let folder = dot_git
+            .parent()
+            .map(Path::to_owned)
+            .unwrap_or_else(|| dot_git.clone());
+        if dot_git.symlink_metadata().is_ok() {
+            registered.insert(canonical_lenient(&folder));
+            continue;
+        }
+        std::fs::remove_dir_all(&registration).map_err(|source| ReconcileError::Prune {
+            path: registration.clone(),
+            source,
+        })?;
+        tracing::info!(worktree = %folder.display(), registration = %registration.display(), "pruned stale worktree registration");
+        pruned.push(folder);
+    }
+
+    let owned: BTreeSet<PathBuf> = owned.iter().map(|path| canonical_lenient(path)).collect();
+    let mut orphans = Vec::new();
+    let folders = match std::fs::read_dir(worktree_root) {
+        Ok(folders) => Some(folders),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(ReconcileError::Read {
+                path: worktree_root.to_owned(),
+                source,
+            });
+        }
+    };
+    for entry in folders.into_iter().flatten() {
+        let entry = entry.map_err(|source| ReconcileError::Read {
+            path: worktree_root.to_owned(),
+            source,
+        })?;
+        let path = entry.path();
+        if !path.is_dir() {
+            continue;
+        }
+        let canonical = canonical_lenient(&path);
+        if owned.contains(&canonical) {
+            continue;
+        }
+        let is_registered = registered.contains(&canonical);
+        let clean = if is_registered {
+            uncommitted_changes(&path).is_ok_and(|changes| changes.is_empty())
+        } else {
+            std::fs::read_dir(&path).is_ok_and(|mut entries| entries.next().is_none())
+        };
+        orphans.push(OrphanFolder {
+            path,
+            registered: is_registered,
+            clean,
+        });
+    }
+    orphans.sort_by(|a, b| a.path.cmp(&b.path));
+    pruned.sort();
+    Ok(ReconcileReport { pruned, orphans })
+}

@@ -1,0 +1,553 @@
+//! The change feed: turns database changes into notifications.
+//!
+//! Everything comes from the database, never from in-process events, so sessions spawned by
+//! the CLI, by another server, or before this server started all show up the same way.
+//!
+//! - One poller task watches `PRAGMA data_version` (it changes when any other connection
+//!   commits) and reads the rows whose `change_seq` passed its cursor, and the tombstones of
+//!   removed rows. It sends `lulu/sessionChanged` at once when a row's status, name or failure
+//!   reason changed, and at most once a second per session when only its activity did; and
+//!   `lulu/sessionRemoved`.
+//! - One task per watched session pulls `lulu/output` batches from the database with its own
+//!   `seq` cursor. It fetches the next batch only once the previous one was handed to the
+//!   client, so a client that reads slowly costs one batch of memory per watch and slows
+//!   nobody else.
+//!
+//! Database work runs in `spawn_blocking`; the store's lock is never held across an await.
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::{sync::watch, task::JoinHandle};
+use tower_lsp_server::Client;
+
+use lulu_core::{
+    model::{Session, SessionId},
+    store::{Store, StoreError},
+};
+
+use crate::protocol::{
+    Output, OutputParams, SessionChanged, SessionChangedParams, SessionRemoved,
+    SessionRemovedParams, SessionRow, TranscriptEvent,
+};
+
+/// How often the poller looks at `data_version`.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// The least time between two activity-only `sessionChanged` of one session.
+pub const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the feed waits after a database error before it tries again.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Rows read per poll.
+const CHANGES_BATCH: usize = 1000;
+/// Events per `lulu/output` notification.
+pub const OUTPUT_BATCH: usize = 500;
+/// Roughly the most text one `lulu/output` carries (a batch always has at least one event).
+pub const OUTPUT_BATCH_BYTES: usize = 1024 * 1024;
+
+/// Which sessions' changes this client hears about.
+#[derive(Debug, Clone, Default)]
+struct Scope {
+    /// Every repository (the client listed with `allRepos`).
+    all: bool,
+    repos: Vec<PathBuf>,
+}
+
+impl Scope {
+    fn covers(&self, repo: &std::path::Path) -> bool {
+        self.all || self.repos.iter().any(|candidate| candidate == repo)
+    }
+}
+
+struct Watcher {
+    /// The highest `seq` the poller saw in the session's row.
+    last_seq: watch::Sender<i64>,
+    task: JoinHandle<()>,
+}
+
+struct Shared {
+    client: Client,
+    store: Arc<Mutex<Store>>,
+    scope: Mutex<Scope>,
+    watchers: Mutex<HashMap<SessionId, Watcher>>,
+}
+
+/// The feed of one server. Cheap to clone.
+#[derive(Clone)]
+pub struct Feed {
+    shared: Arc<Shared>,
+    poller: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+/// Runs `work` on the store in a blocking thread.
+async fn with_store<T: Send + 'static>(
+    store: &Arc<Mutex<Store>>,
+    work: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, FeedError> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        let guard = store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        work(&guard)
+    })
+    .await
+    .map_err(|error| FeedError::Panicked(error.to_string()))?
+    .map_err(FeedError::Store)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("the change feed could not open the database")]
+    Open(#[source] lulu_core::store::OpenError),
+    #[error("the change feed could not read the database")]
+    Store(#[source] StoreError),
+    #[error("the change feed's database work panicked: {0}")]
+    Panicked(String),
+}
+
+impl Feed {
+    /// A feed over its own connection to the database in `state_dir` (opened in a blocking
+    /// thread), covering the sessions of `repos`.
+    pub async fn open(
+        client: Client,
+        state_dir: PathBuf,
+        repos: Vec<PathBuf>,
+    ) -> Result<Feed, FeedError> {
+        let store = tokio::task::spawn_blocking(move || Store::open(&state_dir))
+            .await
+            .map_err(|error| FeedError::Panicked(error.to_string()))?
+            .map_err(FeedError::Open)?;
+        Ok(Feed {
+            shared: Arc::new(Shared {
+                client,
+                store: Arc::new(Mutex::new(store)),
+                scope: Mutex::new(Scope { all: false, repos }),
+                watchers: Mutex::new(HashMap::new()),
+            }),
+            poller: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// Starts the poller (once). Changes from now on are notified.
+    pub fn start(&self) {
+        let mut poller = self.poller.lock().unwrap_or_else(|p| p.into_inner());
+        if poller.is_none() {
+            let shared = self.shared.clone();
+            *poller = Some(tokio::spawn(async move {
+                if let Err(error) = poll_changes(shared).await {
+                    tracing::error!("the change feed stopped: {error}: {:?}", error);
+                }
+            }));
+        }
+    }
+
+    /// Stops the poller and every watcher.
+    pub fn stop(&self) {
+        if let Some(poller) = self.poller.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            poller.abort();
+        }
+        let mut watchers = self
+            .shared
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        for (_, watcher) in watchers.drain() {
+            watcher.task.abort();
+        }
+    }
+
+    /// Widens the scope of `sessionChanged` to every repository.
+    pub fn cover_all_repos(&self) {
+        self.shared
+            .scope
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .all = true;
+    }
+
+    /// Adds a repository to the scope of `sessionChanged`.
+    pub fn cover_repo(&self, repo: PathBuf) {
+        let mut scope = self.shared.scope.lock().unwrap_or_else(|p| p.into_inner());
+        if !scope.repos.contains(&repo) {
+            scope.repos.push(repo);
+        }
+    }
+
+    /// Streams `id`'s events after `after_seq` as `lulu/output`, then live. A second watch of
+    /// the same session replaces the first.
+    pub fn watch(&self, id: SessionId, after_seq: i64) {
+        let (last_seq, receiver) = watch::channel(0);
+        let task = tokio::spawn(stream_output(
+            self.shared.clone(),
+            id.clone(),
+            after_seq,
+            receiver,
+        ));
+        let previous = self
+            .shared
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, Watcher { last_seq, task });
+        if let Some(previous) = previous {
+            previous.task.abort();
+        }
+    }
+
+    /// Stops streaming `id`. Returns whether it was watched.
+    pub fn unwatch(&self, id: &SessionId) -> bool {
+        let removed = self
+            .shared
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        match removed {
+            Some(watcher) => {
+                watcher.task.abort();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// What was last sent for a session.
+struct Sent {
+    row: SessionRow,
+    at: Instant,
+}
+
+async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
+    let (mut cursor, mut version) = loop {
+        match with_store(&shared.store, |store| {
+            Ok((store.change_seq()?, store.data_version()?))
+        })
+        .await
+        {
+            Ok(start) => break start,
+            Err(error) => {
+                tracing::error!(
+                    "the change feed cannot start, retrying in a second: {error}: {error:?}"
+                );
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    };
+    let mut removed_cursor = cursor;
+    let mut sent: HashMap<SessionId, Sent> = HashMap::new();
+    // Activity-only changes held back until their second is up: the newest row of each.
+    let mut held: HashMap<SessionId, SessionRow> = HashMap::new();
+    let mut more = true;
+    loop {
+        if !more {
+            let wait = held
+                .keys()
+                .filter_map(|id| sent.get(id))
+                .map(|sent| (sent.at + ACTIVITY_INTERVAL).saturating_duration_since(Instant::now()))
+                .min()
+                .map_or(POLL_INTERVAL, |due| due.min(POLL_INTERVAL));
+            tokio::time::sleep(wait).await;
+        }
+        let known_version = version;
+        let polled = with_store(&shared.store, move |store| {
+            let now_version = store.data_version()?;
+            if now_version == known_version && !more {
+                return Ok((now_version, Vec::new(), Vec::new()));
+            }
+            Ok((
+                now_version,
+                store.changed_since(cursor, CHANGES_BATCH)?,
+                store.removed_since(removed_cursor)?,
+            ))
+        })
+        .await;
+        let (now_version, changed, removed) = match polled {
+            Ok(polled) => polled,
+            Err(error) => {
+                // The cursors stay where they were: nothing is skipped, the next poll retries.
+                tracing::error!(
+                    "the change feed could not poll, retrying in a second: {error}: {error:?}"
+                );
+                tokio::time::sleep(RETRY_AFTER).await;
+                more = true;
+                continue;
+            }
+        };
+        version = now_version;
+        more = changed.len() >= CHANGES_BATCH;
+
+        for session in changed {
+            cursor = cursor.max(session.change_seq);
+            note_last_seq(&shared, &session);
+            if !shared
+                .scope
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .covers(&session.repo)
+            {
+                continue;
+            }
+            let row = SessionRow::from(&session);
+            let previous = sent
+                .get(&session.id)
+                .map(|previous| (&previous.row, previous.at.elapsed()));
+            match decide(previous, &row) {
+                Decision::Skip => {
+                    held.remove(&session.id);
+                }
+                Decision::SendNow => {
+                    held.remove(&session.id);
+                    send_changed(&shared, &mut sent, session.id, row).await;
+                }
+                Decision::Hold => {
+                    held.insert(session.id, row);
+                }
+            }
+        }
+
+        for (id, change_seq) in removed {
+            removed_cursor = removed_cursor.max(change_seq);
+            sent.remove(&id);
+            held.remove(&id);
+            let watcher = shared
+                .watchers
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
+            if let Some(watcher) = watcher {
+                watcher.task.abort();
+            }
+            shared
+                .client
+                .send_notification::<SessionRemoved>(SessionRemovedParams { id: id.0 })
+                .await;
+        }
+
+        let due: Vec<SessionId> = held
+            .keys()
+            .filter(|id| {
+                sent.get(*id)
+                    .is_none_or(|sent| sent.at.elapsed() >= ACTIVITY_INTERVAL)
+            })
+            .cloned()
+            .collect();
+        for id in due {
+            if let Some(row) = held.remove(&id) {
+                send_changed(&shared, &mut sent, id, row).await;
+            }
+        }
+    }
+}
+
+/// What to do with a changed row, given what was last sent for it and how long ago.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    /// Nothing the client sees changed.
+    Skip,
+    SendNow,
+    /// Only the activity moved, within a second of the last send: send it when the second is up.
+    Hold,
+}
+
+fn decide(previous: Option<(&SessionRow, Duration)>, row: &SessionRow) -> Decision {
+    match previous {
+        None => Decision::SendNow,
+        Some((previous, _)) if previous == row => Decision::Skip,
+        Some((previous, since)) => {
+            if previous.status != row.status
+                || previous.name != row.name
+                || previous.failure_reason != row.failure_reason
+                || since >= ACTIVITY_INTERVAL
+            {
+                Decision::SendNow
+            } else {
+                Decision::Hold
+            }
+        }
+    }
+}
+
+fn note_last_seq(shared: &Shared, session: &Session) {
+    let watchers = shared.watchers.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(watcher) = watchers.get(&session.id) {
+        watcher.last_seq.send_if_modified(|known| {
+            if session.last_seq > *known {
+                *known = session.last_seq;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+async fn send_changed(
+    shared: &Shared,
+    sent: &mut HashMap<SessionId, Sent>,
+    id: SessionId,
+    row: SessionRow,
+) {
+    sent.insert(
+        id,
+        Sent {
+            row: row.clone(),
+            at: Instant::now(),
+        },
+    );
+    shared
+        .client
+        .send_notification::<SessionChanged>(SessionChangedParams { session: row })
+        .await;
+}
+
+/// How many of the next events (of these sizes, in bytes) go in one `lulu/output`: as many as
+/// fit in `limit`, and always at least one, however large, so that the stream moves on.
+fn events_that_fit(sizes: impl Iterator<Item = usize>, limit: usize) -> usize {
+    let mut total = 0;
+    let mut count = 0;
+    for size in sizes {
+        total += size;
+        if count > 0 && total > limit {
+            break;
+        }
+        count += 1;
+    }
+    count
+}
+
+/// One watcher: every event after `after_seq`, in order, in batches, then live.
+async fn stream_output(
+    shared: Arc<Shared>,
+    id: SessionId,
+    mut after_seq: i64,
+    mut last_seq: watch::Receiver<i64>,
+) {
+    loop {
+        let session = id.clone();
+        let events = with_store(&shared.store, move |store| {
+            store.events(&session, after_seq, OUTPUT_BATCH)
+        })
+        .await;
+        let events = match events {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::error!(session = %id, "could not read the transcript: {error}: {error:?}");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if events.is_empty() {
+            let from = after_seq;
+            if last_seq.wait_for(|known| *known > from).await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let count = events_that_fit(
+            events.iter().map(|event| {
+                event.text.len()
+                    + event.kind.len()
+                    + event.data.as_ref().map_or(0, |data| data.to_string().len())
+                    + 64
+            }),
+            OUTPUT_BATCH_BYTES,
+        );
+        let batch: Vec<TranscriptEvent> = events
+            .iter()
+            .take(count)
+            .map(TranscriptEvent::from)
+            .collect();
+        let Some(last) = batch.last() else {
+            continue;
+        };
+        after_seq = last.seq;
+        let events = batch;
+        shared
+            .client
+            .send_notification::<Output>(OutputParams {
+                id: id.0.clone(),
+                events,
+            })
+            .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_batches_fit_their_byte_limit_but_always_move_on() {
+        let check = |sizes: &[usize], expected: usize| {
+            assert_eq!(
+                events_that_fit(sizes.iter().copied(), 100),
+                expected,
+                "{sizes:?}"
+            );
+        };
+        check(&[], 0);
+        check(&[10], 1);
+        check(&[40, 40, 20], 3);
+        check(&[40, 40, 21], 2);
+        check(&[500], 1);
+        check(&[500, 1], 1);
+        check(&[1, 500], 1);
+    }
+
+    fn row(status: &str, name: &str, activity: &str, reason: Option<&str>) -> SessionRow {
+        SessionRow {
+            id: "s".to_owned(),
+            name: name.to_owned(),
+            repo: "/r".to_owned(),
+            status: status.to_owned(),
+            created_at: "2026-01-01T00:00:00.000Z".to_owned(),
+            last_activity_at: activity.to_owned(),
+            failure_reason: reason.map(str::to_owned),
+        }
+    }
+
+    fn check(previous: Option<(SessionRow, u64)>, next: SessionRow, expected: Decision) {
+        let previous = previous
+            .as_ref()
+            .map(|(row, millis)| (row, Duration::from_millis(*millis)));
+        assert_eq!(
+            decide(previous, &next),
+            expected,
+            "{previous:?} -> {next:?}"
+        );
+    }
+
+    #[test]
+    fn status_name_and_reason_go_at_once_activity_once_a_second() {
+        let running = |activity| row("running", "a", activity, None);
+        check(None, running("t1"), Decision::SendNow);
+        check(Some((running("t1"), 5)), running("t1"), Decision::Skip);
+        check(Some((running("t1"), 5)), running("t2"), Decision::Hold);
+        check(Some((running("t1"), 999)), running("t2"), Decision::Hold);
+        check(
+            Some((running("t1"), 1000)),
+            running("t2"),
+            Decision::SendNow,
+        );
+        check(
+            Some((running("t1"), 5)),
+            row("completed", "a", "t1", None),
+            Decision::SendNow,
+        );
+        check(
+            Some((running("t1"), 5)),
+            row("running", "b", "t1", None),
+            Decision::SendNow,
+        );
+        check(
+            Some((row("failed", "a", "t1", Some("x")), 5)),
+            row("failed", "a", "t1", Some("y")),
+            Decision::SendNow,
+        );
+    }
+}

@@ -1,0 +1,25 @@
+//! The `lulu` binary: parse the command line, set up logging, hand over to `cli`.
+#![deny(clippy::print_stdout)]
+
+use std::io::Write;
+
+use clap::Parser;
+
+mod cli;
+mod demo;
+mod logging;
+mod render;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    logging::init();
+    match cli::run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // Not eprintln!, which panics when stderr cannot be written (a runner's log on a full disk).
+            let _ = writeln!(std::io::stderr(), "lulu: {}", cli::one_line(&error));
+            tracing::debug!("{error:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
