@@ -576,7 +576,10 @@ step("Reload Window brings back the open session views", async () => {
   // VS Code saves a webview's state (our session id) a moment after the page sets it; a
   // user does not reload within a second of opening a view.
   await new Promise((r) => setTimeout(r, 2000));
-  await page.reload();
+  // Reload Window as a user does (VS Code saves its editors first; a bare page reload may not).
+  const reloaded = page.waitForEvent("framenavigated", { predicate: (f) => f === page.mainFrame(), timeout: 120_000 });
+  await runCommand(page, "Developer: Reload Window");
+  await reloaded;
   await page.locator(".monaco-workbench").waitFor({ timeout: 180_000 });
   for (const name of ["alpha task", "beta task"]) {
     await page.locator(".tabs-container .tab", { hasText: `Lulu: ${name}` }).first().waitFor({ state: "visible" });
