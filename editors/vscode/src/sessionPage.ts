@@ -200,7 +200,8 @@ section.failure { border-left: 3px solid var(--vscode-testing-iconFailed); paddi
 section.failure.cancelled { border-left-color: var(--vscode-descriptionForeground); }
 section.failure h3 { margin: 8px 0 2px; font-size: 1em; }
 h3.transcript-head { margin: 16px 0 6px; font-size: 1em; border-bottom: 1px solid var(--vscode-panel-border); padding-bottom: 4px; }
-#transcript .ev { margin: 6px 0; padding: 4px 8px; border-left: 3px solid transparent; }
+#transcript .ev { margin: 6px 0 0; padding: 4px 8px; border-left: 3px solid transparent; }
+#transcript .ev.cont { margin-top: 0; padding-top: 0; }
 #transcript .ev-title { font-size: 0.85em; color: var(--vscode-descriptionForeground); margin-bottom: 2px; }
 #transcript pre.ev-body { white-space: pre-wrap; word-break: break-word; margin: 0; }
 #transcript .ev-assistant { border-left-color: var(--vscode-charts-blue); }
@@ -274,9 +275,10 @@ const SCRIPT = `
     const prev = el.previousElementSibling;
     const title = el.querySelector(':scope > .ev-title');
     if (!prev || !title) return;
-    const prevTitle = prev.querySelector(':scope > .ev-title');
-    const same = prev.className === el.className && prevTitle && prevTitle.textContent === title.textContent;
-    if (same) title.remove();
+    const kind = function (e) { return e.className.replace(' cont', ''); };
+    if (kind(prev) === kind(el) && prev.getAttribute('data-head') === el.getAttribute('data-head')) {
+      title.remove(); el.classList.add('cont');
+    }
   }
   function note() {
     startNote.textContent = lo > 1 ? 'Earlier events load as you scroll up (' + (lo - 1) + ' before these).' : '';

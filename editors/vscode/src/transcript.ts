@@ -139,11 +139,17 @@ function bodyHtml(block: Block): string {
   return `<pre class="ev-body">${ansiToHtml(block.body)}</pre>`;
 }
 
+/**
+ * One block. A block that continues a run of its kind and heading (`showTitle` false) has
+ * no heading of its own and the class `cont`; `data-head` keeps the heading, so the page
+ * can join runs across the batches it receives.
+ */
 export function blockToHtml(block: Block, showTitle = true): string {
   const label = block.title ?? KIND_LABEL[block.kind];
   const head = label && showTitle ? `<div class="ev-title">${escapeHtml(label)}</div>` : "";
   const facts = block.facts ? `<div class="ev-facts">${escapeHtml(block.facts)}</div>` : "";
-  return `<div class="ev ev-${block.kind}" data-seq="${block.seq}">${head}${bodyHtml(block)}${facts}</div>`;
+  const cont = label && !showTitle ? " cont" : "";
+  return `<div class="ev ev-${block.kind}${cont}" data-seq="${block.seq}" data-head="${escapeHtml(label)}">${head}${bodyHtml(block)}${facts}</div>`;
 }
 
 /**

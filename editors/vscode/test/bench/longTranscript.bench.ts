@@ -45,11 +45,19 @@ test(`a ${LINES}-line session: open, memory, its start`, { timeout: 900_000 }, a
     await input.press("Enter");
     await sessionRow(page, "long", ", Completed, ").waitFor({ state: "visible", timeout: 600_000 });
 
+    const heapBeforeMB = await page.evaluate(() => {
+      const g = globalThis as unknown as { gc?: () => void; performance: { memory?: { usedJSHeapSize: number } } };
+      g.gc?.();
+      return Math.round(((g.performance.memory?.usedJSHeapSize ?? 0) / 1048576) * 10) / 10;
+    });
     const t0 = Date.now();
     await sessionRow(page, "long").dblclick();
     const frame = await frameShowing(page, `line ${LINES}`, 300_000);
     const openMs = Date.now() - t0;
     await new Promise((r) => setTimeout(r, 2000)); // let late batches land
+    // Webviews share the workbench's renderer process here, so the view's memory is the
+    // growth of that process's JavaScript heap (after a full GC) from before the double
+    // click; DOM size and page height are the view's own.
     const measure = () =>
       frame.evaluate(() => {
         const g = globalThis as unknown as {
@@ -81,7 +89,17 @@ test(`a ${LINES}-line session: open, memory, its start`, { timeout: 900_000 }, a
     const atStart = await measure();
     if (reached) await screenshot(page, wb.artifacts, "session-view-long-transcript-start.png");
     console.log(
-      `# bench ${JSON.stringify({ lines: LINES, openMs, afterOpen, startReached: reached, startMs: startMs ?? null, atStart })}`,
+      `# bench ${JSON.stringify({
+        lines: LINES,
+        openMs,
+        heapBeforeOpenMB: heapBeforeMB,
+        viewHeapMB: Math.round((afterOpen.heapMB - heapBeforeMB) * 10) / 10,
+        afterOpen,
+        startReached: reached,
+        startMs: startMs ?? null,
+        viewHeapAtStartMB: Math.round((atStart.heapMB - heapBeforeMB) * 10) / 10,
+        atStart,
+      })}`,
     );
   } finally {
     await wb.close();

@@ -56,16 +56,16 @@ describe("HTML", () => {
   const check = (input: Block, expected: string) => test(`${input.kind} ${input.seq}`, () => assert.equal(blockToHtml(input), expected));
   check(
     { seq: 3, kind: "assistant", body: "a <b> & 'c'" },
-    `<div class="ev ev-assistant" data-seq="3"><div class="ev-title">Assistant</div><div class="ev-body md"><p>a &lt;b&gt; &amp; &#39;c&#39;</p></div></div>`,
+    `<div class="ev ev-assistant" data-seq="3" data-head="Assistant"><div class="ev-title">Assistant</div><div class="ev-body md"><p>a &lt;b&gt; &amp; &#39;c&#39;</p></div></div>`,
   );
   check(
     { seq: 4, kind: "tool-call", title: "Bash", body: "ls" },
-    `<div class="ev ev-tool-call" data-seq="4"><div class="ev-title">Bash</div><pre class="ev-body">ls</pre></div>`,
+    `<div class="ev ev-tool-call" data-seq="4" data-head="Bash"><div class="ev-title">Bash</div><pre class="ev-body">ls</pre></div>`,
   );
-  check({ seq: 5, kind: "meta", body: "Turn started" }, `<div class="ev ev-meta" data-seq="5"><pre class="ev-body">Turn started</pre></div>`);
+  check({ seq: 5, kind: "meta", body: "Turn started" }, `<div class="ev ev-meta" data-seq="5" data-head=""><pre class="ev-body">Turn started</pre></div>`);
   check(
     { seq: 6, kind: "error", title: "Failed", body: "API Error", facts: "$0.01" },
-    `<div class="ev ev-error" data-seq="6"><div class="ev-title">Failed</div><pre class="ev-body">API Error</pre><div class="ev-facts">$0.01</div></div>`,
+    `<div class="ev ev-error" data-seq="6" data-head="Failed"><div class="ev-title">Failed</div><pre class="ev-body">API Error</pre><div class="ev-facts">$0.01</div></div>`,
   );
   test("escapeHtml", () => assert.equal(escapeHtml(`<a href="x">&</a>`), "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"));
   test("agent text cannot inject markup, as output or as Markdown", () => {
@@ -79,6 +79,7 @@ describe("HTML", () => {
     assert.equal((blocksToHtml(blocks).match(/ev-title/g) ?? []).length, 1);
     assert.equal((blocksToHtml(blocks, { kind: "assistant" }).match(/ev-title/g) ?? []).length, 0);
     assert.equal((blocksToHtml(blocks, { kind: "text" }).match(/ev-title/g) ?? []).length, 1);
+    assert.equal((blocksToHtml(blocks).match(/ cont"/g) ?? []).length, 2, "the run's other blocks join the first");
   });
   test("long output folds after 40 lines, nothing cut", () => {
     const text = Array.from({ length: 100 }, (_, i) => `line ${i + 1}`).join("\n");
