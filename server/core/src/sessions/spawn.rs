@@ -63,7 +63,7 @@ impl Sessions {
         let now = Utc::now();
         let id = SessionId::new();
         let (worktree_path, branch) = self.worktree_place(&repo, &name, &id);
-        let mut store = self.store()?;
+        let mut store = self.store();
         // The lock is ours before the row exists, so no reconciliation can see a starting
         // session without a live owner.
         let lock = RunnerLock::acquire(&self.settings.state_dir, &id)?;

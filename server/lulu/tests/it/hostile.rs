@@ -1,0 +1,196 @@
+//! Hostile input and faults (issue 9): what a careless or hostile user, or a failing machine,
+//! does to lulu, each tried against the real binary, the real SQLite file (read by the real
+//! `sqlite3` program beside it) and real processes. Every test here failed before its fix.
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Output},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+use crate::{
+    sessions::{World, assert_no_agent_processes, runner_pid},
+    support::{PATIENCE, Server, file_uri, fixture, init_options},
+};
+
+fn database(world: &World) -> PathBuf {
+    world.state_dir.join("lulu.db")
+}
+
+/// Runs Debian's `sqlite3` program on the database.
+fn sqlite3(database: &Path, sql: &str) -> Output {
+    Command::new("sqlite3")
+        .arg(database)
+        .arg(sql)
+        .output()
+        .expect("run sqlite3 (Debian's sqlite3 package)")
+}
+
+fn integrity(database: &Path) -> String {
+    let output = sqlite3(database, "PRAGMA integrity_check;");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout).trim(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    )
+}
+
+/// An outside reader: `sqlite3` reading the sessions every ~50 ms until stopped, as a user's
+/// backup script or dashboard would. Returns (reads, errors).
+struct Reader {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<(usize, Vec<String>)>,
+}
+
+impl Reader {
+    fn start(database: PathBuf) -> Reader {
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut reads = 0;
+            let mut errors = Vec::new();
+            while !stopped.load(Ordering::SeqCst) {
+                if database.exists() {
+                    let output = sqlite3(&database, "SELECT count(*) FROM sessions;");
+                    reads += 1;
+                    if !output.status.success() {
+                        errors.push(String::from_utf8_lossy(&output.stderr).trim().to_owned());
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            (reads, errors)
+        });
+        Reader { stop, thread }
+    }
+
+    fn stop(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().expect("the reader thread")
+    }
+}
+
+/// Errors of the reader that mean harm (a busy or locked moment is SQLite telling a reader to
+/// come back, not harm).
+fn harmful(errors: &[String]) -> Vec<&String> {
+    errors
+        .iter()
+        .filter(|error| !(error.contains("locked") || error.contains("busy")))
+        .collect()
+}
+
+fn started_server(world: &World, name: &str) -> Server {
+    let mut server = Server::start(&world.root.join(name));
+    let response = server.initialize(&[&world.repo], init_options(&world.state_dir));
+    assert!(response.get("result").is_some(), "{response}");
+    server
+}
+
+/// Polls `lulu/session` until every session has ended; returns their details.
+fn wait_all_ended(server: &mut Server, ids: &[String]) -> Vec<Value> {
+    let deadline = Instant::now() + PATIENCE;
+    ids.iter()
+        .map(|id| loop {
+            let detail = server.result("lulu/session", json!({ "id": id }));
+            if detail["status"] == "completed" || detail["status"] == "failed" {
+                break detail;
+            }
+            assert!(Instant::now() < deadline, "{id} never ended: {detail}");
+            std::thread::sleep(Duration::from_millis(50));
+        })
+        .collect()
+}
+
+/// Issue 9, item 1. Before the fix, the store opened `lulu.db` raw and closed it, dropping the
+/// process's POSIX locks: `sqlite3` then believed it was the last connection and deleted the
+/// WAL under the live servers (most spawns failed with "disk I/O error"; the file ended
+/// malformed).
+#[test]
+fn a_sqlite3_reader_beside_two_servers_and_their_runners_harms_nothing() {
+    let world = World::new();
+    let mut servers = [started_server(&world, "a"), started_server(&world, "b")];
+    let db = database(&world);
+    let reader = Reader::start(db.clone());
+    let mut ids = Vec::new();
+    let mut failed_spawns = Vec::new();
+    for round in 0..10 {
+        for server in servers.iter_mut() {
+            let response = server.call(
+                "lulu/spawn",
+                json!({"prompt": format!("reader {round} [lines 20]"), "agent": "text"}),
+            );
+            match response["result"]["id"].as_str() {
+                Some(id) => ids.push(id.to_owned()),
+                None => failed_spawns.push(response),
+            }
+        }
+    }
+    let details = wait_all_ended(&mut servers[0], &ids);
+    let wal = world.state_dir.join("lulu.db-wal");
+    let wal_survived = wal.exists();
+    let (reads, errors) = reader.stop();
+    let integrity = integrity(&db);
+    eprintln!(
+        "sqlite3 beside two servers: {} spawns, {} failed, {reads} outside reads ({} refused), integrity {integrity}, WAL {}",
+        ids.len() + failed_spawns.len(),
+        failed_spawns.len(),
+        errors.len(),
+        if wal_survived { "kept" } else { "deleted" }
+    );
+    assert_eq!(failed_spawns, Vec::<Value>::new(), "every spawn succeeds");
+    for detail in &details {
+        assert_eq!(detail["status"], "completed", "{detail}");
+    }
+    assert!(wal_survived, "the WAL of the live servers is still there");
+    assert_eq!(harmful(&errors), Vec::<&String>::new());
+    assert_eq!(integrity, "ok");
+    for server in servers.iter_mut() {
+        assert_eq!(server.shutdown().code(), Some(0));
+    }
+}
+
+fn data_version(connection: &rusqlite::Connection) -> i64 {
+    connection
+        .pragma_query_value(None, "data_version", |row| row.get(0))
+        .expect("data_version")
+}
+
+/// Issue 9, item 1: reads never write. Before the fix every open ran the migration's write
+/// transaction (setting `user_version` again), so each `lulu ls` woke every reader.
+#[test]
+fn reading_commands_write_nothing() {
+    let world = World::new();
+    let id = world.spawn(&["--agent", "text", "read me [lines 3]"]);
+    world.wait_ended(&id);
+    let db = database(&world);
+    let watcher = rusqlite::Connection::open(&db).expect("open the database");
+    let files = || {
+        ["lulu.db", "lulu.db-wal"].map(|name| std::fs::read(world.state_dir.join(name)).ok())
+    };
+    let version = data_version(&watcher);
+    let before = files();
+    for args in [
+        vec!["ls"],
+        vec!["ls", "--all", "--json"],
+        vec!["show", &id],
+        vec!["logs", &id],
+        vec!["agents"],
+    ] {
+        world.ok(&args);
+        assert_eq!(data_version(&watcher), version, "lulu {args:?} wrote");
+    }
+    let mut server = started_server(&world, "serve");
+    server.result("lulu/list", json!({}));
+    server.result("lulu/session", json!({ "id": id }));
+    server.result("lulu/agents", json!({}));
+    assert_eq!(server.shutdown().code(), Some(0));
+    assert_eq!(data_version(&watcher), version, "lulu serve wrote");
+    assert!(before == files(), "the database files changed");
+}
+
