@@ -194,3 +194,19 @@ fn reading_commands_write_nothing() {
     assert!(before == files(), "the database files changed");
 }
 
+/// Issue 9, item 7: `%` and `_` are literal. Before the fix, `lulu rm %` removed the only
+/// session.
+#[test]
+fn ids_are_literal_never_patterns() {
+    let world = World::new();
+    let id = world.spawn(&["--agent", "text", "keep me"]);
+    world.wait_ended(&id);
+    for pattern in ["%", "_", "0%", &format!("{}_", &id[..id.len() - 1])] {
+        assert_eq!(
+            world.fails(&["rm", pattern]),
+            format!("lulu: no session with id {pattern:?}")
+        );
+    }
+    assert_eq!(world.detail(&id[..8])["id"], id.as_str());
+}
+
