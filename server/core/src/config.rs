@@ -16,12 +16,18 @@ use crate::model::OutputFormat;
 pub struct AgentProfile {
     pub name: String,
     /// The program and its arguments; an argument that is exactly `{prompt}` is the prompt.
+    /// A prompt is data, never an option: a profile whose program accepts `--` puts it right
+    /// before `{prompt}` (the built-in profiles do), so a prompt such as `--help` stays a prompt.
     pub command: Vec<String>,
     pub format: OutputFormat,
     pub env: BTreeMap<String, String>,
 }
 
 pub const PROMPT_PLACEHOLDER: &str = "{prompt}";
+/// The end of a command's options: what follows is an operand, whatever it starts with.
+pub const END_OF_OPTIONS: &str = "--";
+/// The placeholders a worktree folder template may hold.
+pub const WORKTREE_PLACEHOLDERS: &[&str] = &["{repo}"];
 pub const DEFAULT_MAX_RUNNING: i64 = 6;
 pub const DEFAULT_AGENT: &str = "claude";
 pub const DEFAULT_WORKTREE_DIR: &str = "{repo}/.lulu/worktrees";
@@ -42,17 +48,35 @@ impl AgentProfile {
         };
         match self.format {
             OutputFormat::ClaudeStreamJson => {
+                // `--resume ID` is an option: it goes before the end of the options, if any.
                 let mut argv = self.argv(prompt);
-                argv.push("--resume".to_owned());
-                argv.push(agent_session_id.to_owned());
+                let at = self
+                    .command
+                    .iter()
+                    .position(|argument| argument == END_OF_OPTIONS)
+                    .unwrap_or(argv.len());
+                argv.insert(at, agent_session_id.to_owned());
+                argv.insert(at, "--resume".to_owned());
                 argv
             }
             OutputFormat::CodexJson => {
                 let mut argv = Vec::with_capacity(self.command.len() + 2);
-                for argument in &self.command {
-                    if argument == PROMPT_PLACEHOLDER {
+                // `exec [OPTIONS] [--] PROMPT` becomes `exec [OPTIONS] resume ID [--] PROMPT`:
+                // the subcommand goes where the options end.
+                let ends_options = |argument: &String| {
+                    argument == END_OF_OPTIONS || argument == PROMPT_PLACEHOLDER
+                };
+                let at = self
+                    .command
+                    .iter()
+                    .position(ends_options)
+                    .unwrap_or(self.command.len());
+                for (index, argument) in self.command.iter().enumerate() {
+                    if index == at {
                         argv.push("resume".to_owned());
                         argv.push(agent_session_id.to_owned());
+                    }
+                    if argument == PROMPT_PLACEHOLDER {
                         argv.push(prompt.to_owned());
                     } else {
                         argv.push(argument.clone());
@@ -89,12 +113,13 @@ pub fn builtin_agents() -> BTreeMap<String, AgentProfile> {
             command: strings(&[
                 "claude",
                 "-p",
-                PROMPT_PLACEHOLDER,
                 "--output-format",
                 "stream-json",
                 "--verbose",
                 "--permission-mode",
                 "acceptEdits",
+                END_OF_OPTIONS,
+                PROMPT_PLACEHOLDER,
             ]),
             format: OutputFormat::ClaudeStreamJson,
             env: BTreeMap::new(),
@@ -104,7 +129,7 @@ pub fn builtin_agents() -> BTreeMap<String, AgentProfile> {
         "codex".to_owned(),
         AgentProfile {
             name: "codex".to_owned(),
-            command: strings(&["codex", "exec", "--json", PROMPT_PLACEHOLDER]),
+            command: strings(&["codex", "exec", "--json", END_OF_OPTIONS, PROMPT_PLACEHOLDER]),
             format: OutputFormat::CodexJson,
             env: BTreeMap::new(),
         },
@@ -349,7 +374,6 @@ mod tests {
             &[
                 "claude",
                 "-p",
-                "next step",
                 "--output-format",
                 "stream-json",
                 "--verbose",
@@ -357,15 +381,24 @@ mod tests {
                 "acceptEdits",
                 "--resume",
                 "abc",
+                "--",
+                "next step",
             ],
         );
         let codex = &builtin_agents()["codex"];
         check(
             codex,
             Some("t1"),
-            &["codex", "exec", "--json", "resume", "t1", "next step"],
+            &["codex", "exec", "--json", "resume", "t1", "--", "next step"],
         );
-        check(codex, None, &["codex", "exec", "--json", "next step"]);
+        check(codex, None, &["codex", "exec", "--json", "--", "next step"]);
+        // A profile without `--` (the fake agents of the tests): the subcommand before the prompt.
+        let old_codex = profile(OutputFormat::CodexJson, &["codex", "exec", "{prompt}"]);
+        check(
+            &old_codex,
+            Some("t1"),
+            &["codex", "exec", "resume", "t1", "next step"],
+        );
         let text = profile(OutputFormat::Text, &["sh", "-c", "{prompt}", "{prompt}x"]);
         check(&text, Some("x"), &["sh", "-c", "next step", "{prompt}x"]);
     }

@@ -194,6 +194,10 @@ fn reading_commands_write_nothing() {
     assert!(before == files(), "the database files changed");
 }
 
+fn text(output: &[u8]) -> String {
+    String::from_utf8_lossy(output).into_owned()
+}
+
 /// Issue 9, item 7: `%` and `_` are literal. Before the fix, `lulu rm %` removed the only
 /// session.
 #[test]
@@ -208,5 +212,76 @@ fn ids_are_literal_never_patterns() {
         );
     }
     assert_eq!(world.detail(&id[..8])["id"], id.as_str());
+}
+
+/// Issue 9, item 3: a prompt is data, never an option of the agent. Before the fix the
+/// built-in profiles ran `claude -p --dangerously-skip-permissions ...` and
+/// `codex exec --json --help`.
+#[test]
+fn a_prompt_is_never_an_option_of_the_agent() {
+    let mut world = World::new();
+    let argv_file = world.root.join("argv");
+    world.extra_env.push((
+        "FAKE_AGENT_ARGV".to_owned(),
+        argv_file.display().to_string(),
+    ));
+    let claude = world.spawn(&["--agent", "claude", "--", "--dangerously-skip-permissions"]);
+    assert_eq!(world.wait_ended(&claude)["status"], "completed");
+    let codex = world.spawn(&["--agent", "codex", "--", "--help"]);
+    assert_eq!(world.wait_ended(&codex)["status"], "completed");
+    let codex_again = world.spawn(&["--agent", "codex", "resume"]);
+    assert_eq!(world.wait_ended(&codex_again)["status"], "completed");
+    world.ok(&["continue", &claude, "--", "--version"]);
+    let detail = world.wait_ended(&claude);
+    assert_eq!(detail["status"], "completed", "{detail}");
+    let session_id = detail["agentSessionId"].as_str().expect("claude's session id");
+    world.ok(&["continue", &codex, "--", "-x"]);
+    let detail = world.wait_ended(&codex);
+    let thread_id = detail["agentSessionId"].as_str().expect("codex's thread id");
+    let recorded = std::fs::read_to_string(&argv_file).expect("argv recorded");
+    let runs: Vec<Vec<&str>> = recorded
+        .split_terminator("--end--\n")
+        .map(|run| run.lines().collect())
+        .collect();
+    let claude_options = [
+        "claude",
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--permission-mode",
+        "acceptEdits",
+    ];
+    let with = |head: &[&str], tail: &[&str]| -> Vec<String> {
+        head.iter().chain(tail).map(|word| word.to_string()).collect()
+    };
+    let runs: Vec<Vec<String>> = runs
+        .into_iter()
+        .map(|run| run.into_iter().map(str::to_owned).collect())
+        .collect();
+    pretty_assertions::assert_eq!(
+        runs,
+        vec![
+            with(&claude_options, &["--", "--dangerously-skip-permissions"]),
+            with(&["codex", "exec", "--json"], &["--", "--help"]),
+            with(&["codex", "exec", "--json"], &["--", "resume"]),
+            with(&claude_options, &["--resume", session_id, "--", "--version"]),
+            with(
+                &["codex", "exec", "--json"],
+                &["resume", thread_id, "--", "-x"]
+            ),
+        ]
+    );
+    // The agents took them as prompts.
+    let said = |id: &str| {
+        world
+            .transcript(id)
+            .iter()
+            .map(|event| event["text"].as_str().unwrap_or("").to_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(said(&claude).contains("--dangerously-skip-permissions"));
+    assert!(said(&codex_again).contains("the change for: resume"));
 }
 
