@@ -5,6 +5,7 @@
 
 pub mod agent_output;
 pub mod config;
+pub mod git_env;
 pub mod model;
 pub mod process;
 pub mod repo_lock;

@@ -285,3 +285,32 @@ fn a_prompt_is_never_an_option_of_the_agent() {
     assert!(said(&codex_again).contains("the change for: resume"));
 }
 
+/// Issue 9, item 4: the caller's git environment never reaches the agent. Before the fix,
+/// with `GIT_DIR`, `GIT_WORK_TREE` and `GIT_INDEX_FILE` pointing at the user's repository (as
+/// inside a git hook), the agent's commit landed on the user's `main`.
+#[test]
+fn the_callers_git_environment_does_not_reach_the_agent() {
+    let mut world = World::new();
+    let git_dir = world.repo.join(".git");
+    for (name, value) in [
+        ("GIT_DIR", git_dir.clone()),
+        ("GIT_WORK_TREE", world.repo.clone()),
+        ("GIT_INDEX_FILE", git_dir.join("index")),
+    ] {
+        world
+            .extra_env
+            .push((name.to_owned(), value.display().to_string()));
+    }
+    let main_before = world.git(&world.repo, &["rev-parse", "main"]);
+    let id = world.spawn(&["--agent", "text", "commit here [edit]"]);
+    let detail = world.wait_ended(&id);
+    assert_eq!(detail["status"], "completed", "{detail}");
+    let branch = detail["branch"].as_str().expect("branch");
+    assert_eq!(world.git(&world.repo, &["rev-parse", "main"]), main_before);
+    assert_eq!(world.git(&world.repo, &["status", "--porcelain"]), "");
+    assert_eq!(
+        world.git(&world.repo, &["log", "-1", "--format=%s", branch]),
+        "text: add notes\n"
+    );
+}
+
