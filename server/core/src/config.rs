@@ -181,6 +181,13 @@ pub enum ConfigError {
     UnknownFormat { name: String, format: String },
     #[error("the worktree folder template must not be empty")]
     EmptyWorktreeDir,
+    #[error(
+        "the worktree folder template {template:?} holds the unknown placeholder {placeholder} (known: {{repo}})"
+    )]
+    UnknownPlaceholder {
+        template: String,
+        placeholder: String,
+    },
 }
 
 /// The state dir by docs/protocol.md's rule: `$LULU_HOME`, else `$XDG_STATE_HOME/lulu`, else
@@ -276,6 +283,7 @@ impl Settings {
         if worktree_dir.trim().is_empty() {
             return Err(ConfigError::EmptyWorktreeDir);
         }
+        check_placeholders(&worktree_dir)?;
         Ok(Settings {
             state_dir,
             worktree_dir,
@@ -307,6 +315,25 @@ impl Settings {
     }
 }
 
+/// Refuses a `{name}` in a worktree folder template that is not one lulu fills in (it would
+/// otherwise become part of a folder name).
+fn check_placeholders(template: &str) -> Result<(), ConfigError> {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start..];
+        let end = after.find('}').map_or(after.len(), |end| end + 1);
+        let placeholder = &after[..end];
+        if !WORKTREE_PLACEHOLDERS.contains(&placeholder) {
+            return Err(ConfigError::UnknownPlaceholder {
+                template: template.to_owned(),
+                placeholder: placeholder.to_owned(),
+            });
+        }
+        rest = &after[end..];
+    }
+    Ok(())
+}
+
 fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -322,8 +349,23 @@ fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     };
     toml::from_str(&text).map_err(|error| ConfigError::Parse {
         path: path.to_owned(),
-        message: error.message().to_owned(),
+        message: parse_message(&text, &error),
     })
+}
+
+/// The parser's words, with where they apply: the line and the text at fault (toml says only
+/// "duplicate key", the span says which).
+fn parse_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end_matches('\n').to_owned();
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    let at_fault = text.get(span.clone()).unwrap_or("").trim();
+    if at_fault.is_empty() || at_fault.len() > 80 || message.contains(at_fault) {
+        return format!("{message} (line {line})");
+    }
+    format!("{message} `{at_fault}` (line {line})")
 }
 
 /// Finds `program` the way `execvp` would: a path with a slash is taken as it is; a bare name
@@ -430,5 +472,42 @@ mod tests {
         .expect_err("typo is refused");
         assert!(error.to_string().contains("config.toml"), "{error}");
         assert!(error.to_string().contains("max_runing"), "{error}");
+
+        // Failed before the fix: "duplicate key", without naming it.
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "max_running = 2\nworktree_dir = \"a\"\nmax_running = 3\n",
+        )
+        .expect("write");
+        let error = Settings::resolve(SettingsOverrides {
+            state_dir: Some(dir.path().to_owned()),
+            ..SettingsOverrides::default()
+        })
+        .expect_err("duplicate key is refused");
+        assert!(error.to_string().contains("max_running"), "{error}");
+        assert!(error.to_string().contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn worktree_templates_hold_only_known_placeholders() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let resolve = |template: &str| {
+            Settings::resolve(SettingsOverrides {
+                state_dir: Some(dir.path().to_owned()),
+                worktree_dir: Some(template.to_owned()),
+                ..SettingsOverrides::default()
+            })
+            .map(|settings| settings.worktree_dir)
+            .map_err(|error| error.to_string())
+        };
+        assert_eq!(resolve("{repo}/../wt"), Ok("{repo}/../wt".to_owned()));
+        assert_eq!(
+            resolve("~/wt/{branch}"),
+            Err("the worktree folder template \"~/wt/{branch}\" holds the unknown placeholder {branch} (known: {repo})".to_owned())
+        );
+        assert_eq!(
+            resolve("{repo}/{oops"),
+            Err("the worktree folder template \"{repo}/{oops\" holds the unknown placeholder {oops (known: {repo})".to_owned())
+        );
     }
 }

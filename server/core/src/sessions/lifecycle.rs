@@ -65,6 +65,12 @@ impl Sessions {
         if prompt.is_empty() {
             return Err(ContinueError::EmptyPrompt);
         }
+        if prompt.len() > PROMPT_MAX_BYTES {
+            return Err(ContinueError::PromptTooLong {
+                bytes: prompt.len(),
+                limit: PROMPT_MAX_BYTES,
+            });
+        }
         if !session.status.is_ended() {
             return Err(ContinueError::Active {
                 id: session.id.clone(),

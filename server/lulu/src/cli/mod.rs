@@ -184,8 +184,18 @@ fn sessions(global: &GlobalOptions) -> anyhow::Result<Sessions> {
     Ok(Sessions::new(settings)?)
 }
 
-/// Settles sessions whose runner died, so what the CLI shows is the truth.
+/// For the commands that only read: works on a read-only state dir too.
+fn sessions_for_reading(global: &GlobalOptions) -> anyhow::Result<Sessions> {
+    let settings = Settings::resolve(global.overrides())?;
+    Ok(Sessions::new_for_reading(settings)?)
+}
+
+/// Settles sessions whose runner died, so what the CLI shows is the truth (not where the
+/// database is read-only: then it shows what is recorded).
 fn reconcile_sessions(sessions: &Sessions) {
+    if sessions.is_read_only() {
+        return;
+    }
     if let Err(error) = sessions.reconcile(ReconcileOptions {
         sessions_only: true,
         remove_clean_orphans: false,
@@ -231,11 +241,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 write_json(&mut out, &protocol::SessionRow::from(&session))?;
             } else {
-                writeln!(out, "{}  {}", session.id, session.name)?;
+                writeln!(out, "{}  {}", session.id, render::visible(&session.name))?;
             }
         }
         CliCommand::Ls { json, all, limit } => {
-            let sessions = sessions(&cli.global)?;
+            let sessions = sessions_for_reading(&cli.global)?;
             reconcile_sessions(&sessions);
             let repos = if all {
                 None
@@ -270,7 +280,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         CliCommand::Show { id, json } => {
-            let sessions = sessions(&cli.global)?;
+            let sessions = sessions_for_reading(&cli.global)?;
             reconcile_sessions(&sessions);
             let session = sessions.session(&id)?;
             if json {
@@ -280,7 +290,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         CliCommand::Logs { id, follow, json } => {
-            let sessions = sessions(&cli.global)?;
+            let sessions = sessions_for_reading(&cli.global)?;
             reconcile_sessions(&sessions);
             let session = sessions.session(&id)?;
             let mut after = 0;
@@ -316,7 +326,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let reason = session
                 .failure_reason
                 .as_deref()
-                .map(|reason| format!(" ({reason})"))
+                .map(|reason| format!(" ({})", render::visible(reason)))
                 .unwrap_or_default();
             writeln!(out, "{}  {}{reason}", session.id, session.status.as_str())?;
         }
@@ -326,7 +336,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(
                 out,
                 "{}  {}  (run {})",
-                session.id, session.name, session.run
+                session.id,
+                render::visible(&session.name),
+                session.run
             )?;
         }
         CliCommand::Diff { id, json } => {
@@ -341,8 +353,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 for file in &diff.files {
                     let path = match &file.old_path {
-                        Some(old) => format!("{old} → {}", file.path),
-                        None => file.path.clone(),
+                        Some(old) => format!("{} → {}", render::visible(old), render::visible(&file.path)),
+                        None => render::visible(&file.path),
                     };
                     writeln!(
                         out,
@@ -368,7 +380,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     delete_branch,
                 },
             )?;
-            writeln!(out, "removed {}  {}", session.id, session.name)?;
+            writeln!(
+                out,
+                "removed {}  {}",
+                session.id,
+                render::visible(&session.name)
+            )?;
         }
         CliCommand::Gc => {
             let sessions = sessions(&cli.global)?;
@@ -416,7 +433,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         CliCommand::Agents => {
-            let sessions = sessions(&cli.global)?;
+            let sessions = sessions_for_reading(&cli.global)?;
             let default = &sessions.settings().default_agent;
             for agent in sessions.agents() {
                 writeln!(

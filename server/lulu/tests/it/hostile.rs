@@ -194,8 +194,82 @@ fn reading_commands_write_nothing() {
     assert!(before == files(), "the database files changed");
 }
 
+/// Runs `script` (bash, `set -eu`) in a user and mount namespace of its own (`unshare -rm`),
+/// with the world's environment plus `STATE`, `REPO`, `ROOT` and `LULU`, so that it may mount
+/// folders read-only (root ignores permission bits; a read-only mount it cannot ignore).
+fn in_a_namespace(world: &World, script: &str) -> Output {
+    let template = world.command(&[]);
+    let mut command = Command::new("unshare");
+    command
+        .args(["-rm", "bash", "-c", &format!("set -eu\n{script}")])
+        .current_dir(&world.repo)
+        .env("STATE", &world.state_dir)
+        .env("REPO", &world.repo)
+        .env("ROOT", &world.root)
+        .env("LULU", env!("CARGO_BIN_EXE_lulu"));
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(value) => command.env(key, value),
+            None => command.env_remove(key),
+        };
+    }
+    command.output().expect("run unshare")
+}
+
 fn text(output: &[u8]) -> String {
     String::from_utf8_lossy(output).into_owned()
+}
+
+/// Issue 9, item 9: `lulu ls` on a read-only state dir (its WAL and index cannot be created)
+/// lists; before the fix it failed opening the database. And a read-only worktree folder is
+/// refused at spawn, before anything is created.
+#[test]
+fn a_read_only_state_dir_is_listed_and_a_read_only_worktree_folder_refused() {
+    let world = World::new();
+    let id = world.spawn(&["--agent", "text", "listed read-only"]);
+    world.wait_ended(&id);
+    // The runner has exited: no connection is left, so neither the WAL nor its index exists.
+    let deadline = Instant::now() + PATIENCE;
+    while runner_pid(&id).is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let read_only = world.root.join("read-only");
+    std::fs::create_dir_all(&read_only).expect("folder");
+    let output = in_a_namespace(
+        &world,
+        r#"
+for folder in "$STATE" "$ROOT/read-only"; do
+    mount --bind "$folder" "$folder"
+    mount -o remount,ro,bind "$folder"
+done
+"$LULU" ls --all
+"$LULU" show "$1" > /dev/null
+if "$LULU" --state-dir "$ROOT/state2" spawn --agent claude --worktree-dir "$ROOT/read-only/wt" "never" 2> "$ROOT/spawn-error"; then
+    echo "spawn into a read-only worktree folder succeeded" >&2
+    exit 1
+fi
+"#
+        .replace("\"$1\"", &id)
+        .as_str(),
+    );
+    assert!(
+        output.status.success(),
+        "in the namespace: {}",
+        text(&output.stderr)
+    );
+    assert!(
+        text(&output.stdout).contains("listed read-only"),
+        "{}",
+        text(&output.stdout)
+    );
+    let error = std::fs::read_to_string(world.root.join("spawn-error")).expect("spawn's error");
+    assert_eq!(
+        error.trim(),
+        format!(
+            "lulu: the worktree folder {}/read-only/wt cannot hold worktrees: Read-only file system (os error 30)",
+            world.root.display()
+        )
+    );
 }
 
 /// Issue 9, item 7: `%` and `_` are literal. Before the fix, `lulu rm %` removed the only
@@ -312,5 +386,111 @@ fn the_callers_git_environment_does_not_reach_the_agent() {
         world.git(&world.repo, &["log", "-1", "--format=%s", branch]),
         "text: add notes\n"
     );
+}
+
+/// Issue 9, item 8: control characters in names are refused at the boundary (CLI and
+/// protocol), and stored text never reaches the terminal raw. Before the fix a name holding
+/// `\n` or an escape sequence was stored and printed as it was.
+#[test]
+fn control_characters_are_refused_in_names_and_escaped_in_output() {
+    let world = World::new();
+    assert_eq!(
+        world.fails(&["spawn", "--name", "evil\u{1b}[2J", "x"]),
+        "lulu: `name` holds a control character (U+001B); a name is one line of plain text"
+    );
+    assert_eq!(
+        world.fails(&["spawn", "--name", "two\nlines", "x"]),
+        "lulu: `name` holds a control character (U+000A); a name is one line of plain text"
+    );
+    let mut server = started_server(&world, "serve");
+    let response = server.call(
+        "lulu/spawn",
+        json!({"prompt": "x", "name": "bell\u{7}", "agent": "text"}),
+    );
+    assert_eq!(
+        response["error"],
+        json!({"code": -32602, "message": "`name` holds a control character (U+0007); a name is one line of plain text"})
+    );
+    assert_eq!(server.shutdown().code(), Some(0));
+
+    // Stored text with control characters (a prompt the agent echoes; a name from an older lulu).
+    let id = world.spawn(&["--agent", "text", "clear \u{1b}[2J screen"]);
+    world.wait_ended(&id);
+    let connection = rusqlite::Connection::open(database(&world)).expect("open");
+    connection
+        .execute(
+            "UPDATE sessions SET name = ?1 WHERE id = ?2",
+            ["old\u{1b}[2J\nforged row", &id],
+        )
+        .expect("update");
+    for args in [vec!["ls"], vec!["show", &id], vec!["logs", &id]] {
+        let out = world.ok(&args);
+        assert!(
+            !out.chars()
+                .any(|character| character.is_control() && character != '\n'),
+            "lulu {args:?} printed a control character: {out:?}"
+        );
+        assert!(out.contains("\\x1b[2J"), "lulu {args:?}: {out}");
+    }
+    let listed = world.ok(&["ls"]);
+    assert!(listed.contains("old\\x1b[2J\\nforged row"), "{listed}");
+    assert_eq!(listed.lines().count(), 2, "a header and one row: {listed}");
+}
+
+/// Issue 9, item 9: errors that came late or vague now come at once, naming the thing at fault,
+/// and nothing is created.
+#[test]
+fn late_and_vague_errors_come_at_once_and_name_the_thing() {
+    let world = World::new();
+    // A prompt over one argument's limit, in several words (before: a worktree and a branch,
+    // then `spawn_failed: Argument list too long`).
+    let word = "x".repeat(40_000);
+    let words = [word.as_str(); 4];
+    let mut args = vec!["spawn", "--agent", "text"];
+    args.extend(words);
+    assert_eq!(
+        world.fails(&args),
+        "lulu: the prompt is 160003 bytes long; the limit is 131071 bytes (one command-line argument)"
+    );
+    let file = world.root.join("a-file");
+    std::fs::write(&file, "").expect("file");
+    for (folder, why) in [
+        (file.display().to_string(), "File exists (os error 17)"),
+        (
+            "/proc/lulu-worktrees".to_owned(),
+            "No such file or directory (os error 2)",
+        ),
+    ] {
+        assert_eq!(
+            world.fails(&["--worktree-dir", &folder, "spawn", "--agent", "text", "x"]),
+            format!("lulu: the worktree folder {folder} cannot hold worktrees: {why}")
+        );
+    }
+    assert_eq!(
+        world.fails(&["spawn", "--base=", "--agent", "text", "x"]),
+        "lulu: the base revision is empty; name a commit, or leave it out for HEAD"
+    );
+    assert_eq!(
+        world.fails(&["--worktree-dir", "{repo}/{branch}", "spawn", "x"]),
+        "lulu: the worktree folder template \"{repo}/{branch}\" holds the unknown placeholder {branch} (known: {repo})"
+    );
+    std::fs::write(
+        world.state_dir.join("config.toml"),
+        "max_running = 2\nmax_running = 3\n",
+    )
+    .expect("config");
+    let error = world.fails(&["ls"]);
+    assert!(
+        error.contains("max_running") && error.contains("line 2"),
+        "{error}"
+    );
+    // Nothing was created by the refused spawns.
+    assert!(!world.repo.join(".lulu/worktrees").exists() || {
+        std::fs::read_dir(world.repo.join(".lulu/worktrees"))
+            .expect("read")
+            .next()
+            .is_none()
+    });
+    assert_eq!(world.git(&world.repo, &["branch", "--list", "lulu/*"]), "");
 }
 
