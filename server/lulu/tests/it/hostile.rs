@@ -494,3 +494,46 @@ fn late_and_vague_errors_come_at_once_and_name_the_thing() {
     assert_eq!(world.git(&world.repo, &["branch", "--list", "lulu/*"]), "");
 }
 
+/// Issue 9, items 5 and 6 through the real binary: bad framing keeps memory bounded; `$/`
+/// requests get -32601 and every request after `shutdown` -32600.
+#[test]
+fn bad_framing_keeps_memory_bounded_and_lifecycle_errors_follow_lsp() {
+    let world = World::new();
+    let mut server = started_server(&world, "serve");
+    let before = server.rss_kib();
+    // 30 MB of `a\r\n` (header lines without a blank line), then 8 MB of long header lines
+    // (before the fix the server kept every one: 21 to 568 MB).
+    let junk = b"a\r\n".repeat(10 * 1024 * 1024);
+    server.send_raw(&junk);
+    let long_line = format!("X-Junk: {}\r\n", "j".repeat(8000));
+    server.send_raw(long_line.repeat(1000).as_bytes());
+    server.send_raw(b"\r\n\r\n");
+    let response = server.call("lulu/agents", json!({}));
+    assert!(response.get("result").is_some(), "{response}");
+    let after = server.rss_kib();
+    eprintln!("RSS {before} KiB before the junk, {after} KiB after");
+    assert!(
+        after < before + 64 * 1024,
+        "memory grew from {before} KiB to {after} KiB"
+    );
+    let response = server.call("$/lulu/custom", json!({}));
+    assert_eq!(
+        response["error"],
+        json!({"code": -32601, "message": "Method not found", "data": "$/lulu/custom"})
+    );
+    // A `$/` notification is dropped silently; the next request is answered.
+    server.notify("$/cancelRequest", json!({"id": 99}));
+    assert!(server.call("lulu/agents", json!({})).get("result").is_some());
+    assert_eq!(server.call("shutdown", Value::Null)["result"], Value::Null);
+    for method in ["lulu/nope", "lulu/list", "$/x", "shutdown"] {
+        let response = server.call(method, json!({}));
+        assert_eq!(
+            response["error"],
+            json!({"code": -32600, "message": "Invalid request"}),
+            "{method}"
+        );
+    }
+    server.notify("exit", Value::Null);
+    assert_eq!(server.wait().code(), Some(0));
+}
+
