@@ -4,6 +4,7 @@
 #![deny(clippy::print_stdout)]
 
 pub mod agent_output;
+pub mod agent_record;
 pub mod config;
 pub mod git_env;
 pub mod model;

@@ -494,6 +494,60 @@ fn late_and_vague_errors_come_at_once_and_name_the_thing() {
     assert_eq!(world.git(&world.repo, &["branch", "--list", "lulu/*"]), "");
 }
 
+fn watchdog_of(agent_group: i32) -> Option<i32> {
+    lulu_core::process::group_members(agent_group)
+        .into_iter()
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|cmdline| cmdline.split(|byte| *byte == 0).any(|word| word == b"__watchdog"))
+        })
+}
+
+fn kill(pid: i32) {
+    // SAFETY: the pid was just read from /proc and is a process this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+}
+
+/// Issue 9, item 10: with its watchdog and then its runner SIGKILLed, the agent outlived both;
+/// the session read failed/interrupted while the agent ran on. Reconciliation now ends the
+/// group it can prove is the agent's (same leader pid and start time). Run logs are 0600.
+#[test]
+fn an_agent_whose_watchdog_and_runner_were_killed_is_ended_by_reconciliation() {
+    let world = World::new();
+    let id = world.spawn(&["--agent", "text", "Outlive [sleep 120]"]);
+    world.wait_status(&id, "running");
+    let deadline = Instant::now() + PATIENCE;
+    let group = loop {
+        if let Some(group) = world.agent_groups().first().copied() {
+            break group;
+        }
+        assert!(Instant::now() < deadline, "the agent never reported");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let watchdog = watchdog_of(group).expect("the watchdog is in the agent's group");
+    kill(watchdog);
+    kill(runner_pid(&id).expect("the runner is alive"));
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !lulu_core::process::group_members(group).is_empty(),
+        "the agent outlived its runner and watchdog"
+    );
+    let detail = world.wait_ended(&id);
+    assert_eq!(detail["outcome"], "interrupted", "{detail}");
+    assert_no_agent_processes(&world);
+    let failure_detail = detail["failureDetail"].as_str().expect("detail");
+    assert!(
+        failure_detail.contains("reconciliation killed the agent's process group"),
+        "{failure_detail}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let log = world.state_dir.join(format!("runs/{id}.log"));
+    let mode = std::fs::metadata(&log).expect("the run's log").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{}", log.display());
+}
+
 /// Issue 9, items 5 and 6 through the real binary: bad framing keeps memory bounded; `$/`
 /// requests get -32601 and every request after `shutdown` -32600.
 #[test]
