@@ -548,6 +548,56 @@ fn an_agent_whose_watchdog_and_runner_were_killed_is_ended_by_reconciliation() {
     assert_eq!(mode & 0o777, 0o600, "{}", log.display());
 }
 
+/// Issue 15, item 14 (server side): a linked worktree belongs to its main repository. Opened
+/// inside a session's worktree, `lulu serve` lists the main repository's sessions, and a spawn
+/// from there makes its worktree beside the others, never nested in a worktree. Before the fix
+/// the worktree was taken for a repository of its own.
+#[test]
+fn a_linked_worktree_resolves_to_its_main_repository() {
+    let world = World::new();
+    let first = world.spawn(&["--agent", "text", "first [edit]"]);
+    let detail = world.wait_ended(&first);
+    let worktree = PathBuf::from(detail["worktreePath"].as_str().expect("worktree"));
+    let root = world.repo.join(".lulu/worktrees");
+    assert_eq!(worktree.parent(), Some(root.as_path()));
+
+    // The CLI, from inside the worktree.
+    let mut spawn = world.command(&["spawn", "--json", "--agent", "text", "second"]);
+    let output = spawn.current_dir(worktree.join("notes")).output().expect("spawn");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let row: Value = serde_json::from_slice(&output.stdout).expect("json");
+    let second = row["id"].as_str().expect("id").to_owned();
+    let detail = world.wait_ended(&second);
+    assert_eq!(detail["repo"], world.repo.display().to_string());
+    let nested = PathBuf::from(detail["worktreePath"].as_str().expect("worktree"));
+    assert_eq!(nested.parent(), Some(root.as_path()), "not nested");
+    let mut listing = world.command(&["ls", "--json"]);
+    let output = listing.current_dir(&worktree).output().expect("ls");
+    let rows: Vec<Value> = serde_json::from_slice(&output.stdout).expect("json rows");
+    assert_eq!(rows.len(), 2, "the main repository's sessions: {rows:?}");
+
+    // The protocol, with rootUri inside the worktree.
+    let mut server = Server::start(&world.root.join("serve"));
+    let response = server.call(
+        "initialize",
+        json!({"processId": null, "rootUri": file_uri(&worktree), "capabilities": {},
+               "initializationOptions": init_options(&world.state_dir)}),
+    );
+    assert!(response.get("result").is_some(), "{response}");
+    server.notify("initialized", json!({}));
+    let listed = server.result("lulu/list", json!({}));
+    let ids: Vec<&str> = listed["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .filter_map(|row| row["id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![second.as_str(), first.as_str()]);
+    let spawned = server.result("lulu/spawn", json!({"prompt": "third", "agent": "text"}));
+    assert_eq!(spawned["repo"], world.repo.display().to_string());
+    assert_eq!(server.shutdown().code(), Some(0));
+}
+
 /// Issue 9, items 5 and 6 through the real binary: bad framing keeps memory bounded; `$/`
 /// requests get -32601 and every request after `shutdown` -32600.
 #[test]
