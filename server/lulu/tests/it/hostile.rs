@@ -641,3 +641,178 @@ fn bad_framing_keeps_memory_bounded_and_lifecycle_errors_follow_lsp() {
     assert_eq!(server.wait().code(), Some(0));
 }
 
+/// Many spawns and cancels from several CLI processes and two `lulu serve` at once, with an
+/// outside `sqlite3` reader: every run ends exactly once (one terminal lifecycle event per
+/// run), the running cap holds at every sample, and the database is intact.
+#[test]
+fn stress_spawns_and_cancels_from_many_processes() {
+    const MAX_RUNNING: i64 = 3;
+    const CLI_WORKERS: usize = 4;
+    const PER_WORKER: usize = 12;
+    const PER_SERVER: usize = 15;
+    let world = World::new();
+    std::fs::write(
+        world.state_dir.join("config.toml"),
+        format!(
+            "max_running = {MAX_RUNNING}\n[agents.text]\ncommand = [{:?}, \"{{prompt}}\"]\n",
+            fixture("agents/fake-text").display().to_string()
+        ),
+    )
+    .expect("config.toml");
+    let started = Instant::now();
+    let db = database(&world);
+    let reader = Reader::start(db.clone());
+    let mut options = init_options(&world.state_dir);
+    options["maxRunning"] = json!(MAX_RUNNING);
+    let mut servers: Vec<Server> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let mut server = Server::start(&world.root.join(name));
+            let response = server.initialize(&[&world.repo], options.clone());
+            assert!(response.get("result").is_some(), "{response}");
+            server
+        })
+        .collect();
+
+    // The cap, sampled from the outside while everything runs.
+    let sampling = Arc::new(AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        let db = db.clone();
+        std::thread::spawn(move || {
+            let mut samples = 0;
+            let mut most = 0;
+            while sampling.load(Ordering::SeqCst) {
+                if let Ok(connection) = rusqlite::Connection::open(&db) {
+                    let _ = connection.busy_timeout(Duration::from_secs(5));
+                    if let Ok(running) = connection.query_row(
+                        "SELECT count(*) FROM sessions WHERE slot_held = 1",
+                        [],
+                        |row| row.get::<_, i64>(0),
+                    ) {
+                        samples += 1;
+                        most = most.max(running);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (samples, most)
+        })
+    };
+
+    // CLI workers: spawn, and cancel every other one at once.
+    let workers: Vec<_> = (0..CLI_WORKERS)
+        .map(|worker| {
+            let commands: Vec<Command> = (0..PER_WORKER * 2)
+                .map(|_| world.command(&[]))
+                .collect();
+            std::thread::spawn(move || {
+                let mut errors = Vec::new();
+                let mut ids = Vec::new();
+                let mut commands = commands.into_iter();
+                for n in 0..PER_WORKER {
+                    let mut spawn = commands.next().expect("a command");
+                    let prompt = format!("cli {worker}.{n} [lines 30] [sleep 0.{}]", n % 4);
+                    let output = spawn
+                        .args(["spawn", "--json", "--agent", "text", &prompt])
+                        .output()
+                        .expect("spawn");
+                    if !output.status.success() {
+                        errors.push(text(&output.stderr));
+                        continue;
+                    }
+                    let row: Value = serde_json::from_slice(&output.stdout).expect("json");
+                    let id = row["id"].as_str().expect("id").to_owned();
+                    if n % 2 == 1 {
+                        let mut cancel = commands.next().expect("a command");
+                        let output = cancel.args(["cancel", &id]).output().expect("cancel");
+                        if !output.status.success() {
+                            errors.push(text(&output.stderr));
+                        }
+                    }
+                    ids.push(id);
+                }
+                (ids, errors)
+            })
+        })
+        .collect();
+
+    // The servers spawn and cancel too, meanwhile.
+    let mut ids = Vec::new();
+    let mut errors: Vec<String> = Vec::new();
+    for n in 0..PER_SERVER {
+        for (index, server) in servers.iter_mut().enumerate() {
+            let response = server.call(
+                "lulu/spawn",
+                json!({"prompt": format!("serve {index}.{n} [lines 30] [sleep 0.{}]", n % 4), "agent": "text"}),
+            );
+            let Some(id) = response["result"]["id"].as_str().map(str::to_owned) else {
+                errors.push(response.to_string());
+                continue;
+            };
+            if n % 3 == 0 {
+                let response = server.call("lulu/cancel", json!({ "id": id }));
+                if response.get("error").is_some() {
+                    errors.push(response.to_string());
+                }
+            }
+            ids.push(id);
+        }
+    }
+    for worker in workers {
+        let (worker_ids, worker_errors) = worker.join().expect("worker");
+        ids.extend(worker_ids);
+        errors.extend(worker_errors);
+    }
+    let details = wait_all_ended(&mut servers[0], &ids);
+    sampling.store(false, Ordering::SeqCst);
+    let (samples, most_running) = sampler.join().expect("sampler");
+    let (reads, reader_errors) = reader.stop();
+
+    // Each run ended exactly once: one terminal lifecycle event per run.
+    let connection = rusqlite::Connection::open(&db).expect("open");
+    let mut ended_twice = Vec::new();
+    for detail in &details {
+        let id = detail["id"].as_str().expect("id");
+        let (ends, runs): (i64, i64) = connection
+            .query_row(
+                "SELECT (SELECT count(*) FROM events WHERE session_id = ?1 AND stream = 'lulu' \
+                 AND kind = 'status' AND (text = 'completed' OR text LIKE 'failed: %')), \
+                 (SELECT run FROM sessions WHERE id = ?1)",
+                [id],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .expect("count");
+        if ends != runs {
+            ended_twice.push(format!("{id}: {ends} ends"));
+        }
+    }
+    let cancelled = details
+        .iter()
+        .filter(|detail| detail["outcome"] == "cancelled")
+        .count();
+    let completed = details
+        .iter()
+        .filter(|detail| detail["status"] == "completed")
+        .count();
+    let integrity = integrity(&db);
+    eprintln!(
+        "stress: {} sessions ({completed} completed, {cancelled} cancelled) from {CLI_WORKERS} CLI workers and 2 servers in {:.1} s; errors: {}; ended twice: {}; running at most {most_running} of {MAX_RUNNING} over {samples} samples; {reads} sqlite3 reads ({} refused); integrity: {integrity}",
+        details.len(),
+        started.elapsed().as_secs_f64(),
+        errors.len(),
+        ended_twice.len(),
+        harmful(&reader_errors).len(),
+    );
+    assert_eq!(errors, Vec::<String>::new());
+    assert_eq!(ended_twice, Vec::<String>::new());
+    assert_eq!(details.len(), CLI_WORKERS * PER_WORKER + 2 * PER_SERVER);
+    assert_eq!(completed + cancelled, details.len(), "every session completed or was cancelled");
+    assert!(samples > 0);
+    assert!(most_running <= MAX_RUNNING, "{most_running} running at once");
+    assert_eq!(harmful(&reader_errors), Vec::<&String>::new());
+    assert_eq!(integrity, "ok");
+    for server in servers.iter_mut() {
+        assert_eq!(server.shutdown().code(), Some(0));
+    }
+}
