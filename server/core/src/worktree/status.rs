@@ -89,18 +89,8 @@ pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, S
         path: worktree_path.to_owned(),
         source,
     };
-    let dirwalk = repository
-        .dirwalk_options()
-        .map_err(|e| status_error(boxed(e)))?;
-    let iter = repository
-        .status(gix::progress::Discard)
-        .map_err(|e| status_error(boxed(e)))?
-        .index_worktree_options_mut(|options| {
-            // Walk for untracked files even if `status.showUntrackedFiles=no` turned the walk off.
-            options.dirwalk_options = Some(dirwalk.empty_patterns_match_prefix(false));
-            options.rewrites = None;
-        })
-        .untracked_files(gix::status::UntrackedFiles::Files)
+    let iter = status_with_untracked_files(&repository)
+        .map_err(status_error)?
         .into_iter(None)
         .map_err(|e| status_error(boxed(e)))?;
     let mut changed = BTreeSet::new();
