@@ -15,13 +15,19 @@ pub fn record_path(state_dir: &Path, id: &SessionId) -> PathBuf {
     runs_dir(state_dir).join(format!("{id}.agent"))
 }
 
-/// The start time of a process, in clock ticks since boot (`/proc/PID/stat` field 22).
+/// The start time of a live process, in clock ticks since boot (`/proc/PID/stat` field 22);
+/// `None` for a process that is gone or a zombie (dead, only not yet reaped: where PID 1 does
+/// not reap, an orphaned agent stays one).
 pub fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces and parentheses: count from its end.
     let after_name = stat.rsplit_once(')')?.1;
+    let mut fields = after_name.split_whitespace();
     // Field 3 (state) is the first after the name; field 22 is 19 further on.
-    after_name.split_whitespace().nth(19)?.parse().ok()
+    if matches!(fields.next()?, "Z" | "X" | "x") {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
 }
 
 /// Records run `run`'s agent (the leader of its own process group).

@@ -597,7 +597,7 @@ pub fn settle_dead_runner(
         AgentFate::Gone => {}
         AgentFate::Stopped { pid } => {
             termination.failure_detail = termination.failure_detail.map(|detail| {
-                format!("{detail}\nIts agent (pid {pid}) had outlived it and its watchdog; reconciliation killed the agent's process group.")
+                format!("{detail}\nIts agent (pid {pid}) was still running (its watchdog gone too); reconciliation killed the agent's process group.")
             });
         }
         AgentFate::MayBeRunning { pid } => {

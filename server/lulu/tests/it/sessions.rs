@@ -287,7 +287,7 @@ fn claude_success() {
             signal: None,
             reason: None,
             transcript: &[
-                "running claude -p 'Add a flag'",
+                "running claude -p --output-format stream-json --verbose --permission-mode acceptEdits -- 'Add a flag'",
                 "Claude session",
                 "I will work on: Add a flag",
                 "→ Bash: ls",
@@ -710,8 +710,8 @@ fn continue_resumes_the_conversation_in_the_same_worktree() {
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(
-        &command[command.len() - 2..],
-        ["--resume", agent_session.as_str()]
+        &command[command.len() - 4..],
+        ["--resume", agent_session.as_str(), "--", "Now add tests"]
     );
     let texts: Vec<String> = world
         .transcript(&id)
