@@ -740,6 +740,19 @@ mod tests {
         );
         // Truncated at the end: no frame.
         check(b"Content-Length: 10\r\n\r\n{}", &[]);
+        // Header lines that never end in a blank line: dropped 64 KiB at a time, never all
+        // held; the next frame is read.
+        let mut input = b"a\r\n".repeat(30_000);
+        input.extend_from_slice(b"Content-Length: 2\r\n\r\n{}");
+        check(
+            &input,
+            &[
+                Err(
+                    r#"a frame's headers run past 65536 bytes without a blank line (first lines: ["a", "a", "a", "a"]); skipped them"#,
+                ),
+                Ok("{}"),
+            ],
+        );
     }
 
     fn check_classify(body: &str, expected: Value) {

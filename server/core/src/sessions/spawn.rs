@@ -162,7 +162,11 @@ fn check_worktree_folder(root: &Path, id: &SessionId) -> Result<(), SpawnError> 
     }
     let probe = root.join(format!(".lulu-probe-{id}"));
     std::fs::create_dir(&probe).map_err(refused)?;
-    std::fs::remove_dir(&probe).map_err(refused)
+    match std::fs::remove_dir(&probe) {
+        // `lulu gc` may have taken it for an empty orphan meanwhile: gone is what we want.
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(refused(error)),
+        _ => Ok(()),
+    }
 }
 
 /// A human name from a prompt: its first line, at most about 60 characters, cut at a word.
@@ -175,7 +179,13 @@ pub fn derive_name(prompt: &str) -> String {
         .unwrap_or("session");
     let line: String = line
         .chars()
-        .map(|character| if character.is_control() { ' ' } else { character })
+        .map(|character| {
+            if character.is_control() {
+                ' '
+            } else {
+                character
+            }
+        })
         .collect();
     let words: Vec<&str> = line.split_whitespace().collect();
     let mut name = String::new();
