@@ -129,7 +129,13 @@ pub fn builtin_agents() -> BTreeMap<String, AgentProfile> {
         "codex".to_owned(),
         AgentProfile {
             name: "codex".to_owned(),
-            command: strings(&["codex", "exec", "--json", END_OF_OPTIONS, PROMPT_PLACEHOLDER]),
+            command: strings(&[
+                "codex",
+                "exec",
+                "--json",
+                END_OF_OPTIONS,
+                PROMPT_PLACEHOLDER,
+            ]),
             format: OutputFormat::CodexJson,
             env: BTreeMap::new(),
         },

@@ -114,9 +114,7 @@ impl Store {
         // Literal: `substr` compares characters, so `%` and `_` are never wildcards.
         let mut statement = self
             .connection
-            .prepare_cached(
-                "SELECT id FROM sessions WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2",
-            )
+            .prepare_cached("SELECT id FROM sessions WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2")
             .map_err(|source| self.sqlite(source))?;
         let ids: Vec<String> = statement
             .query_map([prefix], |row| row.get(0))

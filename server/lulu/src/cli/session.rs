@@ -186,11 +186,7 @@ pub(super) fn diff(
         }
         for file in &diff.files {
             let path = match &file.old_path {
-                Some(old) => format!(
-                    "{} → {}",
-                    render::visible(old),
-                    render::visible(&file.path)
-                ),
+                Some(old) => format!("{} → {}", render::visible(old), render::visible(&file.path)),
                 None => render::visible(&file.path),
             };
             writeln!(
