@@ -556,6 +556,16 @@ fn an_agent_whose_watchdog_and_runner_were_killed_is_ended_by_reconciliation() {
         assert!(Instant::now() < deadline, "the agent never reported");
         std::thread::sleep(Duration::from_millis(20));
     };
+    // Once the agent has printed its first line it only sleeps: it writes nothing more that a
+    // closed pipe could kill it with (SIGPIPE) once its runner is gone.
+    while !world.transcript(&id).iter().any(|event| {
+        event["text"]
+            .as_str()
+            .is_some_and(|text| text.starts_with("starting: "))
+    }) {
+        assert!(Instant::now() < deadline, "the agent never printed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let watchdog = watchdog_of(group).expect("the watchdog is in the agent's group");
     kill(watchdog);
     kill(runner_pid(&id).expect("the runner is alive"));
