@@ -82,7 +82,7 @@ fn check(max_running: i64, slot_taken: bool, steps: &[Step], expected_status: St
             Step::Claim(_) => store.try_claim_slot(&id, run).expect("claim") == SlotClaim::Claimed,
             Step::MarkRunning(_) => store.mark_running(&id, run, &event()).expect("mark"),
             Step::Finish(status, _) => store
-                .finish_run(&id, run, &termination(status), &event())
+                .finish_run(&id, run, &termination(status))
                 .expect("finish"),
             Step::Cancel(_) => store.request_cancel(&id).expect("cancel").is_some(),
             Step::CancelRequested(_) => store.cancel_requested(&id, run).expect("read"),

@@ -108,3 +108,16 @@ fn status_with_untracked_files(
         })
         .untracked_files(gix::status::UntrackedFiles::Files))
 }
+
+/// `refs/heads/<branch>`: `Err(None)` when there is no such branch, `Err(Some(cause))` when the
+/// name is invalid or the reference could not be read.
+fn find_branch<'repo>(
+    repository: &'repo gix::Repository,
+    branch: &str,
+) -> Result<gix::Reference<'repo>, Option<BoxError>> {
+    let full_name = branch_full_name(branch).map_err(Some)?;
+    repository
+        .try_find_reference(full_name.as_ref())
+        .map_err(|source| Some(boxed(source)))?
+        .ok_or(None)
+}

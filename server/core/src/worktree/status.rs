@@ -144,11 +144,8 @@ pub fn unmerged_commits(repo: &Path, branch: &str, base_ref: &str) -> Result<usi
         branch: branch.to_owned(),
         source,
     };
-    let full_name = branch_full_name(branch).map_err(|source| not_found(Some(source)))?;
-    let tip = repository
-        .try_find_reference(full_name.as_ref())
-        .map_err(|source| not_found(Some(boxed(source))))?
-        .ok_or_else(|| not_found(None))?
+    let tip = find_branch(&repository, branch)
+        .map_err(not_found)?
         .peel_to_commit()
         .map_err(|source| not_found(Some(boxed(source))))?
         .id;
