@@ -790,7 +790,6 @@ fn stress_spawns_and_cancels_from_many_processes() {
     .expect("config.toml");
     let started = Instant::now();
     let db = database(&world);
-    let reader = Reader::start(db.clone());
     let mut options = init_options(&world.state_dir);
     options["maxRunning"] = json!(MAX_RUNNING);
     let mut servers: Vec<Server> = ["a", "b"]
@@ -802,6 +801,9 @@ fn stress_spawns_and_cancels_from_many_processes() {
             server
         })
         .collect();
+    // The outside reader starts once the servers made the database (before, it may read a
+    // database whose tables are not there yet).
+    let reader = Reader::start(db.clone());
 
     // The cap, sampled from the outside while everything runs.
     let sampling = Arc::new(AtomicBool::new(true));
