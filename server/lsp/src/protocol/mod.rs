@@ -137,7 +137,7 @@ pub const TRANSCRIPT_DEFAULT_LIMIT: u64 = 1000;
 pub const TRANSCRIPT_MAX_LIMIT: u64 = 10_000;
 /// The longest prompt `lulu/spawn` and `lulu/continue` accept, in bytes. Agents take the
 /// prompt as one argument, and the kernel refuses a single argument over 128 KiB.
-pub const PROMPT_MAX_BYTES: usize = 128 * 1024 - 1;
+pub const PROMPT_MAX_BYTES: usize = lulu_core::sessions::PROMPT_MAX_BYTES;
 /// The longest session name, in characters.
 pub const NAME_MAX_CHARS: usize = 200;
 
