@@ -55,7 +55,7 @@ export async function removeMany(lulu: Lulu, rows: SessionRow[], title?: string)
       removed++;
     } catch (err) {
       const code = errorCode(err);
-      if (code === ErrorCodes.UnsavedWork || code === ErrorCodes.SessionActive) kept.push(`"${row.name}"`);
+      if (code === ErrorCodes.WouldLoseWork || code === ErrorCodes.SessionActive) kept.push(`"${row.name}"`);
       else failed.push(`"${row.name}": ${errorMessage(err)}`);
     }
   }

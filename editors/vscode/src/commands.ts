@@ -252,10 +252,10 @@ async function removeSession(lulu: Lulu, row: SessionRow): Promise<void> {
     await lulu.request("lulu/remove", { id: row.id, deleteBranch });
   } catch (err) {
     const code = errorCode(err);
-    if (code !== ErrorCodes.SessionActive && code !== ErrorCodes.UnsavedWork) throw err;
+    if (code !== ErrorCodes.SessionActive && code !== ErrorCodes.WouldLoseWork) throw err;
     const lost: string[] = [];
     if (code === ErrorCodes.SessionActive) lost.push("the agent is cancelled mid-run and its work so far is deleted with the worktree");
-    if (code === ErrorCodes.UnsavedWork) {
+    if (code === ErrorCodes.WouldLoseWork) {
       lost.push(`the uncommitted changes and untracked files in ${detail.worktreePath ?? "the worktree"} are lost for good`);
       if (deleteBranch) lost.push(`commits on ${detail.branch ?? "the branch"} that are not in the base branch are lost`);
     }

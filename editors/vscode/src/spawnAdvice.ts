@@ -48,7 +48,7 @@ export function spawnAdvice(err: unknown, agent: string): SpawnAdvice {
   const named = typeof data.agent === "string" ? data.agent : agent;
   const program = typeof data.program === "string" ? data.program : named;
   switch (errorCode(err)) {
-    case ErrorCodes.NotARepository:
+    case ErrorCodes.BadRepository:
       switch (reason) {
         case "noCommits":
           return {
