@@ -1,0 +1,395 @@
+//! What landing, syncing and committing share: the paths two trees differ in, the worktree a branch
+//! is checked out in, and bringing a worktree's files and index to a new tree in those paths only.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use gix::bstr::{BStr, BString, ByteSlice};
+use gix::object::tree::diff::ChangeDetached;
+use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
+
+use super::*;
+
+/// One path whose entry differs between two trees: its new blob (or symlink, or submodule
+/// commit) and mode, or `None` when the path is gone in the new tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct PathChange {
+    pub path: BString,
+    pub new: Option<(gix::ObjectId, gix::objs::tree::EntryMode)>,
+}
+
+/// The non-tree paths where `old_tree` and `new_tree` differ, sorted, without rename tracking.
+pub(super) fn tree_changes(
+    repository: &gix::Repository,
+    old_tree: gix::ObjectId,
+    new_tree: gix::ObjectId,
+) -> Result<Vec<PathChange>, BoxError> {
+    if old_tree == new_tree {
+        return Ok(Vec::new());
+    }
+    let old = repository.find_tree(old_tree).map_err(boxed)?;
+    let new = repository.find_tree(new_tree).map_err(boxed)?;
+    let changes = repository
+        .diff_tree_to_tree(&old, &new, gix::diff::Options::default())
+        .map_err(boxed)?;
+    let mut out = Vec::new();
+    for change in changes {
+        match change {
+            ChangeDetached::Addition {
+                location,
+                entry_mode,
+                id,
+                ..
+            } => {
+                if entry_mode.is_no_tree() {
+                    out.push(PathChange {
+                        path: location,
+                        new: Some((id, entry_mode)),
+                    });
+                }
+            }
+            ChangeDetached::Deletion {
+                location,
+                entry_mode,
+                ..
+            } => {
+                if entry_mode.is_no_tree() {
+                    out.push(PathChange {
+                        path: location,
+                        new: None,
+                    });
+                }
+            }
+            ChangeDetached::Modification {
+                location,
+                previous_entry_mode,
+                entry_mode,
+                id,
+                ..
+            } => match (previous_entry_mode.is_no_tree(), entry_mode.is_no_tree()) {
+                (_, true) => out.push(PathChange {
+                    path: location,
+                    new: Some((id, entry_mode)),
+                }),
+                (true, false) => out.push(PathChange {
+                    path: location,
+                    new: None,
+                }),
+                (false, false) => {}
+            },
+            ChangeDetached::Rewrite {
+                source_location,
+                location,
+                entry_mode,
+                id,
+                ..
+            } => {
+                out.push(PathChange {
+                    path: source_location,
+                    new: None,
+                });
+                out.push(PathChange {
+                    path: location,
+                    new: Some((id, entry_mode)),
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// The paths of `changes` as text, for error messages and results.
+pub(super) fn change_paths(changes: &[PathChange]) -> Vec<String> {
+    changes
+        .iter()
+        .map(|change| path_string(change.path.as_ref()))
+        .collect()
+}
+
+/// The dirty paths that the change touches: the same path, or one inside the other (a file that
+/// becomes a folder, or the reverse).
+pub(super) fn overlapping(dirty: &[String], changes: &[PathChange]) -> Vec<String> {
+    let changed: BTreeSet<String> = change_paths(changes).into_iter().collect();
+    let mut hits = BTreeSet::new();
+    for path in dirty {
+        let path = path.trim_end_matches('/');
+        if changed.contains(path) {
+            hits.insert(path.to_owned());
+            continue;
+        }
+        let inside = |outer: &str, inner: &str| {
+            inner.len() > outer.len()
+                && inner.starts_with(outer)
+                && inner.as_bytes()[outer.len()] == b'/'
+        };
+        if changed
+            .iter()
+            .any(|changed| inside(changed, path) || inside(path, changed))
+        {
+            hits.insert(path.to_owned());
+        }
+    }
+    hits.into_iter().collect()
+}
+
+/// The worktree (main or linked) that has `branch` checked out, opened, if any folder still exists.
+pub(super) fn checked_out_in(
+    repository: &gix::Repository,
+    branch: &gix::refs::FullName,
+) -> Result<Option<gix::Repository>, BoxError> {
+    let main = repository.main_repo().map_err(boxed)?;
+    if main.workdir().is_some() && main.head_name().map_err(boxed)?.as_ref() == Some(branch) {
+        return Ok(Some(main));
+    }
+    for proxy in repository.worktrees().map_err(boxed)? {
+        let Ok(base) = proxy.base() else { continue };
+        if !base.exists() {
+            continue;
+        }
+        let linked = proxy.into_repo().map_err(boxed)?;
+        if linked.head_name().map_err(boxed)?.as_ref() == Some(branch) {
+            return Ok(Some(linked));
+        }
+    }
+    Ok(None)
+}
+
+/// The tip of `refs/heads/<branch>`, peeled to a commit.
+pub(super) fn branch_tip(
+    repository: &gix::Repository,
+    branch: &gix::refs::FullName,
+) -> Result<Option<gix::ObjectId>, BoxError> {
+    let Some(mut reference) = repository
+        .try_find_reference(branch.as_ref())
+        .map_err(boxed)?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(reference.peel_to_commit().map_err(boxed)?.id))
+}
+
+pub(super) fn commit_tree(
+    repository: &gix::Repository,
+    commit: gix::ObjectId,
+) -> Result<gix::ObjectId, BoxError> {
+    Ok(repository
+        .find_commit(commit)
+        .map_err(boxed)?
+        .tree_id()
+        .map_err(boxed)?
+        .detach())
+}
+
+/// Moves `refs/heads/...` from `old` to `new` only if it still points at `old` (compare-and-set).
+/// `Ok(false)` when it moved meanwhile; the reflog records `message`.
+pub(super) fn move_branch(
+    repository: &gix::Repository,
+    branch: &gix::refs::FullName,
+    old: gix::ObjectId,
+    new: gix::ObjectId,
+    message: &str,
+) -> Result<bool, BoxError> {
+    let edit = RefEdit {
+        change: Change::Update {
+            log: LogChange {
+                mode: RefLog::AndReference,
+                force_create_reflog: false,
+                message: message.into(),
+            },
+            expected: PreviousValue::MustExistAndMatch(gix::refs::Target::Object(old)),
+            new: gix::refs::Target::Object(new),
+        },
+        name: branch.clone(),
+        deref: false,
+    };
+    match repository.edit_reference(edit) {
+        Ok(_) => Ok(true),
+        Err(error) => {
+            // Told apart by looking again: a value other than `old` means someone moved it.
+            match branch_tip(repository, branch)? {
+                Some(now) if now != old => Ok(false),
+                _ => Err(boxed(error)),
+            }
+        }
+    }
+}
+
+/// The worktree's index, locked against other writers (git's `index.lock`) until written or dropped.
+pub(super) struct LockedIndex {
+    pub index: gix::index::File,
+    lock: gix::lock::File,
+}
+
+impl LockedIndex {
+    pub fn acquire(worktree: &gix::Repository) -> Result<LockedIndex, BoxError> {
+        let path = worktree.index_path();
+        let lock = gix::lock::File::acquire_to_update_resource(
+            &path,
+            gix::lock::acquire::Fail::AfterDurationWithBackoff(std::time::Duration::from_secs(3)),
+            None,
+            0,
+        )
+        .map_err(|error| {
+            format!(
+                "the index {} is locked by another git process ({error})",
+                path.display()
+            )
+        })?;
+        let index = match worktree.open_index() {
+            Ok(index) => index,
+            Err(_) if !path.exists() => gix::index::File::from_state(
+                gix::index::State::new(worktree.object_hash()),
+                path.clone(),
+            ),
+            Err(error) => return Err(boxed(error)),
+        };
+        Ok(LockedIndex { index, lock })
+    }
+
+    /// Writes the index through the lock (no cached trees: they would be stale) and releases it.
+    pub fn write(mut self) -> Result<(), BoxError> {
+        use std::io::Write as _;
+        self.index.remove_tree();
+        let options = gix::index::write::Options {
+            extensions: gix::index::write::Extensions::Given {
+                tree_cache: false,
+                end_of_index_entry: true,
+            },
+            skip_hash: false,
+        };
+        self.index
+            .write_to(&mut self.lock, options)
+            .map_err(boxed)?;
+        self.lock.flush().map_err(boxed)?;
+        self.lock.commit().map_err(|error| boxed(error.error))?;
+        Ok(())
+    }
+}
+
+/// What [`apply_changes`] does to the files of the worktree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Files {
+    /// Write (and delete) the files, then record them in the index.
+    Write,
+    /// The files are already as the new tree has them (just committed): only the index follows.
+    AlreadyThere,
+}
+
+/// Brings `changes` into the worktree's files (unless [`Files::AlreadyThere`]) and its index
+/// (stage 0, with fresh stat data); nothing outside those paths is touched.
+pub(super) fn apply_changes(
+    worktree: &gix::Repository,
+    index: &mut gix::index::File,
+    changes: &[PathChange],
+    files: Files,
+) -> Result<(), BoxError> {
+    let workdir = worktree
+        .workdir()
+        .ok_or("the worktree has no working directory")?
+        .to_owned();
+    let changed: BTreeSet<&BStr> = changes.iter().map(|change| change.path.as_ref()).collect();
+    index.remove_entries(|_, path, _| changed.contains(path));
+    for change in changes {
+        let relative = gix::path::from_bstr(change.path.as_bstr())
+            .map_err(boxed)?
+            .into_owned();
+        let file = workdir.join(&relative);
+        match change.new {
+            None => {
+                if files == Files::Write {
+                    remove_file(&workdir, &file)?;
+                }
+            }
+            Some((id, mode)) => {
+                if mode.is_commit() {
+                    // A submodule: its folder is its own business; only the index records the commit.
+                    index.dangerously_push_entry(
+                        Default::default(),
+                        id,
+                        gix::index::entry::Flags::empty(),
+                        gix::index::entry::Mode::COMMIT,
+                        change.path.as_ref(),
+                    );
+                    continue;
+                }
+                if files == Files::Write {
+                    write_file(worktree, &file, id, mode)?;
+                }
+                let metadata =
+                    gix::index::fs::Metadata::from_path_no_follow(&file).map_err(|error| {
+                        format!("could not read {} after writing it: {error}", file.display())
+                    })?;
+                let stat = gix::index::entry::Stat::from_fs(&metadata).map_err(boxed)?;
+                let index_mode = gix::index::entry::Mode::from_bits_truncate(u32::from(mode.value()));
+                index.dangerously_push_entry(
+                    stat,
+                    id,
+                    gix::index::entry::Flags::empty(),
+                    index_mode,
+                    change.path.as_ref(),
+                );
+            }
+        }
+    }
+    index.sort_entries();
+    Ok(())
+}
+
+fn write_file(
+    repository: &gix::Repository,
+    file: &Path,
+    id: gix::ObjectId,
+    mode: gix::objs::tree::EntryMode,
+) -> Result<(), BoxError> {
+    let blob = repository.find_object(id).map_err(boxed)?.detach().data;
+    if let Some(parent) = file.parent() {
+        // A file where a folder must now be: the change deleted it (it is in the same change set).
+        std::fs::create_dir_all(parent)
+            .map_err(|error| format!("could not create {}: {error}", parent.display()))?;
+    }
+    match file.symlink_metadata() {
+        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(file)
+            .map_err(|error| format!("could not remove {}: {error}", file.display()))?,
+        Ok(_) => std::fs::remove_file(file)
+            .map_err(|error| format!("could not replace {}: {error}", file.display()))?,
+        Err(_) => {}
+    }
+    if mode.is_link() {
+        let target = gix::path::from_bstr(blob.as_bstr()).map_err(boxed)?.into_owned();
+        std::os::unix::fs::symlink(&target, file)
+            .map_err(|error| format!("could not write the symlink {}: {error}", file.display()))?;
+        return Ok(());
+    }
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let permissions = if mode.is_executable() { 0o777 } else { 0o666 };
+    let mut handle = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(permissions)
+        .open(file)
+        .map_err(|error| format!("could not write {}: {error}", file.display()))?;
+    std::io::Write::write_all(&mut handle, &blob)
+        .map_err(|error| format!("could not write {}: {error}", file.display()))?;
+    Ok(())
+}
+
+/// Removes a file the change deleted, and the folders it leaves empty (never `workdir` itself).
+fn remove_file(workdir: &Path, file: &Path) -> Result<(), BoxError> {
+    match std::fs::remove_file(file) {
+        Ok(()) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(format!("could not delete {}: {error}", file.display()).into()),
+    }
+    let mut folder: Option<PathBuf> = file.parent().map(Path::to_owned);
+    while let Some(current) = folder {
+        if current == workdir || !current.starts_with(workdir) {
+            break;
+        }
+        if std::fs::remove_dir(&current).is_err() {
+            break;
+        }
+        folder = current.parent().map(Path::to_owned);
+    }
+    Ok(())
+}
