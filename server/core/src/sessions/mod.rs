@@ -1,16 +1,20 @@
 //! The operations on sessions that clients ask for: spawn, list, look up, cancel, continue,
-//! remove, diff, reconcile. Shared by the CLI and `lulu serve`; knows nothing of JSON-RPC.
+//! remove, diff, reconcile, land, sync, push. Shared by the CLI and `lulu serve`; knows nothing of JSON-RPC.
 //!
 //! Every method is synchronous (SQLite, gix, process launch) and opens its own database
 //! connection, so a `Sessions` is `Send + Sync` and cheap to share.
 
 mod errors;
+mod land;
 mod lifecycle;
+mod push;
 mod reconcile;
 mod remove;
 mod spawn;
 
 pub use errors::*;
+pub use land::*;
+pub use push::*;
 pub use reconcile::*;
 pub use remove::*;
 pub use spawn::*;

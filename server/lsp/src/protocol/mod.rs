@@ -4,6 +4,10 @@
 //!
 //! Nothing here knows how a request is served; `lsp/` does that.
 
+mod land;
+
+pub use land::*;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -28,6 +32,9 @@ pub const REQUEST_METHODS: &[&str] = &[
     method::REMOVE,
     method::DIFF,
     method::AGENTS,
+    method::LAND,
+    method::SYNC,
+    method::PUSH,
 ];
 
 /// The LSP lifecycle messages `lulu serve` handles.
@@ -53,6 +60,9 @@ pub mod method {
     pub const REMOVE: &str = "lulu/remove";
     pub const DIFF: &str = "lulu/diff";
     pub const AGENTS: &str = "lulu/agents";
+    pub const LAND: &str = "lulu/land";
+    pub const SYNC: &str = "lulu/sync";
+    pub const PUSH: &str = "lulu/push";
     pub const SESSION_CHANGED: &str = "lulu/sessionChanged";
     pub const SESSION_REMOVED: &str = "lulu/sessionRemoved";
     pub const OUTPUT: &str = "lulu/output";
@@ -72,6 +82,10 @@ pub mod code {
     pub const BAD_REPOSITORY: i64 = -32012;
     pub const UNKNOWN_AGENT: i64 = -32013;
     pub const BAD_BASE_REF: i64 = -32014;
+    pub const CONFLICTS: i64 = -32015;
+    pub const NOTHING_TO_LAND: i64 = -32016;
+    pub const PROGRAM_MISSING: i64 = -32017;
+    pub const PROGRAM_FAILED: i64 = -32018;
 
     /// Every code the server sends.
     pub const ALL: &[i64] = &[
@@ -87,6 +101,10 @@ pub mod code {
         BAD_REPOSITORY,
         UNKNOWN_AGENT,
         BAD_BASE_REF,
+        CONFLICTS,
+        NOTHING_TO_LAND,
+        PROGRAM_MISSING,
+        PROGRAM_FAILED,
     ];
 }
 
@@ -176,6 +194,10 @@ pub struct SessionDetail {
     pub cost_usd: Option<f64>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
+    /// `baseBranch`, `ahead`, `behind`, `landed` (version 2): filled by the handler, which
+    /// computes ahead/behind on request.
+    #[serde(flatten)]
+    pub branches: BranchDetail,
 }
 
 impl From<&Session> for SessionDetail {
@@ -198,6 +220,7 @@ impl From<&Session> for SessionDetail {
             cost_usd: session.cost_usd,
             input_tokens: session.input_tokens,
             output_tokens: session.output_tokens,
+            branches: BranchDetail::default(),
         }
     }
 }
@@ -574,7 +597,8 @@ mod tests {
                    "branch": "lulu/x", "baseCommit": "abc", "startedAt": "2026-01-02T03:04:05.678Z",
                    "endedAt": null, "outcome": "exited", "exitCode": 1, "signal": null,
                    "failureDetail": "exit code 1\nmore", "agentSessionId": null, "costUsd": 0.5,
-                   "inputTokens": null, "outputTokens": 3}),
+                   "inputTokens": null, "outputTokens": 3,
+                   "baseBranch": null, "ahead": null, "behind": null, "landed": null}),
         );
         // A running session never shows a failure reason, whatever the row holds.
         s.status = Status::Running;

@@ -1,8 +1,11 @@
 //! The command line: `lulu spawn`, `ls`, `show`, `logs`, `cancel`, `continue`, `diff`, `rm`,
-//! `gc`, `agents`, `demo`, `serve`, and the hidden runner and watchdog entry points.
+//! `gc`, `agents`, `demo`, `serve`, `land`, `sync`, `push`, and the hidden runner and watchdog
+//! entry points.
 //!
 //! The CLI is an edge: it turns arguments into sessions calls and results into text or
 //! JSON (the protocol's own shapes), and errors into one line on stderr and a non-zero exit.
+
+mod land;
 
 use std::{
     io::{IsTerminal, Write},
@@ -126,6 +129,13 @@ pub enum CliCommand {
         #[arg(long)]
         delete_branch: bool,
     },
+    /// Land an ended session into its base branch (or --into): squash, rebase or merge,
+    /// without touching your uncommitted changes.
+    Land(land::LandArgs),
+    /// Merge the latest base branch into the session's branch; conflicts go back to the agent.
+    Sync(land::SyncArgs),
+    /// Push the session's branch (git push), and open a pull request with --pr (gh).
+    Push(land::PushArgs),
     /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders.
     Gc,
     /// The agent profiles and whether their programs are installed.
@@ -274,9 +284,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             reconcile_sessions(&sessions);
             let session = sessions.session(&id)?;
             if json {
-                write_json(&mut out, &protocol::SessionDetail::from(&session))?;
+                let mut detail = protocol::SessionDetail::from(&session);
+                detail.branches = protocol::BranchDetail::from(&sessions.branch_status(&session)?);
+                write_json(&mut out, &detail)?;
             } else {
-                write!(out, "{}", render::session_detail(&session, Utc::now()))?;
+                let text = render::session_detail(&session, Utc::now());
+                let text = land::detail_with_branches(&text, &sessions, session.id.as_str());
+                write!(out, "{text}")?;
             }
         }
         CliCommand::Logs { id, follow, json } => {
@@ -370,6 +384,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             writeln!(out, "removed {}  {}", session.id, session.name)?;
         }
+        CliCommand::Land(args) => land::land(&cli.global, args, &mut out)?,
+        CliCommand::Sync(args) => land::sync(&cli.global, args, &mut out)?,
+        CliCommand::Push(args) => land::push(&cli.global, args, &mut out)?,
         CliCommand::Gc => {
             let sessions = sessions(&cli.global)?;
             let report = sessions.reconcile(ReconcileOptions {
