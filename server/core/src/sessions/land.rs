@@ -81,7 +81,9 @@ pub enum LandError {
     Active { id: SessionId, status: &'static str },
     #[error("session {id} has no branch yet")]
     NoBranch { id: SessionId },
-    #[error("session {id} started on a detached HEAD, so it has no base branch; say which branch to land into")]
+    #[error(
+        "session {id} started on a detached HEAD, so it has no base branch; say which branch to land into"
+    )]
     NoBaseBranch { id: SessionId },
     #[error(transparent)]
     CommitWork(#[from] worktree::CommitWorkError),
@@ -146,7 +148,9 @@ pub enum SyncError {
     CommitWork(#[from] worktree::CommitWorkError),
     #[error(transparent)]
     Sync(#[from] worktree::SyncError),
-    #[error("the conflicts are in the worktree, but the agent could not be asked to resolve them: {0}")]
+    #[error(
+        "the conflicts are in the worktree, but the agent could not be asked to resolve them: {0}"
+    )]
     Continue(#[source] Box<ContinueError>),
     #[error(transparent)]
     Lock(#[from] RepositoryLockError),

@@ -142,14 +142,17 @@ impl Sessions {
             let _held = RepositoryLock::acquire(&session.repo)?;
             self.commit_session_work(&session)?;
         }
-        let base = session.base_commit.clone().unwrap_or_else(|| "HEAD".to_owned());
+        let base = session
+            .base_commit
+            .clone()
+            .unwrap_or_else(|| "HEAD".to_owned());
         if worktree::unmerged_commits(&session.repo, &branch, &base)? == 0 {
             return Err(PushError::NothingToPush { branch });
         }
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
         run(
             &git,
-            "git",
+            "git push",
             &session.repo,
             &["push", "--set-upstream", &remote, &refspec],
         )?;
@@ -158,8 +161,16 @@ impl Sessions {
                 let title = request.title.unwrap_or_else(|| session.name.clone());
                 let body = request.body.unwrap_or_else(|| session.prompt.clone());
                 let mut arguments = vec![
-                    "pr", "create", "--head", &branch, "--base", &base_branch, "--title", &title,
-                    "--body", &body,
+                    "pr",
+                    "create",
+                    "--head",
+                    &branch,
+                    "--base",
+                    &base_branch,
+                    "--title",
+                    &title,
+                    "--body",
+                    &body,
                 ];
                 if request.draft {
                     arguments.push("--draft");
@@ -169,7 +180,7 @@ impl Sessions {
                     .as_deref()
                     .filter(|path| path.exists())
                     .unwrap_or(&session.repo);
-                let output = run(&gh, "gh", cwd, &arguments)?;
+                let output = run(&gh, "gh pr create", cwd, &arguments)?;
                 output
                     .lines()
                     .rev()
@@ -187,8 +198,8 @@ impl Sessions {
     }
 }
 
-/// Runs `program` with `arguments` in `cwd`, no terminal prompts; its stdout, or its last line of
-/// error on failure.
+/// Runs the program at `path` (`program` names it in errors: "git push") with `arguments` in
+/// `cwd`, no terminal prompts; its stdout, or its last line of error on failure.
 fn run(
     path: &Path,
     program: &'static str,
@@ -217,9 +228,8 @@ fn run(
     let last_line = last(&stderr)
         .or_else(|| last(&stdout))
         .unwrap_or_else(|| format!("it ended with {}", output.status));
-    let shown: Vec<&str> = arguments.iter().take(2).copied().collect();
     Err(PushError::ProgramFailed {
-        command: format!("{program} {}", shown.join(" ")),
+        command: program.to_owned(),
         last_line,
     })
 }

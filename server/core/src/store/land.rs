@@ -177,12 +177,17 @@ mod tests {
         // Ended sessions only are deleted; end it by hand.
         store
             .connection
-            .execute("UPDATE sessions SET status = 'completed' WHERE id = ?1", [id.as_str()])
+            .execute(
+                "UPDATE sessions SET status = 'completed' WHERE id = ?1",
+                [id.as_str()],
+            )
             .expect("end");
         assert!(store.delete_ended_session(&id).expect("delete"));
         let left: i64 = store
             .connection
-            .query_row("SELECT count(*) FROM session_branches", [], |row| row.get(0))
+            .query_row("SELECT count(*) FROM session_branches", [], |row| {
+                row.get(0)
+            })
             .expect("count");
         assert_eq!(left, 0);
     }

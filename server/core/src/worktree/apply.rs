@@ -318,10 +318,14 @@ pub(super) fn apply_changes(
                 }
                 let metadata =
                     gix::index::fs::Metadata::from_path_no_follow(&file).map_err(|error| {
-                        format!("could not read {} after writing it: {error}", file.display())
+                        format!(
+                            "could not read {} after writing it: {error}",
+                            file.display()
+                        )
                     })?;
                 let stat = gix::index::entry::Stat::from_fs(&metadata).map_err(boxed)?;
-                let index_mode = gix::index::entry::Mode::from_bits_truncate(u32::from(mode.value()));
+                let index_mode =
+                    gix::index::entry::Mode::from_bits_truncate(u32::from(mode.value()));
                 index.dangerously_push_entry(
                     stat,
                     id,
@@ -356,7 +360,9 @@ fn write_file(
         Err(_) => {}
     }
     if mode.is_link() {
-        let target = gix::path::from_bstr(blob.as_bstr()).map_err(boxed)?.into_owned();
+        let target = gix::path::from_bstr(blob.as_bstr())
+            .map_err(boxed)?
+            .into_owned();
         std::os::unix::fs::symlink(&target, file)
             .map_err(|error| format!("could not write the symlink {}: {error}", file.display()))?;
         return Ok(());

@@ -81,7 +81,10 @@ pub fn commit_worktree(
             files: unresolved,
         });
     }
-    let head = repository.head_id().map_err(|e| read_error(boxed(e)))?.detach();
+    let head = repository
+        .head_id()
+        .map_err(|e| read_error(boxed(e)))?
+        .detach();
     let head_tree = commit_tree(&repository, head).map_err(read_error)?;
     let merge_head_file = repository.git_dir().join("MERGE_HEAD");
     let merge_head = read_merge_head(&merge_head_file).map_err(read_error)?;
@@ -101,8 +104,13 @@ pub fn commit_worktree(
         .detach();
     let changes: Vec<PathChange> =
         tree_changes(&repository, head_tree, new_tree).map_err(commit_error)?;
-    apply_changes(&repository, &mut locked.index, &changes, Files::AlreadyThere)
-        .map_err(commit_error)?;
+    apply_changes(
+        &repository,
+        &mut locked.index,
+        &changes,
+        Files::AlreadyThere,
+    )
+    .map_err(commit_error)?;
     locked.write().map_err(commit_error)?;
     for name in ["MERGE_HEAD", "MERGE_MSG", "MERGE_MODE"] {
         std::fs::remove_file(repository.git_dir().join(name)).ok();
@@ -115,7 +123,9 @@ pub(super) fn read_merge_head(file: &Path) -> Result<Option<gix::ObjectId>, BoxE
     match std::fs::read_to_string(file) {
         Ok(text) => {
             let first = text.lines().next().unwrap_or_default().trim();
-            Ok(Some(gix::ObjectId::from_hex(first.as_bytes()).map_err(boxed)?))
+            Ok(Some(
+                gix::ObjectId::from_hex(first.as_bytes()).map_err(boxed)?,
+            ))
         }
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(error) => Err(boxed(error)),

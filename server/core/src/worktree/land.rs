@@ -189,7 +189,11 @@ pub fn land(request: &LandRequest) -> Result<Landed, LandError> {
             request.message.lines().next().unwrap_or(request.branch)
         );
         if !move_branch(&repository, &into_name, tip, new, &reflog).map_err(git_error)? {
-            tracing::debug!(into = request.into, attempt, "the target moved meanwhile; again");
+            tracing::debug!(
+                into = request.into,
+                attempt,
+                "the target moved meanwhile; again"
+            );
             continue;
         }
         let worktree_path = target
@@ -389,13 +393,7 @@ fn rebase(
         let message = decoded.message.to_owned();
         let author = decoded.author().map_err(|e| git_error(boxed(e)))?;
         let new = repository
-            .new_commit_as(
-                committer,
-                author,
-                message.to_string(),
-                tree,
-                [current],
-            )
+            .new_commit_as(committer, author, message.to_string(), tree, [current])
             .map_err(|e| git_error(boxed(e)))?;
         current = new.id;
     }
@@ -448,10 +446,7 @@ pub(super) fn conflicted_paths(
         .filter(|conflict| conflict.is_unresolved(how))
         .flat_map(|conflict| {
             let (ours, theirs) = conflict.changes_in_resolution();
-            [
-                path_string(ours.location()),
-                path_string(theirs.location()),
-            ]
+            [path_string(ours.location()), path_string(theirs.location())]
         })
         .collect();
     files.sort();

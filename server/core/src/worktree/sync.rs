@@ -92,7 +92,10 @@ pub fn sync_worktree(
         });
     }
     let merge_head_file = repository.git_dir().join("MERGE_HEAD");
-    if read_merge_head(&merge_head_file).map_err(git_error)?.is_some() {
+    if read_merge_head(&merge_head_file)
+        .map_err(git_error)?
+        .is_some()
+    {
         return Err(SyncError::MergeInProgress {
             path: worktree_path.to_owned(),
         });

@@ -152,7 +152,10 @@ fn check_strategy(strategy: LandStrategy, moved: bool, expected_graph: &str) {
     let landed = land(&setup, strategy).expect("land");
     assert_eq!(landed.commit, tip(&setup.repo, "main"));
     assert_eq!(landed.source_commit, tip(&setup.repo, "lulu/s"));
-    assert_eq!(landed.files, vec!["notes.md".to_owned(), "src/lib.txt".to_owned()]);
+    assert_eq!(
+        landed.files,
+        vec!["notes.md".to_owned(), "src/lib.txt".to_owned()]
+    );
     assert_eq!(landed.worktree.as_deref(), Some(setup.repo.as_path()));
     assert_eq!(
         graph(&setup.repo),
@@ -161,7 +164,10 @@ fn check_strategy(strategy: LandStrategy, moved: bool, expected_graph: &str) {
     );
     assert_landed_cleanly(&setup.repo, moved);
     // The old tip is in the new history: nothing on main was lost.
-    git(&setup.repo, &["merge-base", "--is-ancestor", &before, "main"]);
+    git(
+        &setup.repo,
+        &["merge-base", "--is-ancestor", &before, "main"],
+    );
 }
 
 #[test]
@@ -283,7 +289,11 @@ fn a_dirty_file_in_a_path_the_landing_changes_refuses_and_changes_nothing() {
 
 #[test]
 fn conflicts_refuse_with_the_files_and_change_nothing() {
-    for strategy in [LandStrategy::Squash, LandStrategy::Rebase, LandStrategy::Merge] {
+    for strategy in [
+        LandStrategy::Squash,
+        LandStrategy::Rebase,
+        LandStrategy::Merge,
+    ] {
         let setup = setup();
         write(
             &setup.repo,
@@ -306,7 +316,11 @@ fn conflicts_refuse_with_the_files_and_change_nothing() {
 fn nothing_to_land() {
     let setup = setup();
     land(&setup, LandStrategy::Merge).expect("first landing");
-    for strategy in [LandStrategy::Squash, LandStrategy::Rebase, LandStrategy::Merge] {
+    for strategy in [
+        LandStrategy::Squash,
+        LandStrategy::Rebase,
+        LandStrategy::Merge,
+    ] {
         match land(&setup, strategy).expect_err("nothing left") {
             LandError::NothingToLand { branch, into } => {
                 assert_eq!((branch.as_str(), into.as_str()), ("lulu/s", "main"))
@@ -335,7 +349,11 @@ fn a_commit_made_to_the_target_meanwhile_is_never_lost() {
                 .spawn()
                 .and_then(|mut child| {
                     use std::io::Write as _;
-                    child.stdin.take().expect("stdin").write_all(b"meanwhile\n")?;
+                    child
+                        .stdin
+                        .take()
+                        .expect("stdin")
+                        .write_all(b"meanwhile\n")?;
                     child.wait_with_output()
                 })
                 .expect("hash-object");
@@ -357,11 +375,18 @@ fn a_commit_made_to_the_target_meanwhile_is_never_lost() {
             assert!(add.status().expect("update-index").success());
             let mut write_tree = git_command(&repo, &["write-tree"]);
             write_tree.env("GIT_INDEX_FILE", &index);
-            let new_tree = String::from_utf8(write_tree.output().expect("write-tree").stdout)
-                .expect("utf-8");
+            let new_tree =
+                String::from_utf8(write_tree.output().expect("write-tree").stdout).expect("utf-8");
             let commit = git(
                 &repo,
-                &["commit-tree", new_tree.trim(), "-p", "release", "-m", "meanwhile"],
+                &[
+                    "commit-tree",
+                    new_tree.trim(),
+                    "-p",
+                    "release",
+                    "-m",
+                    "meanwhile",
+                ],
             );
             git(&repo, &["update-ref", "refs/heads/release", commit.trim()]);
         }
@@ -414,7 +439,10 @@ fn a_target_that_keeps_moving_is_refused_and_keeps_every_commit() {
         before_move: Some(&meanwhile),
     })
     .expect_err("refused");
-    assert!(matches!(error, LandError::TargetKeptMoving { attempts: 5, .. }), "{error:?}");
+    assert!(
+        matches!(error, LandError::TargetKeptMoving { attempts: 5, .. }),
+        "{error:?}"
+    );
     assert_eq!(
         git(&setup.repo, &["log", "--format=%s", "-6", "main"]),
         "meanwhile 5\nmeanwhile 4\nmeanwhile 3\nmeanwhile 2\nmeanwhile 1\nAdd line four\n"
@@ -448,9 +476,18 @@ fn uncommitted_work_is_committed_exactly_as_it_is() {
         git(wt, &["show", "--format=%s", "--name-status", "HEAD"]),
         "The session's name\n\nA\tnew/deep/file.txt\nD\tnotes.md\nA\trun.sh\nM\tsrc/lib.txt\n"
     );
-    assert_eq!(git(wt, &["ls-files", "-s", "run.sh"]).split(' ').next(), Some("100755"));
-    assert_eq!(worktree::diff_against(wt, "main").expect("diff"), diff_before);
-    assert_eq!(worktree::commit_worktree(wt, "again").expect("commit"), None);
+    assert_eq!(
+        git(wt, &["ls-files", "-s", "run.sh"]).split(' ').next(),
+        Some("100755")
+    );
+    assert_eq!(
+        worktree::diff_against(wt, "main").expect("diff"),
+        diff_before
+    );
+    assert_eq!(
+        worktree::commit_worktree(wt, "again").expect("commit"),
+        None
+    );
     git(wt, &["fsck", "--strict", "--no-progress"]);
 }
 

@@ -150,7 +150,7 @@ pub fn push(global: &GlobalOptions, args: PushArgs, out: &mut impl Write) -> any
         &args.id,
         PushOptions {
             remote: Some(args.remote),
-            pull_request: args.pr.then(|| PullRequest {
+            pull_request: args.pr.then_some(PullRequest {
                 title: args.title,
                 body: None,
                 draft: args.draft,
