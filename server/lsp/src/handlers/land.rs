@@ -11,8 +11,7 @@ use lulu_core::{
 };
 
 use crate::protocol::{
-    BranchDetail, LandParams, LandResultWire, PushParams, PushResult, SyncParams, SyncResultWire,
-    method,
+    BranchDetail, LandParams, LandResult, PushParams, PushResult, SyncParams, SyncResult, method,
 };
 
 /// Messages and titles longer than this are not something a person typed.
@@ -57,7 +56,7 @@ pub(super) fn branch_detail(sessions: &Sessions, session: &Session) -> BranchDet
 }
 
 impl Backend {
-    pub(super) async fn land(&self, params: Value) -> RpcResult<LandResultWire> {
+    pub(super) async fn land(&self, params: Value) -> RpcResult<LandResult> {
         let params: LandParams = parse(method::LAND, params)?;
         check_id(&params.id)?;
         check_text("message", params.message.as_deref())?;
@@ -80,10 +79,10 @@ impl Backend {
         let result = blocking(method::LAND, move || sessions.land(&params.id, options))
             .await?
             .map_err(|failure| error_with_files(failure.kind(), &failure, failure.files()))?;
-        Ok(LandResultWire::from(&result))
+        Ok(LandResult::from(&result))
     }
 
-    pub(super) async fn sync(&self, params: Value) -> RpcResult<SyncResultWire> {
+    pub(super) async fn sync(&self, params: Value) -> RpcResult<SyncResult> {
         let params: SyncParams = parse(method::SYNC, params)?;
         check_id(&params.id)?;
         let options = SyncOptions {
@@ -94,7 +93,7 @@ impl Backend {
         let result = blocking(method::SYNC, move || sessions.sync(&params.id, options))
             .await?
             .map_err(|failure| error_with_files(failure.kind(), &failure, failure.files()))?;
-        Ok(SyncResultWire::from(&result))
+        Ok(SyncResult::from(&result))
     }
 
     pub(super) async fn push(&self, params: Value) -> RpcResult<PushResult> {

@@ -2,14 +2,17 @@
 //! `SessionDetail` fields `baseBranch`, `ahead`, `behind` and `landed`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
-use lulu_core::sessions::{BranchStatus, LandResult, Pushed, SyncResult};
+use lulu_core::sessions::{
+    BranchStatus, LandResult as CoreLandResult, Pushed, SyncResult as CoreSyncResult,
+};
 use lulu_core::store::Landing;
 
 use super::{SessionRow, timestamp};
 
 /// The landing fields of `SessionDetail` (flattened into it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct BranchDetail {
     pub base_branch: Option<String>,
@@ -19,12 +22,12 @@ pub struct BranchDetail {
 }
 
 /// `SessionDetail.landed`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Landed {
     pub into: String,
     pub commit: String,
-    /// `squash`, `rebase` or `merge`.
+    #[ts(type = "LandStrategy")]
     pub strategy: String,
     pub at: String,
 }
@@ -51,12 +54,14 @@ impl From<&BranchStatus> for BranchDetail {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct LandParams {
     pub id: String,
     /// `squash` (default), `rebase` or `merge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(type = "LandStrategy")]
     pub strategy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub into: Option<String>,
@@ -64,18 +69,19 @@ pub struct LandParams {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct LandResultWire {
+pub struct LandResult {
     pub into: String,
     pub commit: String,
+    #[ts(type = "LandStrategy")]
     pub strategy: String,
     pub files: u64,
 }
 
-impl From<&LandResult> for LandResultWire {
-    fn from(result: &LandResult) -> Self {
-        LandResultWire {
+impl From<&CoreLandResult> for LandResult {
+    fn from(result: &CoreLandResult) -> Self {
+        LandResult {
             into: result.into.clone(),
             commit: result.commit.clone(),
             strategy: result.strategy.as_str().to_owned(),
@@ -84,26 +90,28 @@ impl From<&LandResult> for LandResultWire {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct SyncParams {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_resolves: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
-pub struct SyncResultWire {
+pub struct SyncResult {
     /// `upToDate`, `synced` or `conflicts`.
+    #[ts(type = "\"upToDate\" | \"synced\" | \"conflicts\"")]
     pub result: String,
     pub files: Vec<String>,
     pub session: SessionRow,
 }
 
-impl From<&SyncResult> for SyncResultWire {
-    fn from(result: &SyncResult) -> Self {
-        SyncResultWire {
+impl From<&CoreSyncResult> for SyncResult {
+    fn from(result: &CoreSyncResult) -> Self {
+        SyncResult {
             result: result.result.as_str().to_owned(),
             files: result.files.clone(),
             session: SessionRow::from(&result.session),
@@ -111,8 +119,9 @@ impl From<&SyncResult> for SyncResultWire {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct PushParams {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,8 +130,9 @@ pub struct PushParams {
     pub pull_request: Option<PullRequestParams>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct PullRequestParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
@@ -132,7 +142,7 @@ pub struct PullRequestParams {
     pub draft: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct PushResult {
     pub remote: String,

@@ -91,7 +91,7 @@ pub fn land(global: &GlobalOptions, args: LandArgs, out: &mut impl Write) -> any
         },
     )?;
     if args.json {
-        return write_json(out, &protocol::LandResultWire::from(&result));
+        return write_json(out, &protocol::LandResult::from(&result));
     }
     writeln!(
         out,
@@ -114,7 +114,7 @@ pub fn sync(global: &GlobalOptions, args: SyncArgs, out: &mut impl Write) -> any
         },
     )?;
     if args.json {
-        return write_json(out, &protocol::SyncResultWire::from(&result));
+        return write_json(out, &protocol::SyncResult::from(&result));
     }
     match result.result {
         SyncResultKind::UpToDate => writeln!(out, "up to date")?,
