@@ -7,6 +7,7 @@ import * as vscode from "vscode";
 import { BASE_SCHEME, BaseContentProvider, EMPTY_SCHEME, EmptyContentProvider, showChanges } from "./diff";
 import type { Lulu } from "./lulu";
 import { ErrorCodes, type SessionRow, type Status, errorCode, errorMessage } from "./protocol";
+import { registerLandCommands } from "./land";
 import { STATUS_LOOK, renderRow } from "./rows";
 
 /** Two clicks on the same row closer than this are a double click (see README). */
@@ -73,6 +74,10 @@ export function registerCommands(lulu: Lulu): void {
     const after = await lulu.request("lulu/continue", { id: row.id, prompt });
     lulu.tree.upsert(after);
   });
+
+  registerLandCommands(lulu, reg, (arg, placeHolder) =>
+    sessionArg(lulu, arg ?? lulu.views.activeSessionId(), ["completed", "failed"], placeHolder),
+  );
 
   reg("lulu.removeSession", async (arg) => {
     const row = await sessionArg(lulu, arg, undefined, "Remove which session?");

@@ -49,6 +49,53 @@ export interface SessionDetail extends SessionRow {
   costUsd: number | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  /** Version 2: the branch the session started from; null when it started detached. */
+  baseBranch?: string | null;
+  ahead?: number | null;
+  behind?: number | null;
+  landed?: Landed | null;
+}
+
+export type LandStrategy = "squash" | "rebase" | "merge";
+
+/** Where and how a session landed (`SessionDetail.landed`). */
+export interface Landed {
+  into: string;
+  commit: string;
+  strategy: LandStrategy;
+  at: string;
+}
+
+export interface LandParams {
+  id: string;
+  strategy?: LandStrategy;
+  into?: string;
+  message?: string;
+}
+export interface LandResult {
+  into: string;
+  commit: string;
+  strategy: LandStrategy;
+  files: number;
+}
+export interface SyncParams {
+  id: string;
+  agentResolves?: boolean;
+}
+export interface SyncResult {
+  result: "upToDate" | "synced" | "conflicts";
+  files: string[];
+  session: SessionRow;
+}
+export interface PushParams {
+  id: string;
+  remote?: string;
+  pullRequest?: { title?: string; body?: string; draft?: boolean };
+}
+export interface PushResult {
+  remote: string;
+  branch: string;
+  url: string | null;
 }
 
 export type TranscriptStream = "stdout" | "stderr" | "lulu";
@@ -169,6 +216,9 @@ export interface Requests {
   "lulu/remove": [RemoveParams, Record<string, never>];
   "lulu/diff": [IdParams, DiffResult];
   "lulu/agents": [Record<string, never>, AgentsResult];
+  "lulu/land": [LandParams, LandResult];
+  "lulu/sync": [SyncParams, SyncResult];
+  "lulu/push": [PushParams, PushResult];
 }
 export type RequestMethod = keyof Requests;
 
@@ -205,6 +255,10 @@ export const ErrorCodes = {
   NotARepository: -32012,
   UnknownAgent: -32013,
   BadBaseRef: -32014,
+  Conflicts: -32015,
+  NothingToLand: -32016,
+  ProgramMissing: -32017,
+  ProgramFailed: -32018,
 } as const;
 
 /** The JSON-RPC error code of a rejected request, if it is one. */
@@ -213,6 +267,12 @@ export function errorCode(err: unknown): number | undefined {
     const code = (err as { code: unknown }).code;
     return typeof code === "number" ? code : undefined;
   }
+  return undefined;
+}
+
+/** The `data` of a rejected request's error (e.g. `{ files }` of a refused landing), if any. */
+export function errorData(err: unknown): unknown {
+  if (typeof err === "object" && err !== null && "data" in err) return (err as { data: unknown }).data;
   return undefined;
 }
 

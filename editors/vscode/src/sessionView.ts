@@ -31,6 +31,12 @@ export class SessionViews implements vscode.Disposable {
     void panel.resume();
   }
 
+  /** The session of the session view that is active, if one is. */
+  activeSessionId(): string | undefined {
+    for (const [id, panel] of this.panels) if (panel.active) return id;
+    return undefined;
+  }
+
   onOutput(p: OutputParams): void {
     this.panels.get(p.id)?.append(p.events);
   }
@@ -88,6 +94,10 @@ class SessionPanel {
       for (const m of queued) void this.panel.webview.postMessage(m);
     });
     this.panel.onDidDispose(() => this.dispose());
+  }
+
+  get active(): boolean {
+    return this.panel.active;
   }
 
   reveal(): void {
