@@ -81,7 +81,7 @@ step("Land… on a row: squash into main, the user's dirty file kept, the sessio
   await spawnAndWait(page, "kappa notes [edit]", "kappa notes");
   writeFileSync(path.join(wb.repo, "README.md"), "my own edit\n");
   await onSelectedRow(page, "Lulu: Land…", "kappa notes");
-  const strategy = await quickInput(page, 'Land "kappa notes"');
+  const strategy = await quickInput(page, 'Land "kappa notes [edit]"');
   await strategy.fill("Squash");
   await page.locator(".quick-input-widget .monaco-list-row", { hasText: "Squash" }).first().waitFor({ state: "visible" });
   await strategy.press("Enter");
@@ -89,12 +89,12 @@ step("Land… on a row: squash into main, the user's dirty file kept, the sessio
   assert.equal(await into.inputValue(), "main", "the base branch is preselected");
   await into.press("Enter");
   const message = await quickInput(page, "into main");
-  assert.equal(await message.inputValue(), "kappa notes");
+  assert.equal(await message.inputValue(), "kappa notes [edit]");
   await message.press("Enter");
   const said = await clickNotification(page, "landed", "Keep");
-  assert.match(said, /landed "kappa notes" into main \(squash, 1 file\)/);
+  assert.match(said, /landed "kappa notes \[edit\]" into main \(squash, 1 file\)/);
 
-  assert.equal(git(wb.repo, ["log", "-1", "--format=%s", "main"]), "kappa notes\n");
+  assert.equal(git(wb.repo, ["log", "-1", "--format=%s", "main"]), "kappa notes [edit]\n");
   assert.equal(git(wb.repo, ["status", "--porcelain"]), " M README.md\n");
   assert.equal(readFileSync(path.join(wb.repo, "README.md"), "utf8"), "my own edit\n");
   git(wb.repo, ["fsck", "--strict", "--no-progress"]);
@@ -117,6 +117,8 @@ step("Land… on a row: squash into main, the user's dirty file kept, the sessio
 
 step("Sync with Base: the conflict goes to the agent, which resolves it into a merge commit", async () => {
   const page = wb.page;
+  // With a session view active, the palette's commands act on the viewed session: close it.
+  await runCommand(page, "View: Close All Editors");
   await spawnAndWait(page, "lambda [write src/lib.txt]", "lambda");
   writeFileSync(path.join(wb.repo, "src/lib.txt"), "main's version\n");
   git(wb.repo, ["commit", "-q", "-m", "main: rewrite", "src/lib.txt"]);

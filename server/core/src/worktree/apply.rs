@@ -107,32 +107,6 @@ pub(super) fn change_paths(changes: &[PathChange]) -> Vec<String> {
         .collect()
 }
 
-/// The dirty paths that the change touches: the same path, or one inside the other (a file that
-/// becomes a folder, or the reverse).
-pub(super) fn overlapping(dirty: &[String], changes: &[PathChange]) -> Vec<String> {
-    let changed: BTreeSet<String> = change_paths(changes).into_iter().collect();
-    let mut hits = BTreeSet::new();
-    for path in dirty {
-        let path = path.trim_end_matches('/');
-        if changed.contains(path) {
-            hits.insert(path.to_owned());
-            continue;
-        }
-        let inside = |outer: &str, inner: &str| {
-            inner.len() > outer.len()
-                && inner.starts_with(outer)
-                && inner.as_bytes()[outer.len()] == b'/'
-        };
-        if changed
-            .iter()
-            .any(|changed| inside(changed, path) || inside(path, changed))
-        {
-            hits.insert(path.to_owned());
-        }
-    }
-    hits.into_iter().collect()
-}
-
 /// The worktree (main or linked) that has `branch` checked out, opened, if any folder still exists.
 pub(super) fn checked_out_in(
     repository: &gix::Repository,
@@ -398,4 +372,112 @@ fn remove_file(workdir: &Path, file: &Path) -> Result<(), BoxError> {
         folder = current.parent().map(Path::to_owned);
     }
     Ok(())
+}
+
+/// The paths among `changes` (and their parent folders) where the worktree differs from
+/// `head_tree`, the tree its branch points at: a staged change, a conflict, a file changed or
+/// deleted on disk, an untracked file or folder where the change writes. Looks only at those
+/// paths (a few files), never at the whole worktree.
+pub(super) fn dirty_paths(
+    worktree: &gix::Repository,
+    index: &gix::index::State,
+    head_tree: gix::ObjectId,
+    changes: &[PathChange],
+) -> Result<Vec<String>, BoxError> {
+    let workdir = worktree
+        .workdir()
+        .ok_or("the worktree has no working directory")?
+        .to_owned();
+    let deleted: BTreeSet<&BStr> = changes
+        .iter()
+        .filter(|change| change.new.is_none())
+        .map(|change| change.path.as_ref())
+        .collect();
+    let mut dirty = BTreeSet::new();
+    for change in changes {
+        let path: &BStr = change.path.as_ref();
+        if path_is_dirty(worktree, &workdir, index, head_tree, path)? {
+            dirty.insert(path_string(path));
+        }
+        // A parent folder that is a file on disk the change does not delete: someone's file.
+        let mut parent = path;
+        while let Some(slash) = parent.rfind_byte(b'/') {
+            parent = parent[..slash].as_bstr();
+            let on_disk = workdir.join(gix::path::from_bstr(parent).map_err(boxed)?);
+            if let Ok(metadata) = on_disk.symlink_metadata()
+                && !metadata.is_dir()
+                && !deleted.contains(parent)
+            {
+                dirty.insert(path_string(parent));
+            }
+        }
+    }
+    Ok(dirty.into_iter().collect())
+}
+
+fn path_is_dirty(
+    worktree: &gix::Repository,
+    workdir: &Path,
+    index: &gix::index::State,
+    head_tree: gix::ObjectId,
+    path: &BStr,
+) -> Result<bool, BoxError> {
+    use gix::index::entry::Stage;
+    if [Stage::Base, Stage::Ours, Stage::Theirs]
+        .into_iter()
+        .any(|stage| index.entry_index_by_path_and_stage(path, stage).is_some())
+    {
+        return Ok(true);
+    }
+    let relative = gix::path::from_bstr(path).map_err(boxed)?;
+    let head = worktree
+        .find_tree(head_tree)
+        .map_err(boxed)?
+        .peel_to_entry_by_path(&relative)
+        .map_err(boxed)?
+        .map(|entry| (entry.object_id(), entry.mode().value()));
+    let staged = index
+        .entry_by_path_and_stage(path, Stage::Unconflicted)
+        .map(|entry| (entry.id, entry.mode));
+    let staged_as_tree = staged.map(|(id, mode)| (id, mode.bits() as u16));
+    if staged_as_tree != head {
+        return Ok(true);
+    }
+    let file = workdir.join(relative);
+    let Some((id, mode)) = staged else {
+        // Not tracked: anything on disk there is someone's (an untracked file or folder).
+        return Ok(file.symlink_metadata().is_ok());
+    };
+    if mode == gix::index::entry::Mode::COMMIT {
+        return Ok(false);
+    }
+    let metadata = match file.symlink_metadata() {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(error) => return Err(boxed(error)),
+    };
+    let (now_mode, data) = if metadata.file_type().is_symlink() {
+        let target = std::fs::read_link(&file).map_err(boxed)?;
+        let bytes: Vec<u8> = gix::path::into_bstr(target)
+            .map_err(boxed)?
+            .into_owned()
+            .into();
+        (gix::index::entry::Mode::SYMLINK, bytes)
+    } else if metadata.is_file() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = if metadata.permissions().mode() & 0o111 != 0 {
+            gix::index::entry::Mode::FILE_EXECUTABLE
+        } else {
+            gix::index::entry::Mode::FILE
+        };
+        (mode, std::fs::read(&file).map_err(boxed)?)
+    } else {
+        return Ok(true);
+    };
+    if now_mode != mode {
+        return Ok(true);
+    }
+    let now = gix::objs::compute_hash(worktree.object_hash(), gix::objs::Kind::Blob, &data)
+        .map_err(boxed)?;
+    Ok(now != id)
 }

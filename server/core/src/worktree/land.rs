@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::apply::{
     Files, LockedIndex, apply_changes, branch_tip, change_paths, checked_out_in, commit_tree,
-    move_branch, overlapping, tree_changes,
+    dirty_paths, move_branch, tree_changes,
 };
 use super::checkout::open_for_checkout;
 use super::*;
@@ -168,16 +168,17 @@ pub fn land(request: &LandRequest) -> Result<Landed, LandError> {
             .map_err(git_error)?
             .ok_or_else(|| not_found(request.into))?;
         let new = compute(&repository, request, tip, source)?;
+        let tip_tree = commit_tree(&repository, tip).map_err(git_error)?;
         let changes = tree_changes(
             &repository,
-            commit_tree(&repository, tip).map_err(git_error)?,
+            tip_tree,
             commit_tree(&repository, new).map_err(git_error)?,
         )
         .map_err(git_error)?;
         let target = checked_out_in(&repository, &into_name).map_err(git_error)?;
         // The target's index stays locked from the check of its dirty files to its update.
         let locked = match &target {
-            Some(worktree) => Some(lock_clean_paths(worktree, request, &changes)?),
+            Some(worktree) => Some(lock_clean_paths(worktree, request, tip_tree, &changes)?),
             None => None,
         };
         if let Some(hook) = request.before_move {
@@ -227,6 +228,7 @@ pub fn land(request: &LandRequest) -> Result<Landed, LandError> {
 fn lock_clean_paths(
     worktree: &gix::Repository,
     request: &LandRequest,
+    tip_tree: gix::ObjectId,
     changes: &[super::apply::PathChange],
 ) -> Result<LockedIndex, LandError> {
     let workdir = worktree.workdir().unwrap_or(worktree.git_dir()).to_owned();
@@ -236,10 +238,7 @@ fn lock_clean_paths(
         source,
     };
     let locked = LockedIndex::acquire(worktree).map_err(git_error)?;
-    let dirty = uncommitted_changes(&workdir).map_err(|e| git_error(boxed(e)))?;
-    let mut paths = dirty.changed;
-    paths.extend(dirty.untracked);
-    let files = overlapping(&paths, changes);
+    let files = dirty_paths(worktree, &locked.index, tip_tree, changes).map_err(git_error)?;
     if !files.is_empty() {
         return Err(LandError::DirtyTarget {
             into: request.into.to_owned(),

@@ -276,6 +276,19 @@ fn a_dirty_file_in_a_path_the_landing_changes_refuses_and_changes_nothing() {
     assert!(error.to_string().contains("src/lib.txt"), "{error}");
     assert_eq!(snapshot(&setup.repo), before);
 
+    // A change only staged (the file on disk as committed) is the user's work too.
+    let setup = self::setup();
+    let committed = read(&setup.repo, "src/lib.txt");
+    write(&setup.repo, "src/lib.txt", "staged only\n");
+    git(&setup.repo, &["add", "src/lib.txt"]);
+    write(&setup.repo, "src/lib.txt", &committed);
+    let before = snapshot(&setup.repo);
+    match land(&setup, LandStrategy::Rebase).expect_err("refused") {
+        LandError::DirtyTarget { files, .. } => assert_eq!(files, vec!["src/lib.txt".to_owned()]),
+        other => panic!("expected DirtyTarget, got {other:?}"),
+    }
+    assert_eq!(snapshot(&setup.repo), before);
+
     // An untracked file where the landing adds one is in the way too.
     let setup = self::setup();
     write(&setup.repo, "notes.md", "mine\n");
