@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use gix::bstr::{BStr, BString, ByteSlice};
-use gix::object::tree::diff::ChangeDetached;
 use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 
 use super::*;
@@ -19,80 +18,64 @@ pub(super) struct PathChange {
 }
 
 /// The non-tree paths where `old_tree` and `new_tree` differ, sorted, without rename tracking.
+/// A plain tree walk: no diff resource cache, so no index or attributes are loaded.
 pub(super) fn tree_changes(
     repository: &gix::Repository,
     old_tree: gix::ObjectId,
     new_tree: gix::ObjectId,
 ) -> Result<Vec<PathChange>, BoxError> {
+    use gix::diff::tree::recorder::Change;
     if old_tree == new_tree {
         return Ok(Vec::new());
     }
     let old = repository.find_tree(old_tree).map_err(boxed)?;
     let new = repository.find_tree(new_tree).map_err(boxed)?;
-    let changes = repository
-        .diff_tree_to_tree(&old, &new, gix::diff::Options::default())
-        .map_err(boxed)?;
+    let mut recorder = gix::diff::tree::Recorder::default();
+    gix::diff::tree(
+        gix::objs::TreeRefIter::from_bytes(&old.data, old_tree.kind()),
+        gix::objs::TreeRefIter::from_bytes(&new.data, new_tree.kind()),
+        gix::diff::tree::State::default(),
+        &repository.objects,
+        &mut recorder,
+    )
+    .map_err(boxed)?;
     let mut out = Vec::new();
-    for change in changes {
+    for change in recorder.records {
         match change {
-            ChangeDetached::Addition {
-                location,
+            Change::Addition {
                 entry_mode,
-                id,
+                oid,
+                path,
                 ..
             } => {
                 if entry_mode.is_no_tree() {
                     out.push(PathChange {
-                        path: location,
-                        new: Some((id, entry_mode)),
+                        path,
+                        new: Some((oid, entry_mode)),
                     });
                 }
             }
-            ChangeDetached::Deletion {
-                location,
-                entry_mode,
-                ..
+            Change::Deletion {
+                entry_mode, path, ..
             } => {
                 if entry_mode.is_no_tree() {
-                    out.push(PathChange {
-                        path: location,
-                        new: None,
-                    });
+                    out.push(PathChange { path, new: None });
                 }
             }
-            ChangeDetached::Modification {
-                location,
+            Change::Modification {
                 previous_entry_mode,
                 entry_mode,
-                id,
+                oid,
+                path,
                 ..
             } => match (previous_entry_mode.is_no_tree(), entry_mode.is_no_tree()) {
                 (_, true) => out.push(PathChange {
-                    path: location,
-                    new: Some((id, entry_mode)),
+                    path,
+                    new: Some((oid, entry_mode)),
                 }),
-                (true, false) => out.push(PathChange {
-                    path: location,
-                    new: None,
-                }),
+                (true, false) => out.push(PathChange { path, new: None }),
                 (false, false) => {}
             },
-            ChangeDetached::Rewrite {
-                source_location,
-                location,
-                entry_mode,
-                id,
-                ..
-            } => {
-                out.push(PathChange {
-                    path: source_location,
-                    new: None,
-                });
-                out.push(PathChange {
-                    path: location,
-                    new: Some((id, entry_mode)),
-                });
-            }
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -264,7 +247,10 @@ pub(super) fn apply_changes(
         .to_owned();
     let changed: BTreeSet<&BStr> = changes.iter().map(|change| change.path.as_ref()).collect();
     index.remove_entries(|_, path, _| changed.contains(path));
-    for change in changes {
+    // Deletions first: a folder the change turns into a file must be empty before it is written.
+    let (deletions, writes): (Vec<&PathChange>, Vec<&PathChange>) =
+        changes.iter().partition(|change| change.new.is_none());
+    for change in deletions.into_iter().chain(writes) {
         let relative = gix::path::from_bstr(change.path.as_bstr())
             .map_err(boxed)?
             .into_owned();
@@ -327,8 +313,9 @@ fn write_file(
             .map_err(|error| format!("could not create {}: {error}", parent.display()))?;
     }
     match file.symlink_metadata() {
-        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir_all(file)
-            .map_err(|error| format!("could not remove {}: {error}", file.display()))?,
+        // Empty by now (its tracked files were deleted first, and anything else refused before).
+        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir(file)
+            .map_err(|error| format!("could not remove the folder {}: {error}", file.display()))?,
         Ok(_) => std::fs::remove_file(file)
             .map_err(|error| format!("could not replace {}: {error}", file.display()))?,
         Err(_) => {}
@@ -436,6 +423,17 @@ fn path_is_dirty(
         .peel_to_entry_by_path(&relative)
         .map_err(boxed)?
         .map(|entry| (entry.object_id(), entry.mode().value()));
+    if head.is_some_and(|(_, mode)| {
+        gix::objs::tree::EntryMode::try_from(u32::from(mode)).is_ok_and(|mode| mode.is_tree())
+    }) {
+        // A folder the change replaces by a file: its tracked files are changes of their own;
+        // anything else in it on disk is someone's.
+        return Ok(has_untracked_files(
+            &workdir.join(&relative),
+            workdir,
+            index,
+        ));
+    }
     let staged = index
         .entry_by_path_and_stage(path, Stage::Unconflicted)
         .map(|entry| (entry.id, entry.mode));
@@ -480,4 +478,29 @@ fn path_is_dirty(
     let now = gix::objs::compute_hash(worktree.object_hash(), gix::objs::Kind::Blob, &data)
         .map_err(boxed)?;
     Ok(now != id)
+}
+
+/// Whether the folder holds a file (at any depth) the index does not track.
+fn has_untracked_files(folder: &Path, workdir: &Path, index: &gix::index::State) -> bool {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return false;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() && !path.is_symlink() {
+            if has_untracked_files(&path, workdir, index) {
+                return true;
+            }
+            continue;
+        }
+        let tracked = path
+            .strip_prefix(workdir)
+            .ok()
+            .and_then(|relative| gix::path::into_bstr(relative).ok())
+            .is_some_and(|relative| index.entry_by_path(relative.as_ref()).is_some());
+        if !tracked {
+            return true;
+        }
+    }
+    false
 }

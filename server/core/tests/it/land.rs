@@ -623,3 +623,19 @@ fn a_resolved_but_uncommitted_merge_is_committed_with_both_parents() {
     assert!(!setup.worktree.join(".git").is_dir());
     assert_eq!(git(&setup.worktree, &["status", "--porcelain"]), "");
 }
+
+#[test]
+fn a_folder_deleted_or_replaced_by_a_file_lands_in_the_checkout() {
+    let setup = setup();
+    git(&setup.worktree, &["rm", "-q", "-r", "src"]);
+    write(&setup.worktree, "src", "now a file\n");
+    git(&setup.worktree, &["add", "src"]);
+    git(
+        &setup.worktree,
+        &["commit", "-q", "-m", "agent: src becomes a file"],
+    );
+    land(&setup, LandStrategy::Squash).expect("land");
+    assert_eq!(read(&setup.repo, "src"), "now a file\n");
+    assert_eq!(git(&setup.repo, &["status", "--porcelain"]), "");
+    git(&setup.repo, &["fsck", "--strict", "--no-progress"]);
+}
