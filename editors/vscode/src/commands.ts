@@ -16,6 +16,7 @@ import {
   isEnded,
 } from "./protocol";
 import { isUnder, removalQuestion } from "./removal";
+import { registerLandCommands } from "./land";
 import { STATUS_LOOK, renderRow } from "./rows";
 
 /** Two clicks on the same row closer than this are a double click (see README). */
@@ -86,6 +87,10 @@ export function registerCommands(lulu: Lulu): void {
     const after = await lulu.request("lulu/continue", { id: row.id, prompt });
     lulu.tree.upsert(after);
   });
+
+  registerLandCommands(lulu, reg, (arg, placeHolder) =>
+    sessionArg(lulu, arg ?? lulu.views.activeSessionId(), ["completed", "failed"], placeHolder),
+  );
 
   reg("lulu.removeSession", async (arg, selected) => {
     // The Delete key passes { focused: true }: the multi-selection when there is one.

@@ -27,6 +27,12 @@ export function errorCode(err: unknown): number | undefined {
   return undefined;
 }
 
+/** The `data` of a rejected request's error (e.g. `{ files }` of a refused landing), if any. */
+export function errorData(err: unknown): unknown {
+  if (typeof err === "object" && err !== null && "data" in err) return (err as { data: unknown }).data;
+  return undefined;
+}
+
 /** The readable message of any error thrown by a request. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

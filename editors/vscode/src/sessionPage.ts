@@ -37,6 +37,20 @@ export function describeUsage(detail: SessionDetail): string {
   return parts.length ? parts.join(" · ") : "—";
 }
 
+/** `main (2 ahead, 0 behind)`, or why there is no base branch. */
+export function describeBranchLine(detail: SessionDetail): string {
+  if (!detail.baseBranch) return "— (started on a detached HEAD)";
+  if (detail.ahead == null || detail.behind == null) return detail.baseBranch;
+  return `${detail.baseBranch} (${detail.ahead} ahead, ${detail.behind} behind)`;
+}
+
+/** `into main (squash) as 9c1d0e4f5a6b at …`, or `no`. */
+export function describeLanded(detail: SessionDetail): string {
+  const landed = detail.landed;
+  if (!landed) return "no";
+  return `into ${landed.into} (${landed.strategy}) as ${landed.commit.slice(0, 12)} at ${landed.at}`;
+}
+
 function row(label: string, valueHtml: string, key: string): string {
   return `<tr data-key="${key}"><th>${escapeHtml(label)}</th><td>${valueHtml}</td></tr>`;
 }
@@ -104,6 +118,8 @@ export function renderDetailsHtml(detail: SessionDetail): string {
     row("Branch", code(detail.branch), "branch"),
     row("Worktree", code(detail.worktreePath), "worktree"),
     row("Base commit", code(detail.baseCommit), "base"),
+    ...(detail.baseBranch !== undefined ? [row("Base branch", escapeHtml(describeBranchLine(detail)), "base-branch")] : []),
+    ...(detail.landed !== undefined ? [row("Landed", escapeHtml(describeLanded(detail)), "landed")] : []),
     row("Outcome", escapeHtml(describeOutcome(detail)), "outcome"),
     row("Exit", escapeHtml(describeExit(detail)), "exit"),
     row("Cost and tokens", escapeHtml(describeUsage(detail)), "usage"),

@@ -15,4 +15,8 @@ return {
   BadRepository = -32012,
   UnknownAgent = -32013,
   BadBaseRef = -32014,
+  Conflicts = -32015,
+  NothingToLand = -32016,
+  ProgramMissing = -32017,
+  ProgramFailed = -32018,
 }

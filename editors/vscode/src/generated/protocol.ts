@@ -8,6 +8,7 @@ export type TranscriptStream = "stdout" | "stderr" | "lulu";
 export type AgentFormat = "claude-stream-json" | "codex-json" | "text";
 export type DiffFileStatus = "added" | "modified" | "deleted" | "renamed";
 export type EventBlockKind = "assistant" | "thinking" | "toolUse" | "toolResult" | "result" | "error" | "meta" | "text";
+export type LandStrategy = "squash" | "rebase" | "merge";
 
 /**
  * What a dashboard row needs, and nothing more.
@@ -33,7 +34,7 @@ status: Status, createdAt: string, lastActivityAt: string,
 /**
  * Present iff `status` is `failed`.
  */
-failureReason?: string, };
+failureReason?: string, baseBranch: string | null, ahead: number | null, behind: number | null, landed: Landed | null, };
 
 /**
  * One transcript line.
@@ -111,6 +112,38 @@ export type AgentInfo = { name: string, command: Array<string>, format: string, 
 
 export type AgentsResult = { agents: Array<AgentInfo>, defaultAgent: string, };
 
+/**
+ * `SessionDetail.landed`.
+ */
+export type Landed = { into: string, commit: string, strategy: LandStrategy, at: string, };
+
+/**
+ * The landing fields of `SessionDetail` (flattened into it).
+ */
+export type BranchDetail = { baseBranch: string | null, ahead: number | null, behind: number | null, landed: Landed | null, };
+
+export type LandParams = { id: string, 
+/**
+ * `squash` (default), `rebase` or `merge`.
+ */
+strategy?: LandStrategy, into?: string, message?: string, };
+
+export type LandResult = { into: string, commit: string, strategy: LandStrategy, files: number, };
+
+export type SyncParams = { id: string, agentResolves?: boolean, };
+
+export type SyncResult = { 
+/**
+ * `upToDate`, `synced` or `conflicts`.
+ */
+result: "upToDate" | "synced" | "conflicts", files: Array<string>, session: SessionRow, };
+
+export type PullRequestParams = { title?: string, body?: string, draft?: boolean, };
+
+export type PushParams = { id: string, remote?: string, pullRequest?: PullRequestParams, };
+
+export type PushResult = { remote: string, branch: string, url: string | null, };
+
 export type SessionChangedParams = { session: SessionRow, };
 
 export type SessionRemovedParams = { id: string, };
@@ -130,6 +163,9 @@ export interface Requests {
   "lulu/remove": [RemoveParams, Empty];
   "lulu/diff": [IdParams, DiffResult];
   "lulu/agents": [Empty, AgentsResult];
+  "lulu/land": [LandParams, LandResult];
+  "lulu/sync": [SyncParams, SyncResult];
+  "lulu/push": [PushParams, PushResult];
 }
 export type RequestMethod = keyof Requests;
 
@@ -155,4 +191,8 @@ export const ErrorCodes = {
   BadRepository: -32012,
   UnknownAgent: -32013,
   BadBaseRef: -32014,
+  Conflicts: -32015,
+  NothingToLand: -32016,
+  ProgramMissing: -32017,
+  ProgramFailed: -32018,
 } as const;

@@ -55,8 +55,9 @@ describe("row menus by status", () => {
   check("failed", true, ["continueSession", "showChanges"]);
   check("starting", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
   check("running", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
-  check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession"]);
-  check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession"]);
+  const land = ["landSession", "syncSession", "pushSession", "createPullRequest"];
+  check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", ...land]);
+  check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", ...land]);
 });
 
 /** A row's inline buttons in the order VS Code draws them (by group order), right-aligned. */

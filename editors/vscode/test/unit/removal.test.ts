@@ -26,6 +26,10 @@ const DETAIL: SessionDetail = {
   costUsd: null,
   inputTokens: null,
   outputTokens: null,
+  baseBranch: "main",
+  ahead: 1,
+  behind: 0,
+  landed: null,
 };
 
 function file(path: string, status: DiffFile["status"]): DiffFile {

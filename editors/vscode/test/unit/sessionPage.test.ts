@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { SessionDetail } from "../../src/protocol";
-import { describeExit, describeOutcome, describeUsage, pageHtml, renderActionsHtml, renderDetailsHtml } from "../../src/sessionPage";
+import {
+  describeBranchLine,
+  describeExit,
+  describeLanded,
+  describeOutcome,
+  describeUsage,
+  pageHtml,
+  renderActionsHtml,
+  renderDetailsHtml,
+} from "../../src/sessionPage";
 
 function detail(over: Partial<SessionDetail>): SessionDetail {
   return {
@@ -28,7 +37,8 @@ function detail(over: Partial<SessionDetail>): SessionDetail {
     inputTokens: 1200,
     outputTokens: 345,
     ...over,
-  };
+    // Without the version 2 fields unless a case gives them: a version 1 server's detail.
+  } as SessionDetail;
 }
 
 describe("detail facts", () => {
@@ -128,5 +138,32 @@ describe("session view buttons", () => {
     for (const status of ["completed", "failed"] as const) {
       assert.notEqual(buttons({ status })[running.indexOf("cancelSession")], "continueSession");
     }
+  });
+});
+
+describe("where the branch stands (protocol version 2)", () => {
+  const check = (over: Partial<SessionDetail>, expected: { branch: string; landed: string }) =>
+    test(JSON.stringify(over), () =>
+      assert.deepEqual({ branch: describeBranchLine(detail(over)), landed: describeLanded(detail(over)) }, expected),
+    );
+  check({ baseBranch: null, ahead: null, behind: null, landed: null }, { branch: "— (started on a detached HEAD)", landed: "no" });
+  check({ baseBranch: "main", ahead: 2, behind: 0, landed: null }, { branch: "main (2 ahead, 0 behind)", landed: "no" });
+  check(
+    {
+      baseBranch: "main",
+      ahead: 1,
+      behind: 1,
+      landed: { into: "main", commit: "9c1d0e4f5a6b7c8d9e0f", strategy: "squash", at: "2026-11-25T12:00:00.000Z" },
+    },
+    { branch: "main (1 ahead, 1 behind)", landed: "into main (squash) as 9c1d0e4f5a6b at 2026-11-25T12:00:00.000Z" },
+  );
+  test("a version 1 server's detail shows neither row", () => {
+    const html = renderDetailsHtml(detail({}));
+    assert.ok(!html.includes("Base branch") && !html.includes("Landed"));
+  });
+  test("a version 2 server's detail shows both", () => {
+    const html = renderDetailsHtml(detail({ baseBranch: "main", ahead: 0, behind: 3, landed: null }));
+    assert.ok(html.includes('data-key="base-branch"><th>Base branch</th><td>main (0 ahead, 3 behind)</td>'), html);
+    assert.ok(html.includes('data-key="landed"><th>Landed</th><td>no</td>'), html);
   });
 });

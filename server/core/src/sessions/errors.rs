@@ -20,6 +20,14 @@ pub enum ErrorKind {
     UnknownAgent,
     BadBaseRef,
     InvalidInput,
+    /// The change conflicts with the target (protocol version 2).
+    Conflicts,
+    /// Nothing to land or push.
+    NothingToLand,
+    /// A program lulu needs (`git` to push, `gh` for a pull request) is not installed.
+    ProgramMissing,
+    /// `git push` or `gh` failed.
+    ProgramFailed,
     Internal,
 }
 

@@ -1,17 +1,21 @@
 //! The operations on sessions that clients ask for: spawn, list, look up, cancel, continue,
-//! remove, diff, reconcile. Shared by the CLI and `lulu serve`; knows nothing of JSON-RPC.
+//! remove, diff, reconcile, land, sync, push. Shared by the CLI and `lulu serve`; knows nothing of JSON-RPC.
 //!
 //! Every method is synchronous (SQLite, gix, process launch). A `Sessions` owns one database
 //! connection, opened once and shared behind a mutex (never held while waiting on anything but
 //! SQLite), so it is `Send + Sync` and cheap to share.
 
 mod errors;
+mod land;
 mod lifecycle;
+mod push;
 mod reconcile;
 mod remove;
 mod spawn;
 
 pub use errors::*;
+pub use land::*;
+pub use push::*;
 pub use reconcile::*;
 pub use remove::*;
 pub use spawn::*;

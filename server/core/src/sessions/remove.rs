@@ -73,7 +73,13 @@ impl Sessions {
             options.delete_branch,
             options.force,
         ) {
-            let count = match worktree::unmerged_commits(&session.repo, branch, &session.base_ref) {
+            // A landed branch counts as merged up to the commit that landed.
+            let merged_up_to = self
+                .store()
+                .session_branches(&session.id)?
+                .landed
+                .map_or_else(|| session.base_ref.clone(), |landed| landed.source_commit);
+            let count = match worktree::unmerged_commits(&session.repo, branch, &merged_up_to) {
                 Ok(count) => count,
                 Err(worktree::UnmergedError::BranchNotFound { .. }) => 0,
                 Err(error) => return Err(error.into()),

@@ -96,6 +96,7 @@ impl Sessions {
             base_commit,
             max_running: self.settings.max_running,
         })?;
+        self.record_base_branch(&mut store, &session)?;
         let launch = RunnerLaunch {
             state_dir: self.settings.state_dir.clone(),
             id: id.clone(),

@@ -7,11 +7,13 @@
 //! poll (`changed_since`, `removed_since`).
 
 mod events;
+mod land;
 mod runs;
 mod schema;
 mod sessions;
 
 use events::append_events_in;
+pub use land::*;
 pub use runs::*;
 use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use sessions::*;

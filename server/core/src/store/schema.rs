@@ -2,7 +2,7 @@
 
 /// The schema's history, oldest first: migration `i` takes a database from `user_version` `i` to
 /// `i + 1`. Append only; never edit one that has shipped.
-pub(super) const MIGRATIONS: &[&str] = &[SESSIONS_EVENTS_COUNTERS];
+pub(super) const MIGRATIONS: &[&str] = &[SESSIONS_EVENTS_COUNTERS, SESSION_BRANCHES];
 
 /// The `user_version` of a database this build fully understands.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -68,4 +68,18 @@ CREATE TABLE counters (
     value INTEGER NOT NULL
 );
 INSERT INTO counters (name, value) VALUES ('change', 0), ('queue', 0);
+";
+
+/// Version 2 (landing): the branch a session started from, and its landing, one row a session
+/// (gone with the session).
+const SESSION_BRANCHES: &str = "
+CREATE TABLE session_branches (
+    session_id TEXT PRIMARY KEY NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    base_branch TEXT,
+    landed_into TEXT,
+    landed_commit TEXT,
+    landed_strategy TEXT,
+    landed_at TEXT,
+    landed_source_commit TEXT
+);
 ";

@@ -1,6 +1,8 @@
 //! One function per method: convert the params, call the core in `spawn_blocking`, convert
 //! the result or the error. No handler blocks the runtime or holds a lock across an await.
 
+mod land;
+
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde::de::DeserializeOwned;
@@ -69,6 +71,10 @@ fn kind_code(kind: ErrorKind) -> i64 {
         ErrorKind::UnknownAgent => code::UNKNOWN_AGENT,
         ErrorKind::BadBaseRef => code::BAD_BASE_REF,
         ErrorKind::InvalidInput => code::INVALID_PARAMS,
+        ErrorKind::Conflicts => code::CONFLICTS,
+        ErrorKind::NothingToLand => code::NOTHING_TO_LAND,
+        ErrorKind::ProgramMissing => code::PROGRAM_MISSING,
+        ErrorKind::ProgramFailed => code::PROGRAM_FAILED,
         ErrorKind::Internal => code::INTERNAL_ERROR,
     }
 }
@@ -537,10 +543,16 @@ impl Backend {
         let core = self.core()?;
         after_first_reconciliation(&core).await;
         let sessions = core.sessions.clone();
-        let session = blocking(method::SESSION, move || sessions.session(&params.id))
-            .await?
-            .map_err(|error| op_error(error.kind(), &error))?;
-        Ok(SessionDetail::from(&session))
+        let detail = blocking(method::SESSION, move || {
+            sessions.session(&params.id).map(|session| {
+                let mut detail = SessionDetail::from(&session);
+                detail.branches = land::branch_detail(&sessions, &session);
+                detail
+            })
+        })
+        .await?
+        .map_err(|error| op_error(error.kind(), &error))?;
+        Ok(detail)
     }
 
     pub(super) async fn transcript(&self, params: Value) -> RpcResult<TranscriptResult> {

@@ -4,6 +4,10 @@
 //!
 //! Nothing here knows how a request is served; `lsp/` does that.
 
+mod land;
+
+pub use land::*;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -40,6 +44,9 @@ macro_rules! for_each_request {
             REMOVE "lulu/remove" remove(RemoveParams) -> Empty;
             DIFF "lulu/diff" diff(IdParams) -> DiffResult;
             AGENTS "lulu/agents" agents(Empty) -> AgentsResult;
+            LAND "lulu/land" land(LandParams) -> LandResult;
+            SYNC "lulu/sync" sync(SyncParams) -> SyncResult;
+            PUSH "lulu/push" push(PushParams) -> PushResult;
         }
     };
 }
@@ -128,6 +135,14 @@ error_codes! {
     UNKNOWN_AGENT = -32013, "UnknownAgent";
     /// `baseRef` does not name a commit.
     BAD_BASE_REF = -32014, "BadBaseRef";
+    /// The change conflicts with the target (`data.files`).
+    CONFLICTS = -32015, "Conflicts";
+    /// Nothing to land or push: no change against the base.
+    NOTHING_TO_LAND = -32016, "NothingToLand";
+    /// A program lulu needs is not installed (`git` for push, `gh` for a pull request).
+    PROGRAM_MISSING = -32017, "ProgramMissing";
+    /// `git push` or `gh` failed.
+    PROGRAM_FAILED = -32018, "ProgramFailed";
 }
 
 /// Default and largest page sizes.
@@ -219,6 +234,10 @@ pub struct SessionDetail {
     pub cost_usd: Option<f64>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
+    /// `baseBranch`, `ahead`, `behind`, `landed` (version 2): filled by the handler, which
+    /// computes ahead/behind on request.
+    #[serde(flatten)]
+    pub branches: BranchDetail,
 }
 
 impl From<&Session> for SessionDetail {
@@ -241,6 +260,7 @@ impl From<&Session> for SessionDetail {
             cost_usd: session.cost_usd,
             input_tokens: session.input_tokens,
             output_tokens: session.output_tokens,
+            branches: BranchDetail::default(),
         }
     }
 }
@@ -688,7 +708,8 @@ mod tests {
                    "branch": "lulu/x", "baseCommit": "abc", "startedAt": "2026-01-02T03:04:05.678Z",
                    "endedAt": null, "outcome": "exited", "exitCode": 1, "signal": null,
                    "failureDetail": "exit code 1\nmore", "agentSessionId": null, "costUsd": 0.5,
-                   "inputTokens": null, "outputTokens": 3}),
+                   "inputTokens": null, "outputTokens": 3,
+                   "baseBranch": null, "ahead": null, "behind": null, "landed": null}),
         );
         // A running session never shows a failure reason, whatever the row holds.
         s.status = Status::Running;

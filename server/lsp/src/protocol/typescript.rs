@@ -102,6 +102,7 @@ pub fn typescript_bindings() -> String {
             "EventBlockKind",
             union(BlockKind::ALL.iter().map(|kind| kind.as_str())),
         ),
+        ("LandStrategy", union(["squash", "rebase", "merge"])),
     ];
     for (name, members) in named_unions {
         let _ = writeln!(out, "export type {name} = {members};");
@@ -128,6 +129,15 @@ pub fn typescript_bindings() -> String {
     declaration::<DiffResult>(config, &mut out);
     declaration::<AgentInfo>(config, &mut out);
     declaration::<AgentsResult>(config, &mut out);
+    declaration::<Landed>(config, &mut out);
+    declaration::<BranchDetail>(config, &mut out);
+    declaration::<LandParams>(config, &mut out);
+    declaration::<LandResult>(config, &mut out);
+    declaration::<SyncParams>(config, &mut out);
+    declaration::<SyncResult>(config, &mut out);
+    declaration::<PullRequestParams>(config, &mut out);
+    declaration::<PushParams>(config, &mut out);
+    declaration::<PushResult>(config, &mut out);
     declaration::<SessionChangedParams>(config, &mut out);
     declaration::<SessionRemovedParams>(config, &mut out);
     declaration::<OutputParams>(config, &mut out);

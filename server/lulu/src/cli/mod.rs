@@ -1,8 +1,11 @@
 //! The command line: `lulu spawn`, `ls`, `show`, `logs`, `cancel`, `continue`, `diff`, `rm`,
-//! `gc`, `agents`, `demo`, `serve`, and the hidden runner and watchdog entry points.
+//! `gc`, `agents`, `demo`, `serve`, `land`, `sync`, `push`, and the hidden runner and watchdog
+//! entry points.
 //!
 //! The CLI is an edge: it turns arguments into sessions calls and results into text or
 //! JSON (the protocol's own shapes), and errors into one line on stderr and a non-zero exit.
+
+mod land;
 
 use std::{
     io::{IsTerminal, Write},
@@ -177,6 +180,13 @@ pub enum CliCommand {
     Diff(DiffArgs),
     /// Remove a session's worktree and row (refuses to lose work unless --force).
     Rm(RmArgs),
+    /// Land an ended session into its base branch (or --into): squash, rebase or merge,
+    /// without touching your uncommitted changes.
+    Land(land::LandArgs),
+    /// Merge the latest base branch into the session's branch; conflicts go back to the agent.
+    Sync(land::SyncArgs),
+    /// Push the session's branch (git push), and open a pull request with --pr (gh).
+    Push(land::PushArgs),
     /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders.
     Gc,
     /// The agent profiles and whether their programs are installed.
@@ -266,6 +276,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Continue(args) => session::continue_session(global, args, &mut stdout.lock()),
         CliCommand::Diff(args) => session::diff(global, args, &mut stdout.lock()),
         CliCommand::Rm(args) => session::rm(global, args, &mut stdout.lock()),
+        CliCommand::Land(args) => land::land(global, args, &mut stdout.lock()),
+        CliCommand::Sync(args) => land::sync(global, args, &mut stdout.lock()),
+        CliCommand::Push(args) => land::push(global, args, &mut stdout.lock()),
         CliCommand::Gc => upkeep::gc(global, &mut stdout.lock()),
         CliCommand::Agents => upkeep::agents(global, &mut stdout.lock()),
         CliCommand::Demo => crate::demo::run(&mut stdout.lock()),

@@ -85,9 +85,13 @@ pub(super) fn show(
     reconcile_sessions(&sessions);
     let session = sessions.session(&id)?;
     if json {
-        write_json(&mut *out, &protocol::SessionDetail::from(&session))?;
+        let mut detail = protocol::SessionDetail::from(&session);
+        detail.branches = protocol::BranchDetail::from(&sessions.branch_status(&session)?);
+        write_json(&mut *out, &detail)?;
     } else {
-        write!(out, "{}", render::session_detail(&session, Utc::now()))?;
+        let text = render::session_detail(&session, Utc::now());
+        let text = super::land::detail_with_branches(&text, &sessions, session.id.as_str());
+        write!(out, "{text}")?;
     }
 
     Ok(())

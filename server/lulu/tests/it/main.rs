@@ -3,6 +3,7 @@
 
 mod docs;
 mod hostile;
+mod land;
 mod protocol;
 mod sessions;
 mod support;
