@@ -7,6 +7,7 @@ pub mod agent_output;
 pub mod config;
 pub mod model;
 pub mod process;
+pub mod provision;
 pub mod repo_lock;
 pub mod runner;
 pub mod sessions;

@@ -88,6 +88,8 @@ pub enum Outcome {
     WorktreeFailed,
     AgentError,
     Interrupted,
+    /// The repository's setup command failed (issue 14); the worktree is kept.
+    SetupFailed,
 }
 
 impl Outcome {
@@ -100,6 +102,7 @@ impl Outcome {
             Outcome::WorktreeFailed => "worktree_failed",
             Outcome::AgentError => "agent_error",
             Outcome::Interrupted => "interrupted",
+            Outcome::SetupFailed => "setup_failed",
         }
     }
 }
@@ -115,6 +118,7 @@ impl FromStr for Outcome {
             "worktree_failed" => Outcome::WorktreeFailed,
             "agent_error" => Outcome::AgentError,
             "interrupted" => Outcome::Interrupted,
+            "setup_failed" => Outcome::SetupFailed,
             other => return Err(UnknownName(other.to_owned())),
         })
     }

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     UnknownAgent,
     BadBaseRef,
     InvalidInput,
+    /// The repository's setup command is not trusted yet (issue 14).
+    SetupNotTrusted,
     Internal,
 }
 
@@ -80,6 +82,8 @@ pub enum SpawnError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    #[error(transparent)]
+    Provision(#[from] super::ProvisionCheckError),
 }
 
 impl SpawnError {
@@ -97,6 +101,7 @@ impl SpawnError {
             SpawnError::Open(_) | SpawnError::Store(_) | SpawnError::Launch(_) => {
                 ErrorKind::Internal
             }
+            SpawnError::Provision(error) => error.kind(),
         }
     }
 }

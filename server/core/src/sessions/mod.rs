@@ -6,11 +6,13 @@
 
 mod errors;
 mod lifecycle;
+mod provision;
 mod reconcile;
 mod remove;
 mod spawn;
 
 pub use errors::*;
+pub use provision::*;
 pub use reconcile::*;
 pub use remove::*;
 pub use spawn::*;

@@ -23,6 +23,8 @@ pub struct SpawnRequest {
     pub base_ref: Option<String>,
     /// Any path inside the repository.
     pub repo: PathBuf,
+    /// Trust the repository's setup command as it is now (`lulu spawn --trust-setup`).
+    pub trust_setup: bool,
 }
 
 impl Sessions {
@@ -59,6 +61,8 @@ impl Sessions {
             .filter(|base| !base.is_empty())
             .unwrap_or_else(|| "HEAD".to_owned());
         let base_commit = worktree::resolve_commit(&repo, &base_ref)?;
+        // Issue 14: lulu.toml / .worktreeinclude, and the setup command's trust.
+        let provisioning = self.check_provisioning(&repo, request.trust_setup)?;
 
         let now = Utc::now();
         let id = SessionId::new();
@@ -81,6 +85,9 @@ impl Sessions {
             base_commit,
             max_running: self.settings.max_running,
         })?;
+        if !provisioning.is_empty() {
+            store.set_provision(&id, &provisioning)?;
+        }
         let launch = RunnerLaunch {
             state_dir: self.settings.state_dir.clone(),
             id: id.clone(),

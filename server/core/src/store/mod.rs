@@ -7,6 +7,7 @@
 //! poll (`changed_since`, `removed_since`).
 
 mod events;
+mod provision;
 mod runs;
 mod schema;
 mod sessions;

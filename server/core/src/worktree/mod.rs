@@ -20,6 +20,7 @@ mod diff;
 mod discover;
 mod reconcile;
 mod remove;
+mod restore;
 mod status;
 
 pub use create::*;
@@ -27,6 +28,7 @@ pub use diff::*;
 pub use discover::*;
 pub use reconcile::*;
 pub use remove::*;
+pub use restore::*;
 pub use status::*;
 
 use std::path::{Path, PathBuf};
