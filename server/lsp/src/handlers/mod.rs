@@ -11,6 +11,8 @@ use tower_lsp_server::{
     ls_types::InitializeParams,
 };
 
+mod provision;
+
 use super::{Backend, Core, ServeOptions, feed::Feed};
 use lulu_core::{
     config::{AgentProfile, Settings, SettingsOverrides},
@@ -39,6 +41,8 @@ pub(super) const REGISTERED: &[&str] = &[
     method::REMOVE,
     method::DIFF,
     method::AGENTS,
+    method::TRUST,
+    method::GC,
 ];
 
 pub(super) fn register(builder: LspServiceBuilder<Backend>) -> LspServiceBuilder<Backend> {
@@ -54,12 +58,14 @@ pub(super) fn register(builder: LspServiceBuilder<Backend>) -> LspServiceBuilder
         .custom_method(method::REMOVE, Backend::remove)
         .custom_method(method::DIFF, Backend::diff)
         .custom_method(method::AGENTS, Backend::agents)
+        .custom_method(method::TRUST, Backend::trust)
+        .custom_method(method::GC, Backend::gc)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fn error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
+pub(super) fn error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
     RpcError {
         code: ErrorCode::from(code),
         message: message.into().into(),
@@ -71,7 +77,7 @@ pub(super) fn invalid_request(message: impl Into<String>) -> RpcError {
     error(code::INVALID_REQUEST, message, None)
 }
 
-fn invalid_params(message: impl Into<String>) -> RpcError {
+pub(super) fn invalid_params(message: impl Into<String>) -> RpcError {
     error(code::INVALID_PARAMS, message, None)
 }
 
@@ -88,12 +94,13 @@ fn kind_code(kind: ErrorKind) -> i64 {
         ErrorKind::UnknownAgent => code::UNKNOWN_AGENT,
         ErrorKind::BadBaseRef => code::BAD_BASE_REF,
         ErrorKind::InvalidInput => code::INVALID_PARAMS,
+        ErrorKind::SetupNotTrusted => code::SETUP_NOT_TRUSTED,
         ErrorKind::Internal => code::INTERNAL_ERROR,
     }
 }
 
 /// An operation's error: its kind's code, its sentence, and the causes behind it in `data`.
-fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'static)) -> RpcError {
+pub(super) fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'static)) -> RpcError {
     let mut causes = Vec::new();
     let mut source = failure.source();
     while let Some(cause) = source {
@@ -118,7 +125,7 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
+pub(super) fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
     if !params.is_object() {
         return Err(invalid_params(format!(
             "invalid params for {method}: params must be an object, not {}",
@@ -129,7 +136,7 @@ fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
 }
 
 /// Runs core work on the blocking pool; a panic there is an internal error, not a dead server.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     method: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> RpcResult<T> {
@@ -170,7 +177,7 @@ fn check_prompt(prompt: &str) -> RpcResult<()> {
     Ok(())
 }
 
-fn absolute_path(field: &str, text: &str) -> RpcResult<PathBuf> {
+pub(super) fn absolute_path(field: &str, text: &str) -> RpcResult<PathBuf> {
     let path = PathBuf::from(text);
     if !path.is_absolute() {
         return Err(invalid_params(format!(
@@ -413,11 +420,12 @@ impl Backend {
             agent: params.agent,
             base_ref: params.base_ref,
             repo,
+            trust_setup: false,
         };
         let sessions = core.sessions.clone();
         let session = blocking(method::SPAWN, move || sessions.spawn(request))
             .await?
-            .map_err(|error| op_error(error.kind(), &error))?;
+            .map_err(provision::spawn_error)?;
         // A session spawned into a repository outside the workspace is this client's too.
         core.feed.cover_repo(session.repo.clone());
         Ok(SessionRow::from(&session))
@@ -481,7 +489,7 @@ impl Backend {
         let session = blocking(method::SESSION, move || sessions.session(&params.id))
             .await?
             .map_err(|error| op_error(error.kind(), &error))?;
-        Ok(SessionDetail::from(&session))
+        provision::session_detail(&core, session).await
     }
 
     pub(super) async fn transcript(&self, params: Value) -> RpcResult<TranscriptResult> {

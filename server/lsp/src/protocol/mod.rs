@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use lulu_core::model::{Event, Session};
 
+mod provision;
+pub use provision::*;
+
 /// The protocol version announced in `capabilities.experimental.lulu.protocolVersion`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -28,6 +31,8 @@ pub const REQUEST_METHODS: &[&str] = &[
     method::REMOVE,
     method::DIFF,
     method::AGENTS,
+    method::TRUST,
+    method::GC,
 ];
 
 /// The LSP lifecycle messages `lulu serve` handles.
@@ -53,6 +58,9 @@ pub mod method {
     pub const REMOVE: &str = "lulu/remove";
     pub const DIFF: &str = "lulu/diff";
     pub const AGENTS: &str = "lulu/agents";
+    pub const TRUST: &str = "lulu/trust";
+    /// lulu extension: reclaim the worktrees of old ended sessions.
+    pub const GC: &str = "lulu/gc";
     pub const SESSION_CHANGED: &str = "lulu/sessionChanged";
     pub const SESSION_REMOVED: &str = "lulu/sessionRemoved";
     pub const OUTPUT: &str = "lulu/output";
@@ -72,6 +80,7 @@ pub mod code {
     pub const BAD_REPOSITORY: i64 = -32012;
     pub const UNKNOWN_AGENT: i64 = -32013;
     pub const BAD_BASE_REF: i64 = -32014;
+    pub const SETUP_NOT_TRUSTED: i64 = -32021;
 
     /// Every code the server sends.
     pub const ALL: &[i64] = &[
@@ -87,6 +96,7 @@ pub mod code {
         BAD_REPOSITORY,
         UNKNOWN_AGENT,
         BAD_BASE_REF,
+        SETUP_NOT_TRUSTED,
     ];
 }
 
@@ -106,7 +116,7 @@ pub fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn path_text(path: &std::path::Path) -> String {
+pub(crate) fn path_text(path: &std::path::Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
@@ -176,6 +186,9 @@ pub struct SessionDetail {
     pub cost_usd: Option<f64>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
+    /// `ports` and `worktreeGone` (issue 14).
+    #[serde(flatten)]
+    pub provision: DetailProvision,
 }
 
 impl From<&Session> for SessionDetail {
@@ -198,6 +211,7 @@ impl From<&Session> for SessionDetail {
             cost_usd: session.cost_usd,
             input_tokens: session.input_tokens,
             output_tokens: session.output_tokens,
+            provision: DetailProvision::default(),
         }
     }
 }

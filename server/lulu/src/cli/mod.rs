@@ -24,6 +24,8 @@ use lulu_lsp::protocol;
 
 use crate::render::{self, ListStyle};
 
+mod provision;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "lulu",
@@ -72,6 +74,9 @@ pub enum CliCommand {
         /// Print the new session as JSON (a SessionRow).
         #[arg(long)]
         json: bool,
+        /// Trust the repository's setup command (lulu.toml) as it is now, without asking.
+        #[arg(long)]
+        trust_setup: bool,
     },
     /// The session list: newest first, status, name, failure reason, age.
     #[command(alias = "list")]
@@ -126,8 +131,25 @@ pub enum CliCommand {
         #[arg(long)]
         delete_branch: bool,
     },
-    /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders.
-    Gc,
+    /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders; with
+    /// --older-than, also remove the clean worktrees of sessions that ended that long ago.
+    Gc {
+        /// Remove the worktrees of sessions ended at least this long ago (7d, 12h, 30m) that hold
+        /// no uncommitted or untracked work; their branches and rows are kept.
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// With --older-than: only say what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show the repository's setup command (lulu.toml) and trust it (asks on a terminal).
+    Trust {
+        /// Any path inside the repository (default: the current directory).
+        repo: Option<PathBuf>,
+        /// Trust it without asking (needed without a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
     /// The agent profiles and whether their programs are installed.
     Agents,
     /// Show the machinery on a scratch repository with a demo agent (touches nothing of yours).
@@ -215,6 +237,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             repo,
             json,
+            trust_setup,
         } => {
             let sessions = sessions(&cli.global)?;
             let repo = match repo {
@@ -227,6 +250,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 agent,
                 base_ref,
                 repo,
+                trust_setup,
             })?;
             if json {
                 write_json(&mut out, &protocol::SessionRow::from(&session))?;
@@ -245,7 +269,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     Err(_) => None,
                 }
             };
-            let page = sessions.list(&ListQuery {
+            let mut page = sessions.list(&ListQuery {
                 limit: limit.clamp(1, 1000),
                 before: None,
                 repos,
@@ -258,6 +282,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                     .collect();
                 write_json(&mut out, &rows)?;
             } else {
+                provision::mark_collected(&sessions, &mut page.sessions);
                 let style = ListStyle {
                     color: std::io::stdout().is_terminal(),
                     frame: 0,
@@ -272,12 +297,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Show { id, json } => {
             let sessions = sessions(&cli.global)?;
             reconcile_sessions(&sessions);
-            let session = sessions.session(&id)?;
-            if json {
-                write_json(&mut out, &protocol::SessionDetail::from(&session))?;
-            } else {
-                write!(out, "{}", render::session_detail(&session, Utc::now()))?;
-            }
+            provision::show(&sessions, &id, json, &mut out)?;
         }
         CliCommand::Logs { id, follow, json } => {
             let sessions = sessions(&cli.global)?;
@@ -370,7 +390,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )?;
             writeln!(out, "removed {}  {}", session.id, session.name)?;
         }
-        CliCommand::Gc => {
+        CliCommand::Trust { repo, yes } => {
+            let sessions = sessions(&cli.global)?;
+            let repo = match repo {
+                Some(repo) => repo,
+                None => current_dir()?,
+            };
+            provision::trust(&sessions, repo, yes, &mut out)?;
+        }
+        CliCommand::Gc {
+            older_than,
+            dry_run,
+        } => {
             let sessions = sessions(&cli.global)?;
             let report = sessions.reconcile(ReconcileOptions {
                 sessions_only: false,
@@ -413,6 +444,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 && report.problems.is_empty()
             {
                 writeln!(out, "nothing to reconcile")?;
+            }
+            if let Some(older_than) = older_than {
+                provision::gc_worktrees(&sessions, &older_than, dry_run, &mut out)?;
             }
         }
         CliCommand::Agents => {
