@@ -133,7 +133,7 @@ fn literal_prefix(pattern: &str) -> Option<String> {
         return None;
     }
     let literal_end = body.find(['*', '?', '[', '\\']).unwrap_or(body.len());
-    Some(body[..literal_end].to_owned())
+    Some(body[..literal_end].trim_end_matches('/').to_owned())
 }
 
 struct Walk<'a, 'r> {
