@@ -626,3 +626,41 @@ fn a_broken_lulu_toml_or_an_include_out_of_the_repository_is_refused_by_name() {
     let listed = world.ok(&["ls", "--json"]);
     assert_eq!(listed.trim(), "[]", "nothing was spawned");
 }
+
+#[test]
+fn gc_through_the_protocol() {
+    let world = World::new("");
+    let mut server = Server::start(&world.root.join("logs"));
+    server.initialize(&[&world.repo], support::init_options(&world.state_dir));
+    let id = server.result("lulu/spawn", json!({ "prompt": "notes [edit]" }))["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    server.wait_status(&id, "completed");
+    let path = World::worktree_of(&world.detail(&id)).display().to_string();
+    let removed = json!({ "removed": [{ "id": id, "worktreePath": path }], "kept": [] });
+    assert_eq!(
+        server.result("lulu/gc", json!({ "olderThan": "0s", "dryRun": true })),
+        removed
+    );
+    assert!(Path::new(&path).is_dir(), "a dry run removes nothing");
+    assert_eq!(
+        server.result("lulu/gc", json!({ "olderThan": "0s" })),
+        removed
+    );
+    assert!(!Path::new(&path).exists());
+    let detail = server.result("lulu/session", json!({ "id": id }));
+    assert_eq!(
+        (
+            &detail["worktreePath"],
+            &detail["worktreeGone"],
+            &detail["ports"]
+        ),
+        (&json!(null), &json!(true), &json!([]))
+    );
+    assert_eq!(
+        server.call("lulu/gc", json!({ "olderThan": "a week" }))["error"],
+        json!({ "code": -32602, "message": "`olderThan`: \"a week\" is not an age like 7d, 12h, 30m or 45s" })
+    );
+    server.shutdown();
+}
