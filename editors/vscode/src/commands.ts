@@ -8,6 +8,7 @@ import { BASE_SCHEME, BaseContentProvider, EMPTY_SCHEME, EmptyContentProvider, s
 import type { Lulu } from "./lulu";
 import { ErrorCodes, type SessionRow, type Status, errorCode, errorMessage } from "./protocol";
 import { STATUS_LOOK, renderRow } from "./rows";
+import { spawnTrusting } from "./trust";
 
 /** Two clicks on the same row closer than this are a double click (see README). */
 const DOUBLE_CLICK_MS = 500;
@@ -341,12 +342,13 @@ async function newSession(lulu: Lulu): Promise<void> {
     }
   }
 
-  const row = await lulu.request("lulu/spawn", {
+  const row = await spawnTrusting(lulu, {
     prompt: state.prompt,
     ...(state.agent ? { agent: state.agent } : {}),
     ...(state.baseRef ? { baseRef: state.baseRef } : {}),
     ...(folders.length > 1 ? { repo: state.folder.uri.fsPath } : {}),
   });
+  if (!row) return;
   lulu.tree.upsert(row);
   try {
     await lulu.treeView.reveal(row.id, { select: true, focus: false });

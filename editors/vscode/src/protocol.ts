@@ -14,7 +14,8 @@ export type Outcome =
   | "spawn_failed"
   | "worktree_failed"
   | "agent_error"
-  | "interrupted";
+  | "interrupted"
+  | "setup_failed";
 
 export type AgentFormat = "claude-stream-json" | "codex-json" | "text";
 
@@ -49,6 +50,10 @@ export interface SessionDetail extends SessionRow {
   costUsd: number | null;
   inputTokens: number | null;
   outputTokens: number | null;
+  /** Ports leased to the current run (protocol 2; absent from older servers). */
+  ports?: number[];
+  /** lulu extension: gc removed the worktree of this ended session (worktreePath is null). */
+  worktreeGone?: boolean;
 }
 
 export type TranscriptStream = "stdout" | "stderr" | "lulu";
@@ -169,6 +174,19 @@ export interface Requests {
   "lulu/remove": [RemoveParams, Record<string, never>];
   "lulu/diff": [IdParams, DiffResult];
   "lulu/agents": [Record<string, never>, AgentsResult];
+  "lulu/trust": [TrustParams, Record<string, never>];
+}
+
+export interface TrustParams {
+  repo: string;
+  setupHash: string;
+}
+
+/** The `data` of error -32021: the setup command to show the user before trusting it. */
+export interface UntrustedSetup {
+  repo: string;
+  setup: string;
+  setupHash: string;
 }
 export type RequestMethod = keyof Requests;
 
@@ -205,6 +223,7 @@ export const ErrorCodes = {
   NotARepository: -32012,
   UnknownAgent: -32013,
   BadBaseRef: -32014,
+  SetupNotTrusted: -32021,
 } as const;
 
 /** The JSON-RPC error code of a rejected request, if it is one. */

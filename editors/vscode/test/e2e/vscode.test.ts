@@ -3,7 +3,8 @@
 // no step asserts how long anything took.
 
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { type TestContext, after, before, test } from "node:test";
 import type { Locator, Page } from "playwright-core";
 import {
@@ -360,4 +361,29 @@ step("Remove asks first, and forces only after a second confirmation that says w
   assert.match(second, /lost for good/);
   await page.locator(".monaco-dialog-box .monaco-button", { hasText: "Force Remove" }).click();
   await sessionRow(page, "omega").waitFor({ state: "detached", timeout: 60_000 });
+});
+
+step("a repository's setup command asks first in a modal showing the exact command; its output is in the session view", async () => {
+  const { page } = wb;
+  const setup = "echo 'setting up from lulu.toml' && touch .setup-done # $HOME";
+  writeFileSync(path.join(wb.repo, "lulu.toml"), `[worktree]\nsetup = ${JSON.stringify(setup)}\n`);
+  await spawnSession("nu setup");
+  const dialog = page.locator(".monaco-dialog-box", { hasText: "Trust this repository's setup command?" });
+  await dialog.waitFor({ state: "visible" });
+  const text = await dialog.innerText();
+  assert.ok(text.includes(setup), `the exact command in the modal: ${text}`);
+  assert.ok(text.includes(wb.repo), `the repository in the modal: ${text}`);
+  shots.push(await screenshot(page, wb.artifacts, "trust-setup-modal.png"));
+  // Cancel: nothing starts.
+  await dialog.locator(".monaco-button", { hasText: /^Cancel$/ }).click();
+  await dialog.waitFor({ state: "hidden" });
+  assert.equal(await sessionRow(page, "nu setup").count(), 0, "no session without trust");
+  // Again, and trust it: the session starts and its setup's output is in its view.
+  await spawnSession("nu setup");
+  await dialog.waitFor({ state: "visible" });
+  await dialog.locator(".monaco-button", { hasText: "Trust and Start" }).click();
+  await sessionRow(page, "nu setup", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await sessionRow(page, "nu setup").dblclick();
+  await sessionViewFrame(page, "setting up from lulu.toml", 120_000);
+  await runCommand(page, "View: Close All Editors");
 });

@@ -292,6 +292,20 @@ impl Sessions {
             }
             return Err(format!("uncommitted work: {}", files.join(", ")));
         }
+        // Copies of included files (ignored, so not "uncommitted") that were edited in the
+        // worktree are work too.
+        let include = store
+            .provision(&session.id)
+            .map_err(|error| error.to_string())?
+            .map(|provisioning| provisioning.include)
+            .unwrap_or_default();
+        if !include.is_empty() {
+            let edited = provision::include::edited_includes(path, &session.repo, &include)
+                .map_err(|error| format!("could not compare its included files: {}", crate::innermost_cause(&error)))?;
+            if !edited.is_empty() {
+                return Err(format!("edited copies of included files: {}", edited.join(", ")));
+            }
+        }
         if dry_run {
             return Ok(());
         }

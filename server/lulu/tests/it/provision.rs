@@ -525,10 +525,14 @@ fn gc_removes_only_clean_worktrees_of_old_ended_sessions_and_continue_restores_o
     );
     let clean = world.spawn(&["clean [edit]"]);
     let dirty = world.spawn(&["dirty [dirty]"]);
+    let edited = world.spawn(&["edited"]);
     let running = world.spawn(&["running [sleep 30]"]);
     let clean_detail = world.wait_ended(&clean);
     let dirty_detail = world.wait_ended(&dirty);
     world.wait_for(&running, "ran", |detail| detail["status"] == "running");
+    // An included copy edited in the worktree is ignored by git, yet it is work: kept.
+    let edited_path = World::worktree_of(&world.wait_ended(&edited));
+    std::fs::write(edited_path.join(".env"), "KEY=changed\n").expect("edit .env");
     let clean_path = World::worktree_of(&clean_detail);
     let dirty_path = World::worktree_of(&dirty_detail);
 
@@ -551,7 +555,9 @@ fn gc_removes_only_clean_worktrees_of_old_ended_sessions_and_continue_restores_o
         )),
         "{report}"
     );
+    assert!(report.contains(&format!("kept    {edited}  (edited copies of included files: .env)")), "{report}");
     assert!(!clean_path.exists(), "the clean worktree is gone");
+    assert!(edited_path.join(".env").exists());
     assert!(
         dirty_path.join("untracked.txt").exists(),
         "uncommitted work is never removed"
