@@ -102,11 +102,10 @@ function M.spawn_trusting(repo, params, cb)
       return
     end
     local data = err.data
-    local message = string.format(
-      "%s runs this setup command in each new worktree (sh -c), before the agent:\n\n%s\n\nTrust this exact command for this repository?",
-      data.repo,
-      data.setup
-    )
+    local message = data.repo
+      .. " runs this setup command in each new worktree (sh -c), before the agent:\n\n"
+      .. data.setup
+      .. "\n\nTrust this exact command for this repository?"
     local choice = vim.fn.confirm(message, "&Trust and start\n&Cancel", 2, "Question")
     if choice ~= 1 then
       vim.notify("lulu: not started; the setup command is not trusted", vim.log.levels.WARN)
