@@ -52,7 +52,10 @@ fn provision(repo: &Path) {
     std::fs::write(repo.join(".git/info/exclude"), "local/\n").expect("exclude");
     std::fs::write(
         repo.join("lulu.toml"),
-        format!("[worktree]\ninclude = [{}]\nsetup = \"true\"\n", include.join(", ")),
+        format!(
+            "[worktree]\ninclude = [{}]\nsetup = \"true\"\n",
+            include.join(", ")
+        ),
     )
     .expect("lulu.toml");
 }
@@ -87,7 +90,10 @@ fn main() {
     server.initialize(&[&plain, &provisioned], options);
     let refused = server.call("lulu/spawn", json!({"prompt": "x", "repo": provisioned}));
     let setup_hash = refused["error"]["data"]["setupHash"].clone();
-    server.result("lulu/trust", json!({"repo": provisioned, "setupHash": setup_hash}));
+    server.result(
+        "lulu/trust",
+        json!({"repo": provisioned, "setupHash": setup_hash}),
+    );
 
     let mut without = Vec::new();
     let mut with = Vec::new();
@@ -104,8 +110,14 @@ fn main() {
     server.shutdown();
     let (without, with) = (median(&mut without), median(&mut with));
     println!("spawn → running, {files}-file repository, median of {rounds} rounds each:");
-    println!("  without provisioning:                              {}", ms(without));
-    println!("  with {INCLUDED_FILES} included files (4 KiB each) + setup `true`: {}", ms(with));
+    println!(
+        "  without provisioning:                              {}",
+        ms(without)
+    );
+    println!(
+        "  with {INCLUDED_FILES} included files (4 KiB each) + setup `true`: {}",
+        ms(with)
+    );
     println!(
         "  overhead ratio (with / without):                  {:.2}",
         with.as_secs_f64() / without.as_secs_f64()

@@ -74,82 +74,108 @@ pub fn provision_worktree(
     session: &mut Session,
     request: &ProvisionWorktree<'_>,
 ) -> anyhow::Result<Option<Termination>> {
-    let id = session.id.clone();
-    let Some(provisioning) = store.provision(&id)? else {
+    let Some(provisioning) = store.provision(&session.id)? else {
         return Ok(None);
     };
-    if provisioning.ports > 0 {
-        match lease_ports(store, &id, request.run, provisioning.ports) {
-            Ok(ports) => {
-                let env = port_env(&ports);
-                store.append_events(
-                    &id,
-                    &[NewEvent::lulu(
-                        "status",
-                        format!("leased ports {}", env[1].1.replace(',', ", ")),
-                    )],
-                )?;
-                session.env.extend(env);
-            }
-            Err(super::ports::LeaseError::Store(error)) => return Err(error.into()),
-            Err(error) => {
-                let reason = format!("setup failed: {error}");
-                return Ok(Some(failed(
-                    Outcome::SetupFailed,
-                    &reason,
-                    reason.clone(),
-                    None,
-                    None,
-                )));
-            }
-        }
+    if provisioning.ports > 0
+        && let Some(end) = lease(store, session, request.run, provisioning.ports)?
+    {
+        return Ok(Some(end));
     }
     if !request.fresh {
         return Ok(None);
     }
-    if !provisioning.include.is_empty() {
-        let skip: Vec<_> = request
-            .worktree
-            .parent()
-            .map(Path::to_owned)
-            .into_iter()
-            .collect();
-        let copied = copy_includes(&CopyIncludes {
-            repo: &session.repo,
-            worktree: request.worktree,
-            patterns: &provisioning.include,
-            skip: &skip,
-        });
-        match copied {
-            Ok(report) => {
-                store.append_events(&id, &[NewEvent::lulu("status", include_summary(&report))])?;
-            }
-            Err(error) => {
-                let reason = format!(
-                    "setup failed: could not copy the included files: {}",
-                    crate::innermost_cause(&error)
-                );
-                return Ok(Some(failed(
-                    Outcome::SetupFailed,
-                    &reason,
-                    crate::error_chain(&error),
-                    None,
-                    None,
-                )));
-            }
+    if !provisioning.include.is_empty()
+        && let Some(end) = include(store, session, request.worktree, &provisioning.include)?
+    {
+        return Ok(Some(end));
+    }
+    match &provisioning.setup {
+        Some(setup) => setup_command(store, session, request, setup),
+        None => Ok(None),
+    }
+}
+
+fn lease(
+    store: &mut Store,
+    session: &mut Session,
+    run: i64,
+    count: u32,
+) -> anyhow::Result<Option<Termination>> {
+    match lease_ports(store, &session.id, run, count) {
+        Ok(ports) => {
+            let env = port_env(&ports);
+            let text = format!("leased ports {}", env[1].1.replace(',', ", "));
+            store.append_events(&session.id, &[NewEvent::lulu("status", text)])?;
+            session.env.extend(env);
+            Ok(None)
+        }
+        Err(super::ports::LeaseError::Store(error)) => Err(error.into()),
+        Err(error) => {
+            let reason = format!("setup failed: {error}");
+            Ok(Some(failed(
+                Outcome::SetupFailed,
+                &reason,
+                reason.clone(),
+                None,
+                None,
+            )))
         }
     }
-    let Some(setup) = &provisioning.setup else {
-        return Ok(None);
-    };
+}
+
+fn include(
+    store: &mut Store,
+    session: &Session,
+    worktree: &Path,
+    patterns: &[String],
+) -> anyhow::Result<Option<Termination>> {
+    let skip: Vec<_> = worktree.parent().map(Path::to_owned).into_iter().collect();
+    let copied = copy_includes(&CopyIncludes {
+        repo: &session.repo,
+        worktree,
+        patterns,
+        skip: &skip,
+    });
+    match copied {
+        Ok(report) => {
+            store.append_events(
+                &session.id,
+                &[NewEvent::lulu("status", include_summary(&report))],
+            )?;
+            Ok(None)
+        }
+        Err(error) => {
+            let reason = format!(
+                "setup failed: could not copy the included files: {}",
+                crate::innermost_cause(&error)
+            );
+            Ok(Some(failed(
+                Outcome::SetupFailed,
+                &reason,
+                crate::error_chain(&error),
+                None,
+                None,
+            )))
+        }
+    }
+}
+
+fn setup_command(
+    store: &mut Store,
+    session: &Session,
+    request: &ProvisionWorktree<'_>,
+    setup: &str,
+) -> anyhow::Result<Option<Termination>> {
+    let id = &session.id;
     store.append_events(
-        &id,
+        id,
         &[NewEvent::lulu("status", format!("running setup: {setup}"))],
     )?;
     let end = run_setup(
         store,
         &RunSetup {
-            id: &id,
+            id,
             run: request.run,
             setup,
             worktree: request.worktree,
@@ -160,7 +186,7 @@ pub fn provision_worktree(
     .context("running the setup command")?;
     Ok(match end {
         SetupEnd::Succeeded => {
-            store.append_events(&id, &[NewEvent::lulu("status", "setup finished")])?;
+            store.append_events(id, &[NewEvent::lulu("status", "setup finished")])?;
             None
         }
         SetupEnd::Cancelled { exit_code, signal } => {

@@ -95,7 +95,10 @@ enum Action {
     Compare,
 }
 
-fn walk_includes(request: &CopyIncludes<'_>, action: Action) -> Result<IncludeReport, IncludeError> {
+fn walk_includes(
+    request: &CopyIncludes<'_>,
+    action: Action,
+) -> Result<IncludeReport, IncludeError> {
     let mut report = IncludeReport::default();
     if request.patterns.is_empty() {
         return Ok(report);
@@ -119,11 +122,17 @@ fn walk_includes(request: &CopyIncludes<'_>, action: Action) -> Result<IncludeRe
         request.patterns.iter().map(String::as_str),
         gix::ignore::search::Ignore::default(),
     );
+    // As given and canonical, so the walk compares paths without resolving each folder.
     let skip: Vec<PathBuf> = request
         .skip
         .iter()
         .chain(std::iter::once(&request.worktree.to_owned()))
-        .map(|path| fs::canonicalize(path).unwrap_or_else(|_| path.clone()))
+        .flat_map(|path| {
+            [
+                path.clone(),
+                fs::canonicalize(path).unwrap_or_else(|_| path.clone()),
+            ]
+        })
         .collect();
     let mut walk = Walk {
         request,
@@ -134,6 +143,9 @@ fn walk_includes(request: &CopyIncludes<'_>, action: Action) -> Result<IncludeRe
             .iter()
             .filter_map(|p| literal_prefix(p))
             .collect(),
+        // Every pattern names a path from the top (none is a bare name matching at any
+        // depth): only the folders on the way to those paths need walking.
+        all_anchored: request.patterns.iter().all(|p| literal_prefix(p).is_some()),
         skip,
         report: &mut report,
         action,
@@ -172,6 +184,7 @@ struct Walk<'a, 'r> {
     index: &'a gix::index::State,
     search: &'a gix::ignore::Search,
     literal_prefixes: Vec<String>,
+    all_anchored: bool,
     skip: Vec<PathBuf>,
     report: &'a mut IncludeReport,
     action: Action,
@@ -238,12 +251,7 @@ impl Walk<'_, '_> {
                 source,
             })?;
             let is_dir = metadata.is_dir();
-            if is_dir
-                && self
-                    .skip
-                    .iter()
-                    .any(|skip| *skip == path || fs::canonicalize(&path).is_ok_and(|c| c == *skip))
-            {
+            if is_dir && self.skip.contains(&path) {
                 continue;
             }
             if is_dir && path.join(".git").symlink_metadata().is_ok() {
@@ -257,7 +265,7 @@ impl Walk<'_, '_> {
             if !is_dir {
                 continue;
             }
-            if ignored(&child, true) && !self.reaches_into(&child) {
+            if (self.all_anchored || ignored(&child, true)) && !self.reaches_into(&child) {
                 continue;
             }
             self.folder(&path, &child, ignored)?;
@@ -356,7 +364,9 @@ impl Walk<'_, '_> {
             return;
         }
         let same = if metadata.file_type().is_symlink() {
-            fs::read_link(from).ok().is_some_and(|target| fs::read_link(&other).ok() == Some(target))
+            fs::read_link(from)
+                .ok()
+                .is_some_and(|target| fs::read_link(&other).ok() == Some(target))
         } else if metadata.is_file() {
             fs::symlink_metadata(&other).is_ok_and(|m| m.is_file() && m.len() == metadata.len())
                 && matches!((fs::read(from), fs::read(&other)), (Ok(a), Ok(b)) if a == b)

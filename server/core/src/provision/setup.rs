@@ -24,6 +24,8 @@ use crate::{
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 const CANCEL_POLL: Duration = Duration::from_millis(100);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
+/// How often a setup that closed its output is checked for its exit.
+const EXIT_POLL: Duration = Duration::from_millis(5);
 const MAX_BATCH_EVENTS: usize = 1_000;
 
 /// How a setup command ended.
@@ -154,6 +156,21 @@ fn judge(setup: &str, status: ExitStatus, cancelled: bool, last_stderr: Option<&
 
 type Supervised = (ExitStatus, bool, Option<String>);
 
+/// The state of one setup's supervision loop.
+struct Supervisor<'s, 'r> {
+    store: &'s mut Store,
+    request: &'s RunSetup<'r>,
+    group: i32,
+    batch: Vec<NewEvent>,
+    batch_started: Instant,
+    last_stderr: Option<String>,
+    exit_status: Option<ExitStatus>,
+    group_killed_at: Option<Instant>,
+    cancel_started: Option<Instant>,
+    killed_hard: bool,
+    last_cancel_check: Instant,
+}
+
 fn supervise(
     store: &mut Store,
     request: &RunSetup<'_>,
@@ -168,95 +185,132 @@ fn supervise(
         spawn_reader(Stream::Stderr, stderr, sender.clone());
     }
     drop(sender);
-    let mut batch: Vec<NewEvent> = Vec::new();
-    let mut last_stderr = None;
-    let mut exit_status = None;
+    let mut supervisor = Supervisor {
+        store,
+        request,
+        group,
+        batch: Vec::new(),
+        batch_started: Instant::now(),
+        last_stderr: None,
+        exit_status: None,
+        group_killed_at: None,
+        cancel_started: None,
+        killed_hard: false,
+        last_cancel_check: Instant::now(),
+    };
     let mut pipes_open = true;
-    let mut group_killed_at: Option<Instant> = None;
-    let mut cancel_started: Option<Instant> = None;
-    let mut killed_hard = false;
-    let mut last_cancel_check = Instant::now();
-    let mut batch_started = Instant::now();
     loop {
         match lines.recv_timeout(FLUSH_INTERVAL) {
-            Ok((stream, bytes)) => {
-                let text = String::from_utf8_lossy(&bytes);
-                let line = text.trim_end_matches(['\n', '\r']).to_owned();
-                if stream == Stream::Stderr && !line.trim().is_empty() {
-                    last_stderr = Some(line.clone());
-                }
-                if batch.is_empty() {
-                    batch_started = Instant::now();
-                }
-                batch.push(NewEvent {
-                    at: Utc::now(),
-                    stream,
-                    kind: "setup".to_owned(),
-                    text: line,
-                    data: None,
-                });
-            }
+            Ok((stream, bytes)) => supervisor.line(stream, &bytes),
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             Err(mpsc::RecvTimeoutError::Disconnected) => {
+                // The setup closed its output; it has usually exited too. Poll it briskly.
                 pipes_open = false;
-                if exit_status.is_none() {
-                    thread::sleep(FLUSH_INTERVAL);
+                supervisor.poll_exit(child);
+                if supervisor.exit_status.is_none() {
+                    thread::sleep(EXIT_POLL);
                 }
             }
         }
-        if !batch.is_empty()
-            && (batch.len() >= MAX_BATCH_EVENTS
-                || batch_started.elapsed() >= FLUSH_INTERVAL
-                || !pipes_open)
-        {
-            store.append_events(request.id, &batch)?;
-            batch.clear();
-        }
-        if exit_status.is_none()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            exit_status = Some(status);
-            // Whatever the setup left in its group (a dev server started in the background)
-            // goes too; the watchdog is still a member, so the group id is ours.
-            signal_group(group, libc::SIGKILL).ok();
-            group_killed_at = Some(Instant::now());
-        }
-        if exit_status.is_none() && last_cancel_check.elapsed() >= CANCEL_POLL {
-            last_cancel_check = Instant::now();
-            if cancel_started.is_none() && store.cancel_requested(request.id, request.run)? {
-                store.append_events(
-                    request.id,
-                    &[NewEvent::lulu(
-                        "status",
-                        "cancelling: sent SIGTERM to the setup command's process group",
-                    )],
-                )?;
-                signal_group(group, libc::SIGTERM).ok();
-                cancel_started = Some(Instant::now());
-            }
-            if let Some(started) = cancel_started
-                && !killed_hard
-                && started.elapsed() >= request.cancel_grace
-            {
-                signal_group(group, libc::SIGKILL).ok();
-                killed_hard = true;
-            }
-        }
-        if exit_status.is_some() && !pipes_open && batch.is_empty() {
+        supervisor.flush(!pipes_open)?;
+        supervisor.poll_exit(child);
+        supervisor.poll_cancel()?;
+        if supervisor.exit_status.is_some() && !pipes_open && supervisor.batch.is_empty() {
             break;
         }
-        if let Some(killed_at) = group_killed_at
-            && pipes_open
-            && killed_at.elapsed() > DRAIN_TIMEOUT
+        // A process that left the group can hold the pipes open forever.
+        if supervisor
+            .group_killed_at
+            .is_some_and(|killed_at| pipes_open && killed_at.elapsed() > DRAIN_TIMEOUT)
         {
-            if !batch.is_empty() {
-                store.append_events(request.id, &batch)?;
-            }
+            supervisor.flush(true)?;
             break;
         }
     }
-    let status = exit_status.expect("the loop ends only after the setup exited");
-    Ok((status, cancel_started.is_some(), last_stderr))
+    let status = supervisor
+        .exit_status
+        .expect("the loop ends only after the setup exited");
+    Ok((
+        status,
+        supervisor.cancel_started.is_some(),
+        supervisor.last_stderr,
+    ))
+}
+
+impl Supervisor<'_, '_> {
+    fn line(&mut self, stream: Stream, bytes: &[u8]) {
+        let text = String::from_utf8_lossy(bytes);
+        let line = text.trim_end_matches(['\n', '\r']).to_owned();
+        if stream == Stream::Stderr && !line.trim().is_empty() {
+            self.last_stderr = Some(line.clone());
+        }
+        if self.batch.is_empty() {
+            self.batch_started = Instant::now();
+        }
+        self.batch.push(NewEvent {
+            at: Utc::now(),
+            stream,
+            kind: "setup".to_owned(),
+            text: line,
+            data: None,
+        });
+    }
+
+    /// Writes the batch when it is due (or `now`).
+    fn flush(&mut self, now: bool) -> Result<(), StoreError> {
+        let due = now
+            || self.batch.len() >= MAX_BATCH_EVENTS
+            || self.batch_started.elapsed() >= FLUSH_INTERVAL;
+        if due && !self.batch.is_empty() {
+            self.store.append_events(self.request.id, &self.batch)?;
+            self.batch.clear();
+        }
+        Ok(())
+    }
+
+    fn poll_exit(&mut self, child: &mut Child) {
+        if self.exit_status.is_some() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            self.exit_status = Some(status);
+            // Whatever the setup left in its group (a dev server started in the background)
+            // goes too; the watchdog is still a member, so the group id is ours.
+            signal_group(self.group, libc::SIGKILL).ok();
+            self.group_killed_at = Some(Instant::now());
+        }
+    }
+
+    /// SIGTERM to the group when a cancel was asked, SIGKILL after the grace period.
+    fn poll_cancel(&mut self) -> Result<(), StoreError> {
+        if self.exit_status.is_some() || self.last_cancel_check.elapsed() < CANCEL_POLL {
+            return Ok(());
+        }
+        self.last_cancel_check = Instant::now();
+        if self.cancel_started.is_none()
+            && self
+                .store
+                .cancel_requested(self.request.id, self.request.run)?
+        {
+            self.store.append_events(
+                self.request.id,
+                &[NewEvent::lulu(
+                    "status",
+                    "cancelling: sent SIGTERM to the setup command's process group",
+                )],
+            )?;
+            signal_group(self.group, libc::SIGTERM).ok();
+            self.cancel_started = Some(Instant::now());
+        }
+        if let Some(started) = self.cancel_started
+            && !self.killed_hard
+            && started.elapsed() >= self.request.cancel_grace
+        {
+            signal_group(self.group, libc::SIGKILL).ok();
+            self.killed_hard = true;
+        }
+        Ok(())
+    }
 }
 
 fn spawn_reader(

@@ -301,9 +301,17 @@ impl Sessions {
             .unwrap_or_default();
         if !include.is_empty() {
             let edited = provision::include::edited_includes(path, &session.repo, &include)
-                .map_err(|error| format!("could not compare its included files: {}", crate::innermost_cause(&error)))?;
+                .map_err(|error| {
+                    format!(
+                        "could not compare its included files: {}",
+                        crate::innermost_cause(&error)
+                    )
+                })?;
             if !edited.is_empty() {
-                return Err(format!("edited copies of included files: {}", edited.join(", ")));
+                return Err(format!(
+                    "edited copies of included files: {}",
+                    edited.join(", ")
+                ));
             }
         }
         if dry_run {

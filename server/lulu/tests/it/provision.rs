@@ -555,7 +555,12 @@ fn gc_removes_only_clean_worktrees_of_old_ended_sessions_and_continue_restores_o
         )),
         "{report}"
     );
-    assert!(report.contains(&format!("kept    {edited}  (edited copies of included files: .env)")), "{report}");
+    assert!(
+        report.contains(&format!(
+            "kept    {edited}  (edited copies of included files: .env)"
+        )),
+        "{report}"
+    );
     assert!(!clean_path.exists(), "the clean worktree is gone");
     assert!(edited_path.join(".env").exists());
     assert!(
