@@ -2,6 +2,7 @@
 //! error's data, and the `SessionDetail` fields `ports` and `worktreeGone`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use lulu_core::{
     model::Session,
@@ -11,7 +12,7 @@ use lulu_core::{
 use super::{SessionDetail, path_text};
 
 /// `SessionDetail`'s provisioning fields (flattened into it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DetailProvision {
     /// Ports leased to the session's current run; empty when none (or once it ended).
@@ -37,7 +38,7 @@ pub fn session_detail(session: &Session, state: &ProvisionState) -> SessionDetai
 }
 
 /// The params of `lulu/trust`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TrustParams {
     /// Any path inside the repository (the `repo` of the -32021 error's data).
@@ -47,7 +48,7 @@ pub struct TrustParams {
 }
 
 /// The data of error -32021.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct UntrustedSetupData {
     pub repo: String,
@@ -56,23 +57,24 @@ pub struct UntrustedSetupData {
 }
 
 /// The params of `lulu/gc` (lulu extension).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GcParams {
     /// An age: `7d`, `12h`, `30m`, `45s`.
     pub older_than: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub dry_run: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GcRemoved {
     pub id: String,
     pub worktree_path: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GcKept {
     pub id: String,
@@ -80,7 +82,7 @@ pub struct GcKept {
 }
 
 /// The result of `lulu/gc`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct GcResult {
     pub removed: Vec<GcRemoved>,

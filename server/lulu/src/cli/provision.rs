@@ -1,26 +1,56 @@
 //! `lulu trust`, `lulu gc --older-than`, and what provisioning adds to `show` and `ls` (issue 14).
 
-use std::{
-    io::{BufRead, IsTerminal, Write},
-    path::PathBuf,
-};
-
-use anyhow::{Context, bail};
-use chrono::Utc;
+use std::io::BufRead;
 
 use lulu_core::{
     model::Session,
-    sessions::{GcOptions, ProvisionState, Sessions, parse_age},
+    sessions::{GcOptions, ProvisionState, parse_age},
 };
-use lulu_lsp::protocol;
+
+use super::*;
+
+#[derive(Debug, Args)]
+pub struct GcArgs {
+    /// Remove the worktrees of sessions ended at least this long ago (7d, 12h, 30m) that hold
+    /// no uncommitted or untracked work; their branches and rows are kept.
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// With --older-than: only say what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Any path inside the repository (default: the current directory).
+    pub repo: Option<PathBuf>,
+    /// Trust it without asking (needed without a terminal).
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// `lulu gc [--older-than AGE [--dry-run]]`: reconciliation, then the old clean worktrees.
+pub(super) fn gc(global: &GlobalOptions, args: GcArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    super::upkeep::gc(global, &mut *out)?;
+    let Some(older_than) = args.older_than else {
+        return Ok(());
+    };
+    let sessions = sessions(global)?;
+    gc_worktrees(&sessions, &older_than, args.dry_run, out)
+}
 
 /// `lulu trust [REPO] [--yes]`: shows the setup command and asks.
-pub fn trust(
-    sessions: &Sessions,
-    repo: PathBuf,
-    yes: bool,
+pub(super) fn trust(
+    global: &GlobalOptions,
+    args: TrustArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
+    let sessions = sessions(global)?;
+    let repo = match args.repo {
+        Some(repo) => repo,
+        None => current_dir()?,
+    };
+    let yes = args.yes;
     let info = sessions.setup_info(&repo)?;
     let (Some(setup), Some(hash)) = (&info.setup, &info.setup_hash) else {
         writeln!(
@@ -69,7 +99,7 @@ pub fn trust(
 
 /// `lulu gc --older-than AGE [--dry-run]`: the worktrees of old ended sessions that hold
 /// nothing uncommitted.
-pub fn gc_worktrees(
+fn gc_worktrees(
     sessions: &Sessions,
     older_than: &str,
     dry_run: bool,
@@ -99,7 +129,12 @@ pub fn gc_worktrees(
 }
 
 /// `lulu show`'s session and what provisioning knows about it.
-pub fn show(sessions: &Sessions, id: &str, json: bool, out: &mut impl Write) -> anyhow::Result<()> {
+pub(super) fn show(
+    sessions: &Sessions,
+    id: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let session = sessions.session(id)?;
     let state = sessions.provision_state(&session.id)?;
     if json {
@@ -147,7 +182,7 @@ fn with_provision(text: &str, session: &Session, state: &ProvisionState) -> Stri
 }
 
 /// `lulu ls`: names of sessions whose worktree gc removed say so.
-pub fn mark_collected(sessions: &Sessions, rows: &mut [Session]) {
+pub(super) fn mark_collected(sessions: &Sessions, rows: &mut [Session]) {
     let Ok(collected) = sessions.collected_worktrees() else {
         return;
     };
