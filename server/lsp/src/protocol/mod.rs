@@ -637,7 +637,7 @@ mod tests {
                    "branch": "lulu/x", "baseCommit": "abc", "startedAt": "2026-01-02T03:04:05.678Z",
                    "endedAt": null, "outcome": "exited", "exitCode": 1, "signal": null,
                    "failureDetail": "exit code 1\nmore", "agentSessionId": null, "costUsd": 0.5,
-                   "inputTokens": null, "outputTokens": 3}),
+                   "inputTokens": null, "outputTokens": 3, "ports": [], "worktreeGone": false}),
         );
         // A running session never shows a failure reason, whatever the row holds.
         s.status = Status::Running;
