@@ -131,12 +131,14 @@ fn include(
     patterns: &[String],
 ) -> anyhow::Result<Option<Termination>> {
     let skip: Vec<_> = worktree.parent().map(Path::to_owned).into_iter().collect();
+    let started = std::time::Instant::now();
     let copied = copy_includes(&CopyIncludes {
         repo: &session.repo,
         worktree,
         patterns,
         skip: &skip,
     });
+    tracing::debug!(id = %session.id, elapsed = ?started.elapsed(), "copied the included files");
     match copied {
         Ok(report) => {
             store.append_events(
