@@ -4,7 +4,7 @@
 
 import * as vscode from "vscode";
 import type { Lulu } from "./lulu";
-import { ErrorCodes, type SessionRow, type SpawnParams, type UntrustedSetup, errorCode } from "./protocol";
+import { ErrorCodes, type SessionRow, type SpawnParams, type UntrustedSetupData as UntrustedSetup, errorCode } from "./protocol";
 
 export const TRUST_AND_START = "Trust and Start";
 

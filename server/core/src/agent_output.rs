@@ -57,7 +57,7 @@ pub fn parse_line(
     event(&kind, text, Some(value))
 }
 
-fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
 
@@ -174,7 +174,7 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
 }
 
 /// Input and output tokens summed over `modelUsage` (every model the conversation used).
-fn model_usage_totals(value: &Value) -> Option<(i64, i64)> {
+pub(crate) fn model_usage_totals(value: &Value) -> Option<(i64, i64)> {
     let models = value.get("modelUsage")?.as_object()?;
     if models.is_empty() {
         return None;
@@ -188,7 +188,7 @@ fn model_usage_totals(value: &Value) -> Option<(i64, i64)> {
     Some((sum("inputTokens"), sum("outputTokens")))
 }
 
-fn claude_error_reason(subtype: &str, result_text: &str) -> String {
+pub(crate) fn claude_error_reason(subtype: &str, result_text: &str) -> String {
     let described = match subtype {
         "error_max_turns" => "Claude stopped: it reached the maximum number of turns".to_owned(),
         "error_max_budget_usd" => "Claude stopped: it reached the maximum budget".to_owned(),
@@ -257,7 +257,7 @@ fn render_claude_content(value: &Value, role: &str) -> (String, String) {
     (kind, parts.join("\n"))
 }
 
-fn summarize_tool_input(input: &Value) -> String {
+pub(crate) fn summarize_tool_input(input: &Value) -> String {
     for key in [
         "command",
         "file_path",

@@ -4,7 +4,10 @@
 #![deny(clippy::print_stdout)]
 
 pub mod agent_output;
+pub mod agent_record;
+pub mod agent_view;
 pub mod config;
+pub mod git_env;
 pub mod model;
 pub mod process;
 pub mod provision;

@@ -183,11 +183,13 @@ impl RunnerLock {
 /// orphaned), stdout to nowhere and stderr to the session's log. Returns once the runner has
 /// been exec'd; the runner is not our child (double fork), so nothing needs to reap it.
 pub fn launch_runner(launch: &RunnerLaunch, lock: RunnerLock) -> Result<(), LaunchError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let lock = lock.file;
     let log_path = log_path(&launch.state_dir, &launch.id);
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&log_path)
         .map_err(|source| LaunchError::File {
             path: log_path.clone(),

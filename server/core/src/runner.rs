@@ -19,6 +19,7 @@ use chrono::Utc;
 
 use crate::{
     agent_output::{AgentVerdict, parse_line},
+    agent_record::AgentFate,
     model::{NewEvent, Outcome, OutputFormat, Session, SessionId, Status, Stream, one_line_reason},
     process::{runner_alive, signal_group, signal_name},
     store::{SlotClaim, Store, Termination},
@@ -285,6 +286,12 @@ impl Runner {
         };
         let process_group =
             i32::try_from(agent.id()).expect("a process id fits in an i32 on Linux");
+        // Proof for reconciliation, should this runner and the watchdog both be killed.
+        if let Err(error) =
+            crate::agent_record::record(&self.options.state_dir, &id, run, process_group)
+        {
+            tracing::warn!(%id, %error, "could not record the agent's pid and start time");
+        }
         // The watchdog joins the agent's group; it kills the group if this runner dies.
         let watchdog = match start_watchdog(process_group) {
             Ok(watchdog) => watchdog,
@@ -601,7 +608,24 @@ pub fn settle_dead_runner(
     run: i64,
 ) -> Result<bool, crate::store::StoreError> {
     let last_words = crate::process::runner_last_words(state_dir, id);
-    let termination = interrupted_termination(last_words.as_deref());
+    let agent = crate::agent_record::end_orphaned_agent(state_dir, id, run);
+    let mut termination = interrupted_termination(last_words.as_deref());
+    match agent {
+        AgentFate::Gone => {}
+        AgentFate::Stopped { pid } => {
+            termination.failure_detail = termination.failure_detail.map(|detail| {
+                format!("{detail}\nIts agent (pid {pid}) was still running (its watchdog gone too); reconciliation killed the agent's process group.")
+            });
+        }
+        AgentFate::MayBeRunning { pid } => {
+            termination.failure_reason = Some(one_line_reason(&format!(
+                "interrupted: the session's runner died; its agent may still be running (process group {pid})"
+            )));
+            termination.failure_detail = termination.failure_detail.map(|detail| {
+                format!("{detail}\nBut processes of the agent's group {pid} remain and its leader is gone, so lulu cannot prove they are the agent's and did not signal them: the agent may still be running.")
+            });
+        }
+    }
     store.finish_run(id, run, &termination)
 }
 

@@ -98,6 +98,9 @@ pub(crate) struct Core {
     pub sessions: Arc<Sessions>,
     /// The workspace's repositories (top-level directories), in the client's order.
     pub repos: Vec<PathBuf>,
+    /// What `lulu/spawn` without `repo` answers when `repos` is empty: why the workspace
+    /// has no usable repository (-32012 with `data.reason`).
+    pub no_repository: tower_lsp_server::jsonrpc::Error,
     pub feed: feed::Feed,
     /// Becomes true once the first reconciliation is done (or failed).
     pub reconciled: watch::Receiver<bool>,

@@ -7,6 +7,7 @@ export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "wo
 export type TranscriptStream = "stdout" | "stderr" | "lulu";
 export type AgentFormat = "claude-stream-json" | "codex-json" | "text";
 export type DiffFileStatus = "added" | "modified" | "deleted" | "renamed";
+export type EventBlockKind = "assistant" | "thinking" | "toolUse" | "toolResult" | "result" | "error" | "meta" | "text";
 
 /**
  * What a dashboard row needs, and nothing more.
@@ -54,7 +55,21 @@ stream: TranscriptStream, kind: string, text: string,
 /**
  * The parsed agent JSON, when the line was JSON.
  */
-data?: Record<string, unknown>, };
+data?: Record<string, unknown>, 
+/**
+ * What a client shows of agent JSON, read by the server (docs/protocol.md): present
+ * when `data` is a line of Claude's or Codex's JSON that lulu knows.
+ */
+blocks?: Array<EventBlock>, };
+
+/**
+ * One readable block of an event (`TranscriptEvent.blocks`).
+ */
+export type EventBlock = { 
+/**
+ * `assistant`, `thinking`, `toolUse`, `toolResult`, `result`, `error`, `meta`, `text`.
+ */
+kind: EventBlockKind, text: string, tool?: string, input?: string, isError?: boolean, exitCode?: number, costUsd?: number, inputTokens?: number, outputTokens?: number, turns?: number, };
 
 /**
  * An agent profile in `initializationOptions.agents`.

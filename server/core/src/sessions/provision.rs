@@ -216,7 +216,7 @@ impl Sessions {
 
     /// Ports and worktree state of a session.
     pub fn provision_state(&self, id: &SessionId) -> Result<ProvisionState, LookupError> {
-        let store = self.store()?;
+        let store = self.store();
         Ok(ProvisionState {
             ports: store.ports_of(id)?,
             worktree_gone: store.worktree_collected(id)?,
@@ -225,26 +225,27 @@ impl Sessions {
 
     /// Sessions among `ids` whose worktree gc removed.
     pub fn collected_worktrees(&self) -> Result<std::collections::HashSet<SessionId>, LookupError> {
-        Ok(self.store()?.collected_worktrees()?)
+        Ok(self.store().collected_worktrees()?)
     }
 
     /// Removes the worktrees of sessions that ended at least `older_than` ago and hold nothing
     /// that is not in a commit (no uncommitted change, no untracked file); their branches and
     /// rows stay, and `continue` re-creates the worktree from the branch.
     pub fn gc_worktrees(&self, options: GcOptions) -> Result<GcReport, GcError> {
-        let mut store = self.store()?;
-        store.forget_removed_provisioning()?;
+        // The connection is taken for each query only: git work does not hold it.
+        self.store().forget_removed_provisioning()?;
         let cutoff = Utc::now()
             - chrono::Duration::from_std(options.older_than).unwrap_or(chrono::Duration::MAX);
         let mut report = GcReport::default();
-        for id in store.gc_candidates(cutoff)? {
-            let Some(session) = store.session(&id)? else {
+        let candidates = self.store().gc_candidates(cutoff)?;
+        for id in candidates {
+            let Some(session) = self.store().session(&id)? else {
                 continue;
             };
             let Some(path) = session.worktree_path.clone() else {
                 continue;
             };
-            match self.collect_one(&mut store, &session, &path, options.dry_run) {
+            match self.collect_one(&session, &path, options.dry_run) {
                 Ok(()) => report.removed.push((id, path)),
                 Err(why) => report.kept.push((id, why)),
             }
@@ -255,7 +256,6 @@ impl Sessions {
     /// Removes one ended session's worktree if it is clean; Err(why) when it is kept.
     fn collect_one(
         &self,
-        store: &mut crate::store::Store,
         session: &Session,
         path: &Path,
         dry_run: bool,
@@ -267,7 +267,7 @@ impl Sessions {
         if !path.exists() {
             // Removed by hand: nothing on disk to lose; record it so continue re-creates it.
             if !dry_run {
-                store
+                self.store()
                     .mark_worktree_collected(&session.id)
                     .map_err(|e| e.to_string())?;
             }
@@ -294,7 +294,8 @@ impl Sessions {
         }
         // Copies of included files (ignored, so not "uncommitted") that were edited in the
         // worktree are work too.
-        let include = store
+        let include = self
+            .store()
             .provision(&session.id)
             .map_err(|error| error.to_string())?
             .map(|provisioning| provisioning.include)
@@ -322,10 +323,8 @@ impl Sessions {
         let removed = worktree::remove_worktree(&session.repo, path, RemoveMode::Safe);
         drop(lock);
         removed.map_err(|error| crate::error_chain(&error).replace('\n', "; "))?;
-        if !store
-            .mark_worktree_collected(&session.id)
-            .map_err(|e| e.to_string())?
-        {
+        let marked = self.store().mark_worktree_collected(&session.id);
+        if !marked.map_err(|e| e.to_string())? {
             return Err("it started a new run".to_owned());
         }
         Ok(())

@@ -16,7 +16,10 @@ mod typescript;
 pub use provision::*;
 pub use typescript::{lua_error_codes, typescript_bindings};
 
-use lulu_core::model::{Event, Session};
+use lulu_core::{
+    agent_view,
+    model::{Event, Session, Stream},
+};
 
 /// The protocol version announced in `capabilities.experimental.lulu.protocolVersion`.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -140,7 +143,7 @@ pub const TRANSCRIPT_DEFAULT_LIMIT: u64 = 1000;
 pub const TRANSCRIPT_MAX_LIMIT: u64 = 10_000;
 /// The longest prompt `lulu/spawn` and `lulu/continue` accept, in bytes. Agents take the
 /// prompt as one argument, and the kernel refuses a single argument over 128 KiB.
-pub const PROMPT_MAX_BYTES: usize = 128 * 1024 - 1;
+pub const PROMPT_MAX_BYTES: usize = lulu_core::sessions::PROMPT_MAX_BYTES;
 /// The longest session name, in characters.
 pub const NAME_MAX_CHARS: usize = 200;
 
@@ -267,10 +270,67 @@ pub struct TranscriptEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "Record<string, unknown>")]
     pub data: Option<Value>,
+    /// What a client shows of agent JSON, read by the server (docs/protocol.md): present
+    /// when `data` is a line of Claude's or Codex's JSON that lulu knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub blocks: Option<Vec<EventBlock>>,
+}
+
+/// One readable block of an event (`TranscriptEvent.blocks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
+pub struct EventBlock {
+    /// `assistant`, `thinking`, `toolUse`, `toolResult`, `result`, `error`, `meta`, `text`.
+    #[ts(type = "EventBlockKind")]
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<i64>,
+}
+
+impl From<agent_view::Block> for EventBlock {
+    fn from(block: agent_view::Block) -> EventBlock {
+        EventBlock {
+            kind: block
+                .kind
+                .map_or("text", agent_view::BlockKind::as_str)
+                .to_owned(),
+            text: block.text,
+            tool: block.tool,
+            input: block.input,
+            is_error: block.is_error,
+            exit_code: block.exit_code,
+            cost_usd: block.cost_usd,
+            input_tokens: block.input_tokens,
+            output_tokens: block.output_tokens,
+            turns: block.turns,
+        }
+    }
 }
 
 impl From<&Event> for TranscriptEvent {
     fn from(event: &Event) -> TranscriptEvent {
+        let blocks = match (&event.stream, &event.data) {
+            (Stream::Stdout, Some(data)) => agent_view::blocks_of(data)
+                .map(|blocks| blocks.into_iter().map(EventBlock::from).collect()),
+            _ => None,
+        };
         TranscriptEvent {
             seq: event.seq,
             at: timestamp(&event.at),
@@ -278,6 +338,7 @@ impl From<&Event> for TranscriptEvent {
             kind: event.kind.clone(),
             text: event.text.clone(),
             data: event.data.clone(),
+            blocks,
         }
     }
 }

@@ -7,7 +7,10 @@
 
 use std::fmt::Write as _;
 
-use lulu_core::model::{Outcome, OutputFormat, Status, Stream};
+use lulu_core::{
+    agent_view::BlockKind,
+    model::{Outcome, OutputFormat, Status, Stream},
+};
 use ts_rs::{Config, TS};
 
 use super::*;
@@ -95,6 +98,10 @@ pub fn typescript_bindings() -> String {
             "DiffFileStatus",
             union(["added", "modified", "deleted", "renamed"]),
         ),
+        (
+            "EventBlockKind",
+            union(BlockKind::ALL.iter().map(|kind| kind.as_str())),
+        ),
     ];
     for (name, members) in named_unions {
         let _ = writeln!(out, "export type {name} = {members};");
@@ -104,6 +111,7 @@ pub fn typescript_bindings() -> String {
     declaration::<SessionRow>(config, &mut out);
     declaration::<SessionDetail>(config, &mut out);
     declaration::<TranscriptEvent>(config, &mut out);
+    declaration::<EventBlock>(config, &mut out);
     declaration::<AgentProfileParams>(config, &mut out);
     declaration::<InitializationOptions>(config, &mut out);
     declaration::<SpawnParams>(config, &mut out);

@@ -227,8 +227,18 @@ fn sessions(global: &GlobalOptions) -> anyhow::Result<Sessions> {
     Ok(Sessions::new(settings)?)
 }
 
-/// Settles sessions whose runner died, so what the CLI shows is the truth.
+/// For the commands that only read: works on a read-only state dir too.
+fn sessions_for_reading(global: &GlobalOptions) -> anyhow::Result<Sessions> {
+    let settings = Settings::resolve(global.overrides())?;
+    Ok(Sessions::new_for_reading(settings)?)
+}
+
+/// Settles sessions whose runner died, so what the CLI shows is the truth (not where the
+/// database is read-only: then it shows what is recorded).
 fn reconcile_sessions(sessions: &Sessions) {
+    if sessions.is_read_only() {
+        return;
+    }
     if let Err(error) = sessions.reconcile(ReconcileOptions {
         sessions_only: true,
         remove_clean_orphans: false,

@@ -32,7 +32,7 @@ pub(super) fn spawn(
     if json {
         write_json(&mut *out, &protocol::SessionRow::from(&session))?;
     } else {
-        writeln!(out, "{}  {}", session.id, session.name)?;
+        writeln!(out, "{}  {}", session.id, render::visible(&session.name))?;
     }
 
     Ok(())
@@ -40,7 +40,7 @@ pub(super) fn spawn(
 
 pub(super) fn ls(global: &GlobalOptions, args: LsArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let LsArgs { json, all, limit } = args;
-    let sessions = sessions(global)?;
+    let sessions = sessions_for_reading(global)?;
     reconcile_sessions(&sessions);
     let repos = if all {
         None
@@ -84,7 +84,7 @@ pub(super) fn show(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let ShowArgs { id, json } = args;
-    let sessions = sessions(global)?;
+    let sessions = sessions_for_reading(global)?;
     reconcile_sessions(&sessions);
     provision::show(&sessions, &id, json, out)?;
 
@@ -97,7 +97,7 @@ pub(super) fn logs(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let LogsArgs { id, follow, json } = args;
-    let sessions = sessions(global)?;
+    let sessions = sessions_for_reading(global)?;
     reconcile_sessions(&sessions);
     let session = sessions.session(&id)?;
     let mut after = 0;
@@ -141,7 +141,7 @@ pub(super) fn cancel(
     let reason = session
         .failure_reason
         .as_deref()
-        .map(|reason| format!(" ({reason})"))
+        .map(|reason| format!(" ({})", render::visible(reason)))
         .unwrap_or_default();
     writeln!(out, "{}  {}{reason}", session.id, session.status.as_str())?;
 
@@ -159,7 +159,9 @@ pub(super) fn continue_session(
     writeln!(
         out,
         "{}  {}  (run {})",
-        session.id, session.name, session.run
+        session.id,
+        render::visible(&session.name),
+        session.run
     )?;
 
     Ok(())
@@ -182,8 +184,8 @@ pub(super) fn diff(
         }
         for file in &diff.files {
             let path = match &file.old_path {
-                Some(old) => format!("{old} → {}", file.path),
-                None => file.path.clone(),
+                Some(old) => format!("{} → {}", render::visible(old), render::visible(&file.path)),
+                None => render::visible(&file.path),
             };
             writeln!(
                 out,
@@ -213,7 +215,12 @@ pub(super) fn rm(global: &GlobalOptions, args: RmArgs, out: &mut impl Write) -> 
             delete_branch,
         },
     )?;
-    writeln!(out, "removed {}  {}", session.id, session.name)?;
+    writeln!(
+        out,
+        "removed {}  {}",
+        session.id,
+        render::visible(&session.name)
+    )?;
 
     Ok(())
 }

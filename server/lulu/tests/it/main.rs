@@ -2,6 +2,7 @@
 //! and sessions through the CLI, sharing one client and fixture support.
 
 mod docs;
+mod hostile;
 mod protocol;
 mod provision;
 mod sessions;

@@ -449,6 +449,48 @@ fn exit_without_shutdown_ends_with_code_1_and_end_of_input_ends_too() {
     assert_eq!(server.wait().code(), Some(1));
 }
 
+#[test]
+fn spawn_in_a_workspace_without_a_usable_repository_says_why_in_data_reason() {
+    let Setup {
+        _tmp,
+        root,
+        state,
+        mut normalizer,
+        ..
+    } = setup();
+    let n = &mut normalizer;
+    let plain = root.join("plain");
+    let unborn = root.join("unborn");
+    std::fs::create_dir_all(&plain).expect("plain folder");
+    std::fs::create_dir_all(&unborn).expect("unborn folder");
+    git(&unborn, &["init", "-q"]);
+    let cases: &[(&[&Path], Value)] = &[
+        (
+            &[&plain],
+            json!({"code": -32012, "message": "<tmp>/plain is not inside a git repository",
+                   "data": {"causes": ["Could not find a git repository in \"<tmp>/plain\" or in any of its parents", "NotFound"],
+                            "reason": "notARepository"}}),
+        ),
+        (
+            &[&unborn],
+            json!({"code": -32012, "message": "the git repository at <tmp>/unborn has no commit yet (HEAD is unborn)",
+                   "data": {"reason": "noCommits"}}),
+        ),
+        (
+            &[],
+            json!({"code": -32012, "message": "the editor has no folder open; open a folder inside a git repository",
+                   "data": {"reason": "noWorkspaceFolder"}}),
+        ),
+    ];
+    for (folders, expected) in cases {
+        let mut server = Server::start(&root.join("logs"));
+        server.initialize(folders, init_options(&state));
+        let response = server.call("lulu/spawn", json!({"prompt": "x"}));
+        check(n, &response["error"], expected.clone());
+        assert_eq!(server.shutdown().code(), Some(0));
+    }
+}
+
 fn seqs(events: &[Value]) -> Vec<i64> {
     events
         .iter()
@@ -601,11 +643,13 @@ fn a_session_through_its_whole_life() {
     let cases: &[(Value, Value)] = &[
         (
             json!({"prompt": "x", "agent": "nobody"}),
-            json!({"code": -32013, "message": "unknown agent \"nobody\" (known agents: claude, codex, missing, text)"}),
+            json!({"code": -32013, "message": "unknown agent \"nobody\" (known agents: claude, codex, missing, text)",
+                "data": {"reason": "unknownAgent", "agent": "nobody"}}),
         ),
         (
             json!({"prompt": "x", "agent": "missing"}),
-            json!({"code": -32013, "message": "the agent \"missing\" needs `lulu-no-such-program`, which is not on PATH"}),
+            json!({"code": -32013, "message": "the agent \"missing\" needs `lulu-no-such-program`, which is not on PATH",
+                "data": {"reason": "agentNotInstalled", "agent": "missing", "program": "lulu-no-such-program"}}),
         ),
         (
             json!({"prompt": "x", "baseRef": "no-such-branch"}),
@@ -616,7 +660,8 @@ fn a_session_through_its_whole_life() {
         (
             json!({"prompt": "x", "repo": root.join("state")}),
             json!({"code": -32012, "message": "<tmp>/state is not inside a git repository",
-                "data": {"causes": ["Could not find a git repository in \"<tmp>/state\" or in any of its parents", "NotFound"]}}),
+                "data": {"causes": ["Could not find a git repository in \"<tmp>/state\" or in any of its parents", "NotFound"],
+                         "reason": "notARepository"}}),
         ),
         (
             json!({"prompt": "x", "repo": "relative"}),

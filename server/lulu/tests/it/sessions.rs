@@ -17,22 +17,22 @@ use crate::support::{PATIENCE, fixture};
 
 /// One test's world: a temp folder with a repository, a state dir, and a bin folder where
 /// `claude` and `codex` are the fake agents.
-struct World {
+pub(crate) struct World {
     _dir: tempfile::TempDir,
-    root: PathBuf,
-    repo: PathBuf,
-    state_dir: PathBuf,
-    bin: PathBuf,
-    pid_file: PathBuf,
-    extra_env: Vec<(String, String)>,
+    pub(crate) root: PathBuf,
+    pub(crate) repo: PathBuf,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) bin: PathBuf,
+    pub(crate) pid_file: PathBuf,
+    pub(crate) extra_env: Vec<(String, String)>,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         World::with_repo("basic")
     }
 
-    fn with_repo(kind: &str) -> World {
+    pub(crate) fn with_repo(kind: &str) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().canonicalize().expect("canonical temp dir");
         let repo = root.join("repo");
@@ -69,7 +69,7 @@ impl World {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lulu"));
         let path = format!(
             "{}:{}",
@@ -92,12 +92,12 @@ impl World {
         command
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run lulu")
     }
 
     /// Runs lulu and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(
             output.status.success(),
@@ -108,7 +108,7 @@ impl World {
     }
 
     /// Runs lulu and expects failure; returns its one stderr line.
-    fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(!output.status.success(), "lulu {args:?} should have failed");
         assert!(output.stdout.is_empty(), "nothing on stdout when failing");
@@ -118,7 +118,7 @@ impl World {
         lines[0].to_owned()
     }
 
-    fn spawn(&self, args: &[&str]) -> String {
+    pub(crate) fn spawn(&self, args: &[&str]) -> String {
         let mut full = vec!["spawn", "--json"];
         full.extend_from_slice(args);
         let row: Value = serde_json::from_str(&self.ok(&full)).expect("json row");
@@ -126,11 +126,11 @@ impl World {
         row["id"].as_str().expect("id").to_owned()
     }
 
-    fn detail(&self, id: &str) -> Value {
+    pub(crate) fn detail(&self, id: &str) -> Value {
         serde_json::from_str(&self.ok(&["show", id, "--json"])).expect("json detail")
     }
 
-    fn wait_ended(&self, id: &str) -> Value {
+    pub(crate) fn wait_ended(&self, id: &str) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let detail = self.detail(id);
@@ -145,7 +145,7 @@ impl World {
         }
     }
 
-    fn wait_status(&self, id: &str, status: &str) -> Value {
+    pub(crate) fn wait_status(&self, id: &str, status: &str) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let detail = self.detail(id);
@@ -160,7 +160,7 @@ impl World {
         }
     }
 
-    fn transcript(&self, id: &str) -> Vec<Value> {
+    pub(crate) fn transcript(&self, id: &str) -> Vec<Value> {
         self.ok(&["logs", id, "--json"])
             .lines()
             .map(|line| serde_json::from_str(line).expect("json event"))
@@ -168,7 +168,7 @@ impl World {
     }
 
     /// Process groups the fake agents reported.
-    fn agent_groups(&self) -> Vec<i32> {
+    pub(crate) fn agent_groups(&self) -> Vec<i32> {
         std::fs::read_to_string(&self.pid_file)
             .unwrap_or_default()
             .lines()
@@ -176,7 +176,7 @@ impl World {
             .collect()
     }
 
-    fn git(&self, dir: &Path, args: &[&str]) -> String {
+    pub(crate) fn git(&self, dir: &Path, args: &[&str]) -> String {
         let output = Command::new("git")
             .args(args)
             .current_dir(dir)
@@ -194,7 +194,7 @@ impl World {
 }
 
 /// No process of any agent group reported by the fake agents is left.
-fn assert_no_agent_processes(world: &World) {
+pub(crate) fn assert_no_agent_processes(world: &World) {
     for group in world.agent_groups() {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -287,7 +287,7 @@ fn claude_success() {
             signal: None,
             reason: None,
             transcript: &[
-                "running claude -p 'Add a flag'",
+                "running claude -p --output-format stream-json --verbose --permission-mode acceptEdits -- 'Add a flag'",
                 "Claude session",
                 "I will work on: Add a flag",
                 "→ Bash: ls",
@@ -534,7 +534,7 @@ fn cancel_kills_an_agent_that_ignores_sigterm() {
 }
 
 /// The runner's pid, found in /proc by its command line.
-fn runner_pid(id: &str) -> Option<i32> {
+pub(crate) fn runner_pid(id: &str) -> Option<i32> {
     std::fs::read_dir("/proc").ok()?.find_map(|entry| {
         let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
@@ -710,8 +710,8 @@ fn continue_resumes_the_conversation_in_the_same_worktree() {
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(
-        &command[command.len() - 2..],
-        ["--resume", agent_session.as_str()]
+        &command[command.len() - 4..],
+        ["--resume", agent_session.as_str(), "--", "Now add tests"]
     );
     let texts: Vec<String> = world
         .transcript(&id)
