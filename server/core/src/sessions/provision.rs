@@ -254,12 +254,7 @@ impl Sessions {
     }
 
     /// Removes one ended session's worktree if it is clean; Err(why) when it is kept.
-    fn collect_one(
-        &self,
-        session: &Session,
-        path: &Path,
-        dry_run: bool,
-    ) -> Result<(), String> {
+    fn collect_one(&self, session: &Session, path: &Path, dry_run: bool) -> Result<(), String> {
         // Holding the session's runner lock keeps `continue` from starting a run meanwhile.
         let Some(_lock) = try_runner_lock(&self.settings.state_dir, &session.id) else {
             return Err("a run of it is starting".to_owned());

@@ -30,7 +30,10 @@ pub(super) fn spawn_error(failure: SpawnError) -> RpcError {
             Some(serde_json::to_value(data).expect("strings serialize")),
         );
     }
-    super::with_reason(op_error(failure.kind(), &failure), super::spawn_reason(&failure))
+    super::with_reason(
+        op_error(failure.kind(), &failure),
+        super::spawn_reason(&failure),
+    )
 }
 
 /// `lulu/session`'s answer: the detail with the session's ports and whether gc removed its
