@@ -197,6 +197,24 @@ describe("format.detail_lines", function()
       assert.is_nil(line:find("\n"), line)
     end
   end)
+
+  it("shows the leased ports, and a worktree gc removed", function()
+    local now = format.parse_time("2026-11-25T12:10:00Z")
+    local base = {
+      id = "x2", name = "serve", repo = "/r", status = "running", createdAt = "2026-11-25T12:00:00Z",
+      lastActivityAt = "2026-11-25T12:09:00Z", prompt = "serve", agent = "text", command = { "t" },
+      worktreePath = "/r/.lulu/worktrees/serve", branch = "lulu/serve", baseCommit = vim.NIL,
+      startedAt = vim.NIL, endedAt = vim.NIL, outcome = vim.NIL, ports = { 21020, 21021 }, worktreeGone = false,
+    }
+    local lines = format.detail_lines(base, now)
+    assert.are.same({ "Worktree:  /r/.lulu/worktrees/serve", "Ports:     21020, 21021" }, { lines[7], lines[8] })
+    local gone = vim.tbl_extend("force", base, { worktreePath = vim.NIL, worktreeGone = true, ports = {} })
+    lines = format.detail_lines(gone, now)
+    assert.are.same(
+      { "Worktree:  removed by gc (continue re-creates it from the branch)", "Branch:    lulu/serve" },
+      { lines[7], lines[8] }
+    )
+  end)
 end)
 
 describe("format.server_exit", function()

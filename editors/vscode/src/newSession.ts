@@ -11,6 +11,7 @@ import type { Lulu } from "./lulu";
 import { type AgentsResult, type SessionRow, errorMessage } from "./protocol";
 import { editPrompt } from "./promptEditor";
 import { CLAUDE_INSTALL_URL, type SpawnWayOut, WAY_OUT_TITLES, spawnAdvice } from "./spawnAdvice";
+import { spawnTrusting } from "./trust";
 
 /** Where the prompt of a New Session that did not start waits for the next one. */
 const DRAFT_KEY = "lulu.newSession.draft";
@@ -197,12 +198,15 @@ async function pickBase(lulu: Lulu, draft: Draft): Promise<void> {
 async function spawn(lulu: Lulu, draft: Draft, several: boolean): Promise<true | "pickAgent" | "pickBase" | "again" | "leave"> {
   let row: SessionRow;
   try {
-    row = await lulu.request("lulu/spawn", {
+    // The repository's setup command, when not trusted yet, is shown and asked about first.
+    const started = await spawnTrusting(lulu, {
       prompt: draft.prompt,
       ...(draft.agent ? { agent: draft.agent } : {}),
       ...(draft.baseRef ? { baseRef: draft.baseRef } : {}),
       ...(several && draft.folder ? { repo: draft.folder.uri.fsPath } : {}),
     });
+    if (!started) return "leave";
+    row = started;
   } catch (err) {
     const advice = spawnAdvice(err, draft.agent ?? (draft.defaultAgent || "claude"));
     lulu.output.warn(`New Session did not start: ${advice.detail}`);

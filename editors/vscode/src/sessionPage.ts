@@ -14,6 +14,7 @@ const OUTCOME_WORDS: Readonly<Record<string, string>> = {
   worktree_failed: "the worktree could not be made",
   agent_error: "the agent reported an error",
   interrupted: "interrupted (its runner died)",
+  setup_failed: "the repository's setup command failed",
 };
 
 export function describeOutcome(detail: SessionDetail): string {
@@ -116,7 +117,12 @@ export function renderDetailsHtml(detail: SessionDetail): string {
     row("Status", status, "status"),
     row("Agent", `${escapeHtml(detail.agent)} <span class="dim">${escapeHtml(detail.command.join(" "))}</span>`, "agent"),
     row("Branch", code(detail.branch), "branch"),
-    row("Worktree", code(detail.worktreePath), "worktree"),
+    row(
+      "Worktree",
+      detail.worktreeGone ? `<span class="dim">removed by gc (continue re-creates it from the branch)</span>` : code(detail.worktreePath),
+      "worktree",
+    ),
+    ...(detail.ports?.length ? [row("Ports", code(detail.ports.join(", ")), "ports")] : []),
     row("Base commit", code(detail.baseCommit), "base"),
     ...(detail.baseBranch !== undefined ? [row("Base branch", escapeHtml(describeBranchLine(detail)), "base-branch")] : []),
     ...(detail.landed !== undefined ? [row("Landed", escapeHtml(describeLanded(detail)), "landed")] : []),

@@ -10,6 +10,7 @@ pub mod config;
 pub mod git_env;
 pub mod model;
 pub mod process;
+pub mod provision;
 pub mod repo_lock;
 pub mod runner;
 pub mod sessions;

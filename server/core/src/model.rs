@@ -105,6 +105,8 @@ named_enum! {
         WorktreeFailed => "worktree_failed",
         AgentError => "agent_error",
         Interrupted => "interrupted",
+        /// The repository's setup command failed (issue 14); the worktree is kept.
+        SetupFailed => "setup_failed",
     }
 }
 

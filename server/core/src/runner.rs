@@ -99,10 +99,13 @@ impl Runner {
             Some(end) => end,
             None => self.prepare_and_run()?,
         };
-        match end {
+        let finished = match end {
             RunEnd::AlreadyEnded => Ok(()),
             RunEnd::Done(termination) => self.finish(termination),
-        }
+        };
+        // ---- provisioning hook (issue 14), part 3: the run's ports go back.
+        crate::provision::hook::release_ports(&mut self.store, &self.session);
+        finished
     }
 
     fn finish(&mut self, termination: Termination) -> anyhow::Result<()> {
@@ -174,10 +177,36 @@ impl Runner {
 
     fn prepare_and_run(&mut self) -> anyhow::Result<RunEnd> {
         let id = self.id().clone();
+        // ---- provisioning hook (issue 14), part 1: a worktree gc removed comes back first.
+        let restored = match crate::provision::hook::restore_collected_worktree(
+            &mut self.store,
+            &self.session,
+        )? {
+            Ok(restored) => restored,
+            Err(termination) => return Ok(RunEnd::Done(termination)),
+        };
+        let fresh_worktree = restored || self.session.worktree_path.is_none();
+        // ---- end of provisioning hook, part 1.
         let worktree_path = match self.ensure_worktree()? {
             Ok(path) => path,
             Err(termination) => return Ok(RunEnd::Done(termination)),
         };
+        // ---- provisioning hook (issue 14), part 2: ports (into the session's env, so the agent
+        // gets LULU_PORT/LULU_PORTS), includes and the trusted setup command, while `starting`.
+        let provisioned = crate::provision::hook::provision_worktree(
+            &mut self.store,
+            &mut self.session,
+            &crate::provision::hook::ProvisionWorktree {
+                worktree: &worktree_path,
+                run: self.options.run,
+                fresh: fresh_worktree,
+                cancel_grace: self.options.cancel_grace,
+            },
+        )?;
+        if let Some(termination) = provisioned {
+            return Ok(RunEnd::Done(termination));
+        }
+        // ---- end of provisioning hook, part 2.
         if self.store.cancel_requested(&id, self.options.run)? {
             return Ok(RunEnd::Done(cancelled_termination(None, None)));
         }

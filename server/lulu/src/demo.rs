@@ -80,6 +80,7 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
             agent: None,
             base_ref: None,
             repo: repo.clone(),
+            trust_setup: false,
         })?;
     }
     draw_until_all_ended(&sessions, out)?;

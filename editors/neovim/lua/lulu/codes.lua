@@ -19,4 +19,5 @@ return {
   NothingToLand = -32016,
   ProgramMissing = -32017,
   ProgramFailed = -32018,
+  SetupNotTrusted = -32021,
 }

@@ -396,7 +396,14 @@ function M.detail_lines(d, now)
   end
   add("Repo", show(d.repo))
   if d.worktreePath ~= nil then
-    add("Worktree", show(d.worktreePath))
+    if d.worktreeGone == true then
+      add("Worktree", "removed by gc (continue re-creates it from the branch)")
+    else
+      add("Worktree", show(d.worktreePath))
+    end
+    if type(d.ports) == "table" and #d.ports > 0 then
+      add("Ports", table.concat(vim.tbl_map(tostring, d.ports), ", "))
+    end
     add("Branch", show(d.branch))
     local base = d.baseCommit
     add("Base", (base and base ~= vim.NIL) and base:sub(1, 12) or "-")

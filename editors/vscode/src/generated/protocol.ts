@@ -3,7 +3,7 @@
 export const PROTOCOL_VERSION = 1;
 
 export type Status = "starting" | "running" | "completed" | "failed";
-export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "worktree_failed" | "agent_error" | "interrupted";
+export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "worktree_failed" | "agent_error" | "interrupted" | "setup_failed";
 export type TranscriptStream = "stdout" | "stderr" | "lulu";
 export type AgentFormat = "claude-stream-json" | "codex-json" | "text";
 export type DiffFileStatus = "added" | "modified" | "deleted" | "renamed";
@@ -34,7 +34,16 @@ status: Status, createdAt: string, lastActivityAt: string,
 /**
  * Present iff `status` is `failed`.
  */
-failureReason?: string, baseBranch: string | null, ahead: number | null, behind: number | null, landed: Landed | null, };
+failureReason?: string, baseBranch: string | null, ahead: number | null, behind: number | null, landed: Landed | null, 
+/**
+ * Ports leased to the session's current run; empty when none (or once it ended).
+ */
+ports: Array<number>, 
+/**
+ * lulu extension: `lulu gc` removed the worktree of this ended session (`worktreePath` is
+ * then null); `lulu/continue` re-creates it from the session's branch.
+ */
+worktreeGone: boolean, };
 
 /**
  * One transcript line.
@@ -144,6 +153,42 @@ export type PushParams = { id: string, remote?: string, pullRequest?: PullReques
 
 export type PushResult = { remote: string, branch: string, url: string | null, };
 
+/**
+ * The params of `lulu/trust`.
+ */
+export type TrustParams = { 
+/**
+ * Any path inside the repository (the `repo` of the -32021 error's data).
+ */
+repo: string, 
+/**
+ * The `setupHash` of the -32021 error's data.
+ */
+setupHash: string, };
+
+/**
+ * The data of error -32021.
+ */
+export type UntrustedSetupData = { repo: string, setup: string, setupHash: string, };
+
+/**
+ * The params of `lulu/gc` (lulu extension).
+ */
+export type GcParams = { 
+/**
+ * An age: `7d`, `12h`, `30m`, `45s`.
+ */
+olderThan: string, dryRun?: boolean, };
+
+export type GcRemoved = { id: string, worktreePath: string, };
+
+export type GcKept = { id: string, reason: string, };
+
+/**
+ * The result of `lulu/gc`.
+ */
+export type GcResult = { removed: Array<GcRemoved>, kept: Array<GcKept>, };
+
 export type SessionChangedParams = { session: SessionRow, };
 
 export type SessionRemovedParams = { id: string, };
@@ -166,6 +211,8 @@ export interface Requests {
   "lulu/land": [LandParams, LandResult];
   "lulu/sync": [SyncParams, SyncResult];
   "lulu/push": [PushParams, PushResult];
+  "lulu/trust": [TrustParams, Empty];
+  "lulu/gc": [GcParams, GcResult];
 }
 export type RequestMethod = keyof Requests;
 
@@ -195,4 +242,5 @@ export const ErrorCodes = {
   NothingToLand: -32016,
   ProgramMissing: -32017,
   ProgramFailed: -32018,
+  SetupNotTrusted: -32021,
 } as const;

@@ -3,7 +3,8 @@
 // no step asserts how long anything took.
 
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
 import { type TestContext, after, before, test } from "node:test";
 import type { Frame, Locator, Page } from "playwright-core";
 import {
@@ -696,4 +697,29 @@ step("many at once: counts in the status bar and a badge, a filter, Delete on a 
   await sessionRow(page, "zeta").waitFor({ state: "detached" });
   assert.equal(await sessionRow(page, "tau").count(), 1, "the session with unsaved work is kept");
   shots.push(await screenshot(page, wb.artifacts, "cleanup-kept-unsaved.png"));
+});
+
+step("a repository's setup command asks first in a modal showing the exact command; its output is in the session view", async () => {
+  const { page } = wb;
+  const setup = "echo 'setting up from lulu.toml' && touch .setup-done # $HOME";
+  writeFileSync(path.join(wb.repo, "lulu.toml"), `[worktree]\nsetup = ${JSON.stringify(setup)}\n`);
+  await spawnSession("nu setup");
+  const dialog = page.locator(".monaco-dialog-box", { hasText: "Trust this repository's setup command?" });
+  await dialog.waitFor({ state: "visible" });
+  const text = await dialog.innerText();
+  assert.ok(text.includes(setup), `the exact command in the modal: ${text}`);
+  assert.ok(text.includes(wb.repo), `the repository in the modal: ${text}`);
+  shots.push(await screenshot(page, wb.artifacts, "trust-setup-modal.png"));
+  // Cancel: nothing starts.
+  await dialog.locator(".monaco-button", { hasText: /^Cancel$/ }).click();
+  await dialog.waitFor({ state: "hidden" });
+  assert.equal(await sessionRow(page, "nu setup").count(), 0, "no session without trust");
+  // Again, and trust it: the session starts and its setup's output is in its view.
+  await spawnSession("nu setup");
+  await dialog.waitFor({ state: "visible" });
+  await dialog.locator(".monaco-button", { hasText: "Trust and Start" }).click();
+  await sessionRow(page, "nu setup", ", Completed, ").waitFor({ state: "visible", timeout: 120_000 });
+  await sessionRow(page, "nu setup").dblclick();
+  await sessionViewFrame(page, "setting up from lulu.toml", 120_000);
+  await runCommand(page, "View: Close All Editors");
 });

@@ -30,6 +30,8 @@ const DETAIL: SessionDetail = {
   ahead: 1,
   behind: 0,
   landed: null,
+  ports: [],
+  worktreeGone: false,
 };
 
 function file(path: string, status: DiffFile["status"]): DiffFile {

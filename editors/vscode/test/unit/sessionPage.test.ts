@@ -36,6 +36,8 @@ function detail(over: Partial<SessionDetail>): SessionDetail {
     costUsd: 0.0123,
     inputTokens: 1200,
     outputTokens: 345,
+    ports: [],
+    worktreeGone: false,
     ...over,
     // Without the version 2 fields unless a case gives them: a version 1 server's detail.
   } as SessionDetail;

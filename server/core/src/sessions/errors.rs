@@ -28,6 +28,8 @@ pub enum ErrorKind {
     ProgramMissing,
     /// `git push` or `gh` failed.
     ProgramFailed,
+    /// The repository's setup command is not trusted yet (issue 14).
+    SetupNotTrusted,
     Internal,
 }
 
@@ -110,6 +112,8 @@ pub enum SpawnError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    #[error(transparent)]
+    Provision(#[from] super::ProvisionCheckError),
 }
 
 impl SpawnError {
@@ -132,6 +136,7 @@ impl SpawnError {
             SpawnError::Open(_) | SpawnError::Store(_) | SpawnError::Launch(_) => {
                 ErrorKind::Internal
             }
+            SpawnError::Provision(error) => error.kind(),
         }
     }
 }

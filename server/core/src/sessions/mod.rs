@@ -8,6 +8,7 @@
 mod errors;
 mod land;
 mod lifecycle;
+mod provision;
 mod push;
 mod reconcile;
 mod remove;
@@ -15,6 +16,7 @@ mod spawn;
 
 pub use errors::*;
 pub use land::*;
+pub use provision::*;
 pub use push::*;
 pub use reconcile::*;
 pub use remove::*;

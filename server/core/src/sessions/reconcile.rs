@@ -64,6 +64,8 @@ impl Sessions {
                 report.interrupted.push(session.id.clone());
             }
         }
+        // Ports of sessions that are no longer live go back (issue 14).
+        store.release_stale_ports()?;
         drop(store);
         if options.sessions_only {
             return Ok(report);

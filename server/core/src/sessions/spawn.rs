@@ -28,6 +28,8 @@ pub struct SpawnRequest {
     pub base_ref: Option<String>,
     /// Any path inside the repository.
     pub repo: PathBuf,
+    /// Trust the repository's setup command as it is now (`lulu spawn --trust-setup`).
+    pub trust_setup: bool,
 }
 
 impl Sessions {
@@ -73,6 +75,8 @@ impl Sessions {
             None => "HEAD".to_owned(),
         };
         let base_commit = worktree::resolve_commit(&repo, &base_ref)?;
+        // Issue 14: lulu.toml / .worktreeinclude, and the setup command's trust.
+        let provisioning = self.check_provisioning(&repo, request.trust_setup)?;
 
         let now = Utc::now();
         let id = SessionId::new();
@@ -97,6 +101,9 @@ impl Sessions {
             max_running: self.settings.max_running,
         })?;
         self.record_base_branch(&mut store, &session)?;
+        if !provisioning.is_empty() {
+            store.set_provision(&id, &provisioning)?;
+        }
         let launch = RunnerLaunch {
             state_dir: self.settings.state_dir.clone(),
             id: id.clone(),

@@ -8,6 +8,7 @@
 
 mod events;
 mod land;
+mod provision;
 mod runs;
 mod schema;
 mod sessions;

@@ -2,7 +2,7 @@
 
 /// The schema's history, oldest first: migration `i` takes a database from `user_version` `i` to
 /// `i + 1`. Append only; never edit one that has shipped.
-pub(super) const MIGRATIONS: &[&str] = &[SESSIONS_EVENTS_COUNTERS, SESSION_BRANCHES];
+pub(super) const MIGRATIONS: &[&str] = &[SESSIONS_EVENTS_COUNTERS, SESSION_BRANCHES, PROVISIONING];
 
 /// The `user_version` of a database this build fully understands.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -81,5 +81,26 @@ CREATE TABLE session_branches (
     landed_strategy TEXT,
     landed_at TEXT,
     landed_source_commit TEXT
+);
+";
+
+/// Issue 14: what a repository asked of each session's worktree, port leases, reclaimed worktrees.
+const PROVISIONING: &str = "
+CREATE TABLE session_provision (
+    session_id TEXT PRIMARY KEY NOT NULL,
+    include TEXT NOT NULL,
+    setup TEXT,
+    ports INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE port_leases (
+    port INTEGER PRIMARY KEY NOT NULL,
+    session_id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    leased_at TEXT NOT NULL
+);
+CREATE INDEX port_leases_by_session ON port_leases (session_id);
+CREATE TABLE collected_worktrees (
+    session_id TEXT PRIMARY KEY NOT NULL,
+    removed_at TEXT NOT NULL
 );
 ";

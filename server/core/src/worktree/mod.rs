@@ -26,6 +26,7 @@ mod discover;
 mod land;
 mod reconcile;
 mod remove;
+mod restore;
 mod status;
 mod sync;
 
@@ -36,6 +37,7 @@ pub use discover::*;
 pub use land::*;
 pub use reconcile::*;
 pub use remove::*;
+pub use restore::*;
 pub use status::*;
 pub use sync::*;
 

@@ -13,6 +13,8 @@ use tower_lsp_server::{
     ls_types::InitializeParams,
 };
 
+mod provision;
+
 use super::{Backend, Core, ServeOptions, feed::Feed};
 use lulu_core::{
     config::{AgentProfile, Settings, SettingsOverrides},
@@ -42,7 +44,7 @@ crate::protocol::for_each_request!(register_requests);
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fn error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
+pub(super) fn error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
     RpcError {
         code: ErrorCode::from(code),
         message: message.into().into(),
@@ -54,7 +56,7 @@ pub(super) fn invalid_request(message: impl Into<String>) -> RpcError {
     error(code::INVALID_REQUEST, message, None)
 }
 
-fn invalid_params(message: impl Into<String>) -> RpcError {
+pub(super) fn invalid_params(message: impl Into<String>) -> RpcError {
     error(code::INVALID_PARAMS, message, None)
 }
 
@@ -75,12 +77,13 @@ fn kind_code(kind: ErrorKind) -> i64 {
         ErrorKind::NothingToLand => code::NOTHING_TO_LAND,
         ErrorKind::ProgramMissing => code::PROGRAM_MISSING,
         ErrorKind::ProgramFailed => code::PROGRAM_FAILED,
+        ErrorKind::SetupNotTrusted => code::SETUP_NOT_TRUSTED,
         ErrorKind::Internal => code::INTERNAL_ERROR,
     }
 }
 
 /// An operation's error: its kind's code, its sentence, and the causes behind it in `data`.
-fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'static)) -> RpcError {
+pub(super) fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'static)) -> RpcError {
     let mut causes = Vec::new();
     let mut source = failure.source();
     while let Some(cause) = source {
@@ -96,7 +99,7 @@ fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'static)) -> Rpc
 
 /// An operation's error with `data.reason` (and the fields that go with it) merged into its
 /// `data`, so a client can tell cases of one code apart without reading the sentence.
-fn with_reason(mut error: RpcError, reason: Option<Value>) -> RpcError {
+pub(super) fn with_reason(mut error: RpcError, reason: Option<Value>) -> RpcError {
     let Some(Value::Object(reason)) = reason else {
         return error;
     };
@@ -121,7 +124,7 @@ fn discover_reason(error: &DiscoverError) -> Value {
 }
 
 /// `data.reason` of spawn's -32012 and -32013 errors.
-fn spawn_reason(error: &SpawnError) -> Option<Value> {
+pub(super) fn spawn_reason(error: &SpawnError) -> Option<Value> {
     match error {
         SpawnError::Repository(error) => Some(discover_reason(error)),
         SpawnError::UnknownAgent { name, .. } => {
@@ -158,7 +161,7 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
+pub(super) fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
     if !params.is_object() {
         return Err(invalid_params(format!(
             "invalid params for {method}: params must be an object, not {}",
@@ -169,7 +172,7 @@ fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
 }
 
 /// Runs core work on the blocking pool; a panic there is an internal error, not a dead server.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     method: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> RpcResult<T> {
@@ -210,7 +213,7 @@ fn check_prompt(prompt: &str) -> RpcResult<()> {
     Ok(())
 }
 
-fn absolute_path(field: &str, text: &str) -> RpcResult<PathBuf> {
+pub(super) fn absolute_path(field: &str, text: &str) -> RpcResult<PathBuf> {
     let path = PathBuf::from(text);
     if !path.is_absolute() {
         return Err(invalid_params(format!(
@@ -478,11 +481,12 @@ impl Backend {
             agent: params.agent,
             base_ref: params.base_ref,
             repo,
+            trust_setup: false,
         };
         let sessions = core.sessions.clone();
         let session = blocking(method::SPAWN, move || sessions.spawn(request))
             .await?
-            .map_err(|error| with_reason(op_error(error.kind(), &error), spawn_reason(&error)))?;
+            .map_err(provision::spawn_error)?;
         // A session spawned into a repository outside the workspace is this client's too.
         core.feed.cover_repo(session.repo.clone());
         Ok(SessionRow::from(&session))
@@ -543,15 +547,15 @@ impl Backend {
         let core = self.core()?;
         after_first_reconciliation(&core).await;
         let sessions = core.sessions.clone();
-        let detail = blocking(method::SESSION, move || {
-            sessions.session(&params.id).map(|session| {
-                let mut detail = SessionDetail::from(&session);
-                detail.branches = land::branch_detail(&sessions, &session);
-                detail
-            })
+        let session = blocking(method::SESSION, move || sessions.session(&params.id))
+            .await?
+            .map_err(|error| op_error(error.kind(), &error))?;
+        let mut detail = provision::session_detail(&core, session.clone()).await?;
+        let sessions = core.sessions.clone();
+        detail.branches = blocking(method::SESSION, move || {
+            land::branch_detail(&sessions, &session)
         })
-        .await?
-        .map_err(|error| op_error(error.kind(), &error))?;
+        .await?;
         Ok(detail)
     }
 

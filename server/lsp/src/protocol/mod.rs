@@ -15,7 +15,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use ts_rs::TS;
 
+mod provision;
 mod typescript;
+pub use provision::*;
 pub use typescript::{lua_error_codes, typescript_bindings};
 
 use lulu_core::{
@@ -47,6 +49,8 @@ macro_rules! for_each_request {
             LAND "lulu/land" land(LandParams) -> LandResult;
             SYNC "lulu/sync" sync(SyncParams) -> SyncResult;
             PUSH "lulu/push" push(PushParams) -> PushResult;
+            TRUST "lulu/trust" trust(TrustParams) -> Empty;
+            GC "lulu/gc" gc(GcParams) -> GcResult;
         }
     };
 }
@@ -143,6 +147,8 @@ error_codes! {
     PROGRAM_MISSING = -32017, "ProgramMissing";
     /// `git push` or `gh` failed.
     PROGRAM_FAILED = -32018, "ProgramFailed";
+    /// The repository's setup command is not trusted yet (`data: { repo, setup, setupHash }`).
+    SETUP_NOT_TRUSTED = -32021, "SetupNotTrusted";
 }
 
 /// Default and largest page sizes.
@@ -161,7 +167,7 @@ pub fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn path_text(path: &std::path::Path) -> String {
+pub(crate) fn path_text(path: &std::path::Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
@@ -238,6 +244,9 @@ pub struct SessionDetail {
     /// computes ahead/behind on request.
     #[serde(flatten)]
     pub branches: BranchDetail,
+    /// `ports` and `worktreeGone` (issue 14).
+    #[serde(flatten)]
+    pub provision: DetailProvision,
 }
 
 impl From<&Session> for SessionDetail {
@@ -261,6 +270,7 @@ impl From<&Session> for SessionDetail {
             input_tokens: session.input_tokens,
             output_tokens: session.output_tokens,
             branches: BranchDetail::default(),
+            provision: DetailProvision::default(),
         }
     }
 }
@@ -709,7 +719,8 @@ mod tests {
                    "endedAt": null, "outcome": "exited", "exitCode": 1, "signal": null,
                    "failureDetail": "exit code 1\nmore", "agentSessionId": null, "costUsd": 0.5,
                    "inputTokens": null, "outputTokens": 3,
-                   "baseBranch": null, "ahead": null, "behind": null, "landed": null}),
+                   "baseBranch": null, "ahead": null, "behind": null, "landed": null,
+                   "ports": [], "worktreeGone": false}),
         );
         // A running session never shows a failure reason, whatever the row holds.
         s.status = Status::Running;

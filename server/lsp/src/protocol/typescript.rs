@@ -138,6 +138,12 @@ pub fn typescript_bindings() -> String {
     declaration::<PullRequestParams>(config, &mut out);
     declaration::<PushParams>(config, &mut out);
     declaration::<PushResult>(config, &mut out);
+    declaration::<TrustParams>(config, &mut out);
+    declaration::<UntrustedSetupData>(config, &mut out);
+    declaration::<GcParams>(config, &mut out);
+    declaration::<GcRemoved>(config, &mut out);
+    declaration::<GcKept>(config, &mut out);
+    declaration::<GcResult>(config, &mut out);
     declaration::<SessionChangedParams>(config, &mut out);
     declaration::<SessionRemovedParams>(config, &mut out);
     declaration::<OutputParams>(config, &mut out);

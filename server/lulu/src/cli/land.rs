@@ -168,7 +168,7 @@ pub fn push(global: &GlobalOptions, args: PushArgs, out: &mut impl Write) -> any
 }
 
 /// The branch lines of `lulu show`: base branch, ahead/behind, landed.
-pub fn branch_lines(status: &BranchStatus) -> String {
+fn branch_lines(status: &BranchStatus) -> String {
     let count = |value: Option<usize>| value.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let mut text = format!(
         "base branch:  {}\n",
@@ -195,7 +195,7 @@ pub fn branch_lines(status: &BranchStatus) -> String {
 }
 
 /// `lulu show`'s text with the branch lines after the `base:` line.
-pub fn detail_with_branches(detail: &str, sessions: &Sessions, id: &str) -> String {
+pub(super) fn detail_with_branches(detail: &str, sessions: &Sessions, id: &str) -> String {
     let Ok(session) = sessions.session(id) else {
         return detail.to_owned();
     };

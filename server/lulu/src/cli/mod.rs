@@ -28,6 +28,7 @@ use lulu_lsp::protocol;
 use crate::render::{self, ListStyle};
 
 mod internal;
+mod provision;
 mod session;
 mod upkeep;
 
@@ -77,6 +78,9 @@ pub struct SpawnArgs {
     /// Print the new session as JSON (a SessionRow).
     #[arg(long)]
     pub json: bool,
+    /// Trust the repository's setup command (lulu.toml) as it is now, without asking.
+    #[arg(long)]
+    pub trust_setup: bool,
 }
 
 #[derive(Debug, Args)]
@@ -187,8 +191,11 @@ pub enum CliCommand {
     Sync(land::SyncArgs),
     /// Push the session's branch (git push), and open a pull request with --pr (gh).
     Push(land::PushArgs),
-    /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders.
-    Gc,
+    /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders; with
+    /// --older-than, also remove the clean worktrees of sessions that ended that long ago.
+    Gc(provision::GcArgs),
+    /// Show the repository's setup command (lulu.toml) and trust it (asks on a terminal).
+    Trust(provision::TrustArgs),
     /// The agent profiles and whether their programs are installed.
     Agents,
     /// Show the machinery on a scratch repository with a demo agent (touches nothing of yours).
@@ -279,7 +286,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Land(args) => land::land(global, args, &mut stdout.lock()),
         CliCommand::Sync(args) => land::sync(global, args, &mut stdout.lock()),
         CliCommand::Push(args) => land::push(global, args, &mut stdout.lock()),
-        CliCommand::Gc => upkeep::gc(global, &mut stdout.lock()),
+        CliCommand::Gc(args) => provision::gc(global, args, &mut stdout.lock()),
+        CliCommand::Trust(args) => provision::trust(global, args, &mut stdout.lock()),
         CliCommand::Agents => upkeep::agents(global, &mut stdout.lock()),
         CliCommand::Demo => crate::demo::run(&mut stdout.lock()),
     }

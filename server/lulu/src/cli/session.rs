@@ -14,6 +14,7 @@ pub(super) fn spawn(
         name,
         repo,
         json,
+        trust_setup,
     } = args;
     let sessions = sessions(global)?;
     let repo = match repo {
@@ -26,6 +27,7 @@ pub(super) fn spawn(
         agent,
         base_ref,
         repo,
+        trust_setup,
     })?;
     if json {
         write_json(&mut *out, &protocol::SessionRow::from(&session))?;
@@ -48,7 +50,7 @@ pub(super) fn ls(global: &GlobalOptions, args: LsArgs, out: &mut impl Write) -> 
             Err(_) => None,
         }
     };
-    let page = sessions.list(&ListQuery {
+    let mut page = sessions.list(&ListQuery {
         limit: limit.clamp(1, 1000),
         before: None,
         repos,
@@ -61,6 +63,7 @@ pub(super) fn ls(global: &GlobalOptions, args: LsArgs, out: &mut impl Write) -> 
             .collect();
         write_json(&mut *out, &rows)?;
     } else {
+        provision::mark_collected(&sessions, &mut page.sessions);
         let style = ListStyle {
             color: std::io::stdout().is_terminal(),
             frame: 0,
@@ -83,16 +86,7 @@ pub(super) fn show(
     let ShowArgs { id, json } = args;
     let sessions = sessions_for_reading(global)?;
     reconcile_sessions(&sessions);
-    let session = sessions.session(&id)?;
-    if json {
-        let mut detail = protocol::SessionDetail::from(&session);
-        detail.branches = protocol::BranchDetail::from(&sessions.branch_status(&session)?);
-        write_json(&mut *out, &detail)?;
-    } else {
-        let text = render::session_detail(&session, Utc::now());
-        let text = super::land::detail_with_branches(&text, &sessions, session.id.as_str());
-        write!(out, "{text}")?;
-    }
+    provision::show(&sessions, &id, json, out)?;
 
     Ok(())
 }

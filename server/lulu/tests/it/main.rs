@@ -5,5 +5,6 @@ mod docs;
 mod hostile;
 mod land;
 mod protocol;
+mod provision;
 mod sessions;
 mod support;

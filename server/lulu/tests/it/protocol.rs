@@ -141,7 +141,8 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
                     "repos": ["<tmp>/repo"],
                     "methods": ["lulu/spawn", "lulu/list", "lulu/session", "lulu/transcript",
                         "lulu/watch", "lulu/unwatch", "lulu/cancel", "lulu/continue", "lulu/remove",
-                        "lulu/diff", "lulu/agents", "lulu/land", "lulu/sync", "lulu/push"],
+                        "lulu/diff", "lulu/agents", "lulu/land", "lulu/sync", "lulu/push",
+                        "lulu/trust", "lulu/gc"],
                     "notifications": ["lulu/sessionChanged", "lulu/sessionRemoved", "lulu/output"],
                 }}},
                 "serverInfo": {"name": "lulu", "version": env!("CARGO_PKG_VERSION")},
@@ -552,7 +553,8 @@ fn a_session_through_its_whole_life() {
                "startedAt": "<time>", "endedAt": "<time>", "outcome": "exited",
                "exitCode": 0, "signal": null, "failureDetail": null, "agentSessionId": null,
                "costUsd": null, "inputTokens": null, "outputTokens": null,
-               "baseBranch": "main", "ahead": 1, "behind": 0, "landed": null}),
+               "baseBranch": "main", "ahead": 1, "behind": 0, "landed": null,
+               "ports": [], "worktreeGone": false}),
     );
     let all = server.result("lulu/transcript", json!({"id": id}));
     check(
