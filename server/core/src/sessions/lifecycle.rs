@@ -24,6 +24,7 @@ impl Sessions {
         let Some(run) = store.request_cancel(&session.id)? else {
             return Ok(reload(&store, &session.id)?);
         };
+        crate::wake::wake_runner(&self.settings.state_dir, &session.id);
         let alive =
             process::runner_alive(&self.settings.state_dir, &session.id).map_err(|source| {
                 CancelError::Liveness {
@@ -39,6 +40,8 @@ impl Sessions {
                 &cancelled_termination(None, None),
                 &NewEvent::lulu("status", "failed: cancelled by the user"),
             )?;
+            // Its place in the queue is free.
+            crate::wake::wake_queued(&store, &self.settings.state_dir)?;
             return Ok(reload(&store, &session.id)?);
         }
         let deadline = Instant::now() + self.cancel_grace + Duration::from_secs(3);

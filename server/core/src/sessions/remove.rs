@@ -111,6 +111,7 @@ impl Sessions {
         for path in [
             process::lock_path(&self.settings.state_dir, id),
             process::log_path(&self.settings.state_dir, id),
+            crate::wake::wake_path(&self.settings.state_dir, id),
         ] {
             std::fs::remove_file(path).ok();
         }

@@ -1,5 +1,5 @@
 //! The command line: `lulu spawn`, `ls`, `show`, `logs`, `cancel`, `continue`, `diff`, `rm`,
-//! `gc`, `agents`, `demo`, `serve`, and the hidden runner and watchdog entry points.
+//! `gc`, `agents`, `demo`, `serve`, and the hidden runner entry point.
 //!
 //! The CLI is an edge: it turns arguments into sessions calls and results into text or
 //! JSON (the protocol's own shapes), and errors into one line on stderr and a non-zero exit.
@@ -152,9 +152,6 @@ pub enum CliCommand {
         #[arg(long)]
         branch: Option<String>,
     },
-    /// Kills its process group when its stdin closes (started by a runner).
-    #[command(name = "__watchdog", hide = true)]
-    Watchdog,
 }
 
 impl GlobalOptions {
@@ -471,7 +468,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 cancel_grace: runner::cancel_grace_from_env(),
             })?;
         }
-        CliCommand::Watchdog => lulu_core::process::run_watchdog(),
     }
     Ok(())
 }
