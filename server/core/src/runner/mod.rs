@@ -270,6 +270,8 @@ impl Runner {
             let reason = format!("could not create the worktree: {cause}");
             return Ok(Err(worktree_failed(&reason, &crate::error_chain(&error))));
         }
+        // Stored canonical, once: reconciliation then compares paths as written.
+        let worktree_path = std::fs::canonicalize(&worktree_path).unwrap_or(worktree_path);
         self.store.set_worktree(&id, &worktree_path, &branch)?;
         Ok(Ok(worktree_path))
     }

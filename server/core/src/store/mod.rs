@@ -10,6 +10,7 @@ mod events;
 mod runs;
 mod schema;
 mod sessions;
+mod worktrees;
 
 use events::append_events_in;
 pub use runs::*;
