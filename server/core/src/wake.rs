@@ -96,7 +96,7 @@ pub fn wake_runner(state_dir: &Path, id: &SessionId) {
         .is_ok_and(|metadata| metadata.file_type().is_fifo())
     {
         // A full FIFO (EAGAIN) already holds a wake-up: as good as ours.
-        fifo.write(b"!").ok();
+        fifo.write_all(b"!").ok();
     }
 }
 

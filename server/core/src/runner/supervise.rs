@@ -222,36 +222,18 @@ impl Runner {
             let deadline = self.next_deadline(&ending, &ingest, &pipes, pidfd.is_some());
             let ready = self.wait(&pipes, pidfd.as_ref(), &ending, deadline)?;
 
-            let store = &mut self.store;
-            let mut take_line = |stream: Stream, line: &[u8]| -> anyhow::Result<()> {
-                ingest.take_line(stream, line);
-                if ingest.full() {
-                    ingest.flush(store, &id)?;
-                }
-                Ok(())
-            };
-            for (pipe, readable) in pipes.iter_mut().zip(ready.pipes) {
-                if !readable {
-                    continue;
-                }
-                for _ in 0..CHUNKS_PER_ROUND {
-                    match pipe.read_chunk(&mut buffer, &mut take_line)? {
-                        Chunk::Read => {}
-                        Chunk::Empty | Chunk::Closed => break,
-                    }
-                }
-            }
+            self.read_pipes(&mut pipes, ready.pipes, &mut buffer, &mut ingest)?;
             let pipes_open = pipes.iter().any(Pipe::is_open);
 
-            if ending.exit_status.is_none() && (ready.exited || pidfd.is_none()) {
-                if let Some(status) = agent.try_wait().context("waiting for the agent")? {
-                    ending.exit_status = Some(status);
-                    // The leader is gone: whatever it left in its group (grandchildren holding
-                    // our pipes) goes too. The watchdog is still a member, so the group id is
-                    // still ours.
-                    signal_group(process_group, Signal::KILL).ok();
-                    ending.group_killed_at = Some(Instant::now());
-                }
+            if ending.exit_status.is_none()
+                && (ready.exited || pidfd.is_none())
+                && let Some(status) = agent.try_wait().context("waiting for the agent")?
+            {
+                ending.exit_status = Some(status);
+                // The leader is gone: whatever it left in its group (grandchildren holding our
+                // pipes) goes too. The watchdog is still a member, so the group id is still ours.
+                signal_group(process_group, Signal::KILL).ok();
+                ending.group_killed_at = Some(Instant::now());
             }
             if ready.woken
                 && let Some(wake) = &self.wake
@@ -290,6 +272,38 @@ impl Runner {
             &ingest.verdict,
             ingest.last_stderr.as_deref(),
         ))
+    }
+
+    /// Reads what the readable pipes hold (a bounded number of chunks each), writing a batch
+    /// as soon as it is full.
+    fn read_pipes(
+        &mut self,
+        pipes: &mut [Pipe],
+        readable: [bool; 2],
+        buffer: &mut [u8],
+        ingest: &mut Ingest,
+    ) -> anyhow::Result<()> {
+        let id = self.id().clone();
+        let store = &mut self.store;
+        let mut take_line = |stream: Stream, line: &[u8]| -> anyhow::Result<()> {
+            ingest.take_line(stream, line);
+            if ingest.full() {
+                ingest.flush(store, &id)?;
+            }
+            Ok(())
+        };
+        for (pipe, readable) in pipes.iter_mut().zip(readable) {
+            if !readable {
+                continue;
+            }
+            for _ in 0..CHUNKS_PER_ROUND {
+                match pipe.read_chunk(buffer, &mut take_line)? {
+                    Chunk::Read => {}
+                    Chunk::Empty | Chunk::Closed => break,
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The next moment something is due without an event: the batch's flush, the cancel
