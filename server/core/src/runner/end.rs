@@ -124,7 +124,10 @@ pub fn settle_dead_runner(
     let settled = store.finish_run(id, run, &termination, &end_event(&termination))?;
     if settled {
         // Its slot, or its place in the queue, is free.
-        crate::wake::wake_queued(store, state_dir)?;
+        if let Err(error) = crate::wake::wake_queued(store, state_dir) {
+            // A hint only: the queued runners' safety poll finds the free slot anyway.
+            tracing::warn!(%error, "could not wake the queued runners");
+        }
     }
     Ok(settled)
 }

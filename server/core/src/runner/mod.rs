@@ -131,7 +131,10 @@ impl Runner {
             tracing::warn!(%id, "the run had already been ended by someone else");
         }
         // A slot is free, or the queue moved: whoever waits looks now.
-        wake_queued(&self.store, &self.options.state_dir)?;
+        if let Err(error) = wake_queued(&self.store, &self.options.state_dir) {
+            // A hint only: the queued runners' safety poll finds the free slot anyway.
+            tracing::warn!(%error, "could not wake the queued runners");
+        }
         Ok(())
     }
 

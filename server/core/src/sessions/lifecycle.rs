@@ -41,7 +41,9 @@ impl Sessions {
                 &NewEvent::lulu("status", "failed: cancelled by the user"),
             )?;
             // Its place in the queue is free.
-            crate::wake::wake_queued(&store, &self.settings.state_dir)?;
+            if let Err(error) = crate::wake::wake_queued(&store, &self.settings.state_dir) {
+                tracing::warn!(%error, "could not wake the queued runners");
+            }
             return Ok(reload(&store, &session.id)?);
         }
         let deadline = Instant::now() + self.cancel_grace + Duration::from_secs(3);
