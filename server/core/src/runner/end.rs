@@ -5,7 +5,7 @@ use std::{os::unix::process::ExitStatusExt, path::Path, process::ExitStatus};
 
 use crate::{
     agent_output::AgentVerdict,
-    model::{NewEvent, Outcome, OutputFormat, SessionId, Status, one_line_reason},
+    model::{Outcome, OutputFormat, SessionId, Status, one_line_reason},
     process::signal_name,
     store::{Store, Termination},
 };
@@ -101,15 +101,6 @@ pub fn cancelled_termination(exit_code: Option<i32>, signal: Option<i32>) -> Ter
     )
 }
 
-/// The lifecycle event that goes with a run's end, in the same transaction.
-pub(super) fn end_event(termination: &Termination) -> NewEvent {
-    let text = match &termination.failure_reason {
-        Some(reason) => format!("failed: {reason}"),
-        None => "completed".to_owned(),
-    };
-    NewEvent::lulu("status", text)
-}
-
 /// Ends run `run` of a session whose runner is gone (the caller has seen its lock free) as
 /// `interrupted`, with the error the runner printed as it stopped, if any. False if the run had
 /// already ended.
@@ -121,7 +112,7 @@ pub fn settle_dead_runner(
 ) -> Result<bool, crate::store::StoreError> {
     let last_words = crate::process::runner_last_words(state_dir, id);
     let termination = interrupted_termination(last_words.as_deref());
-    let settled = store.finish_run(id, run, &termination, &end_event(&termination))?;
+    let settled = store.finish_run(id, run, &termination)?;
     if settled {
         // Its slot, or its place in the queue, is free.
         if let Err(error) = crate::wake::wake_queued(store, state_dir) {

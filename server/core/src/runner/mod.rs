@@ -24,7 +24,7 @@ use anyhow::Context;
 use rustix::process::Signal;
 
 pub use end::{cancelled_termination, settle_dead_runner};
-use end::{end_event, spawn_failed, worktree_failed};
+use end::{spawn_failed, worktree_failed};
 
 use crate::{
     model::{NewEvent, Session, SessionId, Status},
@@ -122,11 +122,8 @@ impl Runner {
     }
 
     fn finish(&mut self, termination: Termination) -> anyhow::Result<()> {
-        let event = end_event(&termination);
         let id = self.id().clone();
-        let made_it = self
-            .store
-            .finish_run(&id, self.options.run, &termination, &event)?;
+        let made_it = self.store.finish_run(&id, self.options.run, &termination)?;
         if !made_it {
             tracing::warn!(%id, "the run had already been ended by someone else");
         }

@@ -34,12 +34,7 @@ impl Sessions {
             })?;
         if !alive {
             // No runner, so no agent: settle it here.
-            store.finish_run(
-                &session.id,
-                run,
-                &cancelled_termination(None, None),
-                &NewEvent::lulu("status", "failed: cancelled by the user"),
-            )?;
+            store.finish_run(&session.id, run, &cancelled_termination(None, None))?;
             // Its place in the queue is free.
             if let Err(error) = crate::wake::wake_queued(&store, &self.settings.state_dir) {
                 tracing::warn!(%error, "could not wake the queued runners");

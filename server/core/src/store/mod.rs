@@ -227,3 +227,6 @@ fn bump(transaction: &rusqlite::Transaction<'_>, counter: &str) -> rusqlite::Res
         .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value")?
         .query_row([counter], |row| row.get(0))
 }
+
+#[cfg(test)]
+mod tests;
