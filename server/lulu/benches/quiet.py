@@ -194,7 +194,7 @@ def wait_for(predicate, timeout, what):
 
 
 def sqlite(world, sql):
-    return subprocess.run(["sqlite3", os.path.join(world.state, "lulu.db"), sql], check=True,
+    return subprocess.run(["sqlite3", "-cmd", ".timeout 10000", os.path.join(world.state, "lulu.db"), sql], check=True,
                           stdout=subprocess.PIPE, text=True).stdout
 
 
@@ -366,7 +366,7 @@ def bench_flood(world):
         world.lulu("ls", check=False)
         lulu_ms.append((time.time() - started) * 1000)
         started = time.time()
-        subprocess.run(["sqlite3", "-readonly", db, page], stdout=subprocess.DEVNULL, check=False)
+        subprocess.run(["sqlite3", "-readonly", "-cmd", ".timeout 10000", db, page], stdout=subprocess.DEVNULL, check=False)
         sqlite_ms.append((time.time() - started) * 1000)
         status = sqlite(world, "select status from sessions where id='%s'" % session).strip()
         if status in ("completed", "failed"):
