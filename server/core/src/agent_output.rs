@@ -33,7 +33,7 @@ pub fn parse_line(
     at: DateTime<Utc>,
     verdict: &mut AgentVerdict,
 ) -> NewEvent {
-    let event = |kind: &str, text: String, data: Option<Value>| NewEvent {
+    let event = |kind: &str, text: String, data: Option<String>| NewEvent {
         at,
         stream,
         kind: kind.to_owned(),
@@ -54,7 +54,7 @@ pub fn parse_line(
         OutputFormat::CodexJson => render_codex(&value, verdict),
         OutputFormat::Text => unreachable!("text lines returned above"),
     };
-    event(&kind, text, Some(value))
+    event(&kind, text, Some(line.to_owned()))
 }
 
 pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {

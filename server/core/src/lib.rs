@@ -15,6 +15,7 @@ pub mod repo_lock;
 pub mod runner;
 pub mod sessions;
 pub mod store;
+pub mod wake;
 pub mod worktree;
 
 /// An error and its causes, one per line: the full detail kept for a person to read.

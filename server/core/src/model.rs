@@ -193,7 +193,8 @@ pub struct NewEvent {
     pub stream: Stream,
     pub kind: String,
     pub text: String,
-    pub data: Option<serde_json::Value>,
+    /// The line's JSON object as the agent wrote it (stored as is: parsed once, to render it).
+    pub data: Option<String>,
 }
 
 impl NewEvent {

@@ -7,7 +7,7 @@ use std::{
     io::{BufRead, BufReader, Read},
     os::unix::process::{CommandExt, ExitStatusExt},
     path::Path,
-    process::{Child, ChildStdin, Command, ExitStatus, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     sync::mpsc,
     thread,
     time::{Duration, Instant},
@@ -15,9 +15,11 @@ use std::{
 
 use chrono::Utc;
 
+use rustix::process::Signal;
+
 use crate::{
     model::{NewEvent, SessionId, Stream},
-    process::{signal_group, signal_name},
+    process::{Watchdog, signal_group, signal_name},
     store::{Store, StoreError},
 };
 
@@ -83,10 +85,10 @@ pub fn run_setup(store: &mut Store, request: &RunSetup<'_>) -> Result<SetupEnd, 
         }
     };
     let group = i32::try_from(child.id()).expect("a process id fits in an i32 on Linux");
-    let watchdog = match start_watchdog(group) {
+    let watchdog = match Watchdog::start(group) {
         Ok(watchdog) => watchdog,
         Err(error) => {
-            signal_group(group, libc::SIGKILL).ok();
+            signal_group(group, Signal::KILL).ok();
             child.wait().ok();
             let reason = format!("setup failed: could not start the watchdog for it: {error}");
             return Ok(SetupEnd::Failed {
@@ -98,9 +100,7 @@ pub fn run_setup(store: &mut Store, request: &RunSetup<'_>) -> Result<SetupEnd, 
         }
     };
     let outcome = supervise(store, request, &mut child, group);
-    let Watchdog { mut child, pipe } = watchdog;
-    drop(pipe);
-    child.wait().ok();
+    watchdog.reap();
     let (status, cancelled, last_stderr) = outcome?;
     Ok(judge(
         request.setup,
@@ -276,7 +276,7 @@ impl Supervisor<'_, '_> {
             self.exit_status = Some(status);
             // Whatever the setup left in its group (a dev server started in the background)
             // goes too; the watchdog is still a member, so the group id is ours.
-            signal_group(self.group, libc::SIGKILL).ok();
+            signal_group(self.group, Signal::KILL).ok();
             self.group_killed_at = Some(Instant::now());
         }
     }
@@ -299,14 +299,14 @@ impl Supervisor<'_, '_> {
                     "cancelling: sent SIGTERM to the setup command's process group",
                 )],
             )?;
-            signal_group(self.group, libc::SIGTERM).ok();
+            signal_group(self.group, Signal::TERM).ok();
             self.cancel_started = Some(Instant::now());
         }
         if let Some(started) = self.cancel_started
             && !self.killed_hard
             && started.elapsed() >= self.request.cancel_grace
         {
-            signal_group(self.group, libc::SIGKILL).ok();
+            signal_group(self.group, Signal::KILL).ok();
             self.killed_hard = true;
         }
         Ok(())
@@ -334,24 +334,6 @@ fn spawn_reader(
             }
         }
     });
-}
-
-struct Watchdog {
-    child: Child,
-    /// Closing it (or the runner dying) makes the watchdog kill the setup's group.
-    pipe: ChildStdin,
-}
-
-fn start_watchdog(group: i32) -> std::io::Result<Watchdog> {
-    let mut child = Command::new("/proc/self/exe")
-        .arg("__watchdog")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .process_group(group)
-        .spawn()?;
-    let pipe = child.stdin.take().expect("stdin was configured as a pipe");
-    Ok(Watchdog { child, pipe })
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ impl Sessions {
             };
             (session, run)
         };
+        crate::wake::wake_runner(&self.settings.state_dir, &session.id);
         let alive =
             process::runner_alive(&self.settings.state_dir, &session.id).map_err(|source| {
                 CancelError::Liveness {
@@ -38,6 +39,10 @@ impl Sessions {
             // No runner, so no agent: settle it here.
             let mut store = self.store();
             store.finish_run(&session.id, run, &cancelled_termination(None, None))?;
+            // Its place in the queue is free.
+            if let Err(error) = crate::wake::wake_queued(&store, &self.settings.state_dir) {
+                tracing::warn!(%error, "could not wake the queued runners");
+            }
             return Ok(reload(&store, &session.id)?);
         }
         let deadline = Instant::now() + self.cancel_grace + Duration::from_secs(3);

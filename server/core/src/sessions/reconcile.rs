@@ -76,11 +76,7 @@ impl Sessions {
             if !repo.exists() {
                 continue;
             }
-            let sessions = self.store().sessions_of_repo(&repo)?;
-            let owned: Vec<PathBuf> = sessions
-                .iter()
-                .filter_map(|session| session.worktree_path.clone())
-                .collect();
+            let owned = self.store().worktree_paths_of_repo(&repo)?;
             let mut roots: Vec<PathBuf> = vec![self.settings.worktree_root(&repo)];
             for path in &owned {
                 if let Some(parent) = path.parent()

@@ -117,6 +117,7 @@ impl Sessions {
             process::lock_path(&self.settings.state_dir, id),
             process::log_path(&self.settings.state_dir, id),
             crate::agent_record::record_path(&self.settings.state_dir, id),
+            crate::wake::wake_path(&self.settings.state_dir, id),
         ] {
             std::fs::remove_file(path).ok();
         }

@@ -12,6 +12,7 @@ mod provision;
 mod runs;
 mod schema;
 mod sessions;
+mod worktrees;
 
 use events::append_events_in;
 pub use land::*;
@@ -311,21 +312,16 @@ impl Store {
     /// The global change counter now.
     pub fn change_seq(&self) -> Result<i64, StoreError> {
         self.connection
-            .query_row(
-                "SELECT value FROM counters WHERE name = 'change'",
-                [],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT value FROM counters WHERE name = 'change'")
+            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
             .map_err(|source| self.sqlite(source))
     }
 }
 
 fn bump(transaction: &rusqlite::Transaction<'_>, counter: &str) -> rusqlite::Result<i64> {
-    transaction.query_row(
-        "UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value",
-        [counter],
-        |row| row.get(0),
-    )
+    transaction
+        .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value")?
+        .query_row([counter], |row| row.get(0))
 }
 
 #[cfg(test)]

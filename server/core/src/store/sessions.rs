@@ -98,8 +98,12 @@ impl Store {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1");
         let row = self
             .connection
-            .query_row(&sql, [id.as_str()], read_session_row)
-            .optional()
+            .prepare_cached(&sql)
+            .and_then(|mut statement| {
+                statement
+                    .query_row([id.as_str()], read_session_row)
+                    .optional()
+            })
             .map_err(|source| self.sqlite(source))?;
         row.map(|row| row.map_err(|message| self.corrupt(message)))
             .transpose()

@@ -1,6 +1,6 @@
 //! The command line: `lulu spawn`, `ls`, `show`, `logs`, `cancel`, `continue`, `diff`, `rm`,
-//! `gc`, `agents`, `demo`, `serve`, `land`, `sync`, `push`, and the hidden runner and watchdog
-//! entry points.
+//! `gc`, `agents`, `demo`, `serve`, `land`, `sync`, `push`, `trust`, and the hidden runner entry
+//! point.
 //!
 //! The CLI is an edge: it turns arguments into sessions calls and results into text or
 //! JSON (the protocol's own shapes), and errors into one line on stderr and a non-zero exit.
@@ -205,9 +205,6 @@ pub enum CliCommand {
     /// Runs one run of a session (started by lulu itself).
     #[command(name = "__run", hide = true)]
     Run(RunArgs),
-    /// Kills its process group when its stdin closes (started by a runner).
-    #[command(name = "__watchdog", hide = true)]
-    Watchdog,
 }
 
 impl GlobalOptions {
@@ -274,7 +271,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         // `serve` owns stdout (the protocol) and `__run` prints nothing: neither takes its lock.
         CliCommand::Serve(args) => internal::serve(global, args),
         CliCommand::Run(args) => internal::run(global, args),
-        CliCommand::Watchdog => lulu_core::process::run_watchdog(),
         CliCommand::Spawn(args) => session::spawn(global, args, &mut stdout.lock()),
         CliCommand::Ls(args) => session::ls(global, args, &mut stdout.lock()),
         CliCommand::Show(args) => session::show(global, args, &mut stdout.lock()),

@@ -525,11 +525,9 @@ fn watchdog_of(agent_group: i32) -> Option<i32> {
     lulu_core::process::group_members(agent_group)
         .into_iter()
         .find(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
-                cmdline
-                    .split(|byte| *byte == 0)
-                    .any(|word| word == b"__watchdog")
-            })
+            // The watchdog is a fork of the runner that names itself (prctl PR_SET_NAME).
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == "lulu-watchdog")
         })
 }
 

@@ -1011,7 +1011,15 @@ fn kill_runner_and_wait_for_its_agent(id: &str, pidfile: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // The runner dies without a word (its agent's group goes with it, or is cleaned up).
-    let runners = pids_with(&["__run", id]);
+    // The watchdog is a fork of the runner (same command line) in the agent's group; the runner
+    // leads its own group.
+    let runners: Vec<i32> = pids_with(&["__run", id])
+        .into_iter()
+        .filter(|pid| {
+            nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(*pid)))
+                .is_ok_and(|group| group.as_raw() == *pid)
+        })
+        .collect();
     assert_eq!(runners.len(), 1, "one runner for the session: {runners:?}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(runners[0]),

@@ -533,14 +533,29 @@ fn cancel_kills_an_agent_that_ignores_sigterm() {
     assert_no_agent_processes(&world);
 }
 
-/// The runner's pid, found in /proc by its command line.
+/// The runner's pid, found in /proc by its command line (and its own process group).
 pub(crate) fn runner_pid(id: &str) -> Option<i32> {
     std::fs::read_dir("/proc").ok()?.find_map(|entry| {
         let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let words: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
         let is_runner = words.contains(&b"__run".as_slice()) && words.contains(&id.as_bytes());
-        is_runner.then_some(pid)
+        // The watchdog is a fork of the runner (same command line) in the agent's group; the
+        // runner leads its own group.
+        let leads_its_group = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let group = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(2)?
+                    .parse::<i32>()
+                    .ok()?;
+                Some(group == pid)
+            })
+            .unwrap_or(false);
+        (is_runner && leads_its_group).then_some(pid)
     })
 }
 
@@ -580,6 +595,54 @@ fn killed_runner_takes_its_agent_down_and_is_reconciled_as_interrupted() {
         detail["failureReason"],
         "interrupted: the session's runner died without finishing"
     );
+}
+
+/// The session's row as the database holds it, read without any reconciliation (which every
+/// CLI listing would do).
+fn stored_session(world: &World, id: &str) -> lulu_core::model::Session {
+    let store = lulu_core::store::Store::open(&world.state_dir).expect("open the store");
+    store
+        .session(&lulu_core::model::SessionId(id.to_owned()))
+        .expect("read the session")
+        .expect("the session exists")
+}
+
+#[test]
+fn a_queued_session_settles_a_slot_holder_whose_runner_died() {
+    // Issue 9, item 2: with one slot, the holder's runner killed, the queue stalled until some
+    // client reconciled.
+    let world = World::new();
+    let holder = world.spawn(&["--max-running", "1", "--agent", "text", "Hold [sleep 120]"]);
+    world.wait_status(&holder, "running");
+    let queued = world.spawn(&["--max-running", "1", "--agent", "text", "Next [sleep 0.1]"]);
+    let pid = runner_pid(&holder).expect("the holder's runner is alive");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the holder's runner");
+    // No client lists anything from now on: the queued runner itself must notice.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let session = stored_session(&world, &queued);
+        if session.status.is_ended() {
+            assert_eq!(session.status.as_str(), "completed", "{session:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queued session is still {} 10 s after the slot holder's runner died",
+            session.status.as_str()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let holder = stored_session(&world, &holder);
+    assert_eq!(holder.status.as_str(), "failed");
+    assert_eq!(
+        holder.failure_reason.as_deref(),
+        Some("interrupted: the session's runner died without finishing")
+    );
+    assert_no_agent_processes(&world);
 }
 
 #[test]
