@@ -8,11 +8,14 @@ mod errors;
 mod lifecycle;
 mod reconcile;
 mod remove;
+mod review;
+mod review_prompt;
 mod spawn;
 
 pub use errors::*;
 pub use reconcile::*;
 pub use remove::*;
+pub use review::*;
 pub use spawn::*;
 
 use std::{
