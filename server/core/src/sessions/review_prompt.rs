@@ -124,10 +124,9 @@ fn context(text: &str, line: i64) -> String {
         if content.len() < lines[number - 1].len() {
             content.push('…');
         }
-        shown.push_str(&format!(
-            "  {marker} {number:>width$} | {content}\n",
-            content = content.trim_end()
-        ));
+        let line = format!("  {marker} {number:>width$} | {content}");
+        shown.push_str(line.trim_end());
+        shown.push('\n');
     }
     shown
 }

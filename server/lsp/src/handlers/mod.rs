@@ -1,6 +1,8 @@
 //! One function per method: convert the params, call the core in `spawn_blocking`, convert
 //! the result or the error. No handler blocks the runtime or holds a lock across an await.
 
+mod review;
+
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde::de::DeserializeOwned;
@@ -39,6 +41,10 @@ pub(super) const REGISTERED: &[&str] = &[
     method::REMOVE,
     method::DIFF,
     method::AGENTS,
+    method::COMMENT,
+    method::COMMENTS,
+    method::UNCOMMENT,
+    method::REVIEW,
 ];
 
 pub(super) fn register(builder: LspServiceBuilder<Backend>) -> LspServiceBuilder<Backend> {
@@ -54,6 +60,10 @@ pub(super) fn register(builder: LspServiceBuilder<Backend>) -> LspServiceBuilder
         .custom_method(method::REMOVE, Backend::remove)
         .custom_method(method::DIFF, Backend::diff)
         .custom_method(method::AGENTS, Backend::agents)
+        .custom_method(method::COMMENT, Backend::comment)
+        .custom_method(method::COMMENTS, Backend::comments)
+        .custom_method(method::UNCOMMENT, Backend::uncomment)
+        .custom_method(method::REVIEW, Backend::review)
 }
 
 // ---------------------------------------------------------------------------------------------

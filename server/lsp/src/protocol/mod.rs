@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use lulu_core::model::{Event, Session};
 
+mod review;
+pub use review::*;
+
 /// The protocol version announced in `capabilities.experimental.lulu.protocolVersion`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -28,6 +31,10 @@ pub const REQUEST_METHODS: &[&str] = &[
     method::REMOVE,
     method::DIFF,
     method::AGENTS,
+    method::COMMENT,
+    method::COMMENTS,
+    method::UNCOMMENT,
+    method::REVIEW,
 ];
 
 /// The LSP lifecycle messages `lulu serve` handles.
@@ -38,6 +45,7 @@ pub const NOTIFICATION_METHODS: &[&str] = &[
     method::SESSION_CHANGED,
     method::SESSION_REMOVED,
     method::OUTPUT,
+    method::COMMENTS_CHANGED,
 ];
 
 /// Method names.
@@ -56,6 +64,11 @@ pub mod method {
     pub const SESSION_CHANGED: &str = "lulu/sessionChanged";
     pub const SESSION_REMOVED: &str = "lulu/sessionRemoved";
     pub const OUTPUT: &str = "lulu/output";
+    pub const COMMENT: &str = "lulu/comment";
+    pub const COMMENTS: &str = "lulu/comments";
+    pub const UNCOMMENT: &str = "lulu/uncomment";
+    pub const REVIEW: &str = "lulu/review";
+    pub const COMMENTS_CHANGED: &str = "lulu/commentsChanged";
 }
 
 /// JSON-RPC and lulu error codes (docs/protocol.md, "Errors").

@@ -1,4 +1,5 @@
 //! The command line: `lulu spawn`, `ls`, `show`, `logs`, `cancel`, `continue`, `diff`, `rm`,
+//! `comment`, `comments`, `uncomment`, `review`,
 //! `gc`, `agents`, `demo`, `serve`, and the hidden runner and watchdog entry points.
 //!
 //! The CLI is an edge: it turns arguments into sessions calls and results into text or
@@ -25,6 +26,7 @@ use lulu_lsp::protocol;
 use crate::render::{self, ListStyle};
 
 mod internal;
+mod review;
 mod session;
 mod upkeep;
 
@@ -177,6 +179,14 @@ pub enum CliCommand {
     Diff(DiffArgs),
     /// Remove a session's worktree and row (refuses to lose work unless --force).
     Rm(RmArgs),
+    /// Comment on a line of a session's diff (a draft until `lulu review` sends it).
+    Comment(review::CommentArgs),
+    /// A session's review comments, drafts and sent.
+    Comments(review::CommentsArgs),
+    /// Delete a draft comment.
+    Uncomment(review::UncommentArgs),
+    /// Send every draft comment (and a message) to the agent as one prompt, continuing the session.
+    Review(review::ReviewArgs),
     /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders.
     Gc,
     /// The agent profiles and whether their programs are installed.
@@ -256,6 +266,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Continue(args) => session::continue_session(global, args, &mut stdout.lock()),
         CliCommand::Diff(args) => session::diff(global, args, &mut stdout.lock()),
         CliCommand::Rm(args) => session::rm(global, args, &mut stdout.lock()),
+        CliCommand::Comment(args) => review::comment(global, args, &mut stdout.lock()),
+        CliCommand::Comments(args) => review::comments(global, args, &mut stdout.lock()),
+        CliCommand::Uncomment(args) => review::uncomment(global, args, &mut stdout.lock()),
+        CliCommand::Review(args) => review::review(global, args, &mut stdout.lock()),
         CliCommand::Gc => upkeep::gc(global, &mut stdout.lock()),
         CliCommand::Agents => upkeep::agents(global, &mut stdout.lock()),
         CliCommand::Demo => crate::demo::run(&mut stdout.lock()),

@@ -2,5 +2,6 @@
 //! and sessions through the CLI, sharing one client and fixture support.
 
 mod protocol;
+mod review;
 mod sessions;
 mod support;

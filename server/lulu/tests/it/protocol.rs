@@ -819,7 +819,8 @@ fn docs_and_server_agree() {
             "SessionRow",
             "SessionDetail",
             "TranscriptEvent",
-            "FileChange"
+            "FileChange",
+            "Comment"
         ]
     );
     let codes: Vec<i64> = doc
