@@ -161,7 +161,7 @@ fn drafts_persist_across_a_restart_show_in_a_second_server_and_go_to_the_agent_o
 
 And the user says:
 and add a test";
-    assert_eq!(received(&prompts), ["[edit]".to_owned(), expected_prompt]);
+    assert_eq!(received(&prompts), ["[edit]".to_owned(), expected_prompt.to_owned()]);
     let sent = json!({"comments": [
         comment("src/lib.txt", 2, "new", "say two in words", true),
         comment("README.md", 1, "old", "a better title\nwith the project's name", true),
@@ -200,6 +200,7 @@ and add a test";
         json!({"prompt": "[sleep 30]", "name": "busy"}),
     );
     let running_id = running["id"].as_str().expect("id").to_owned();
+    assert_eq!(n.id(&running_id), "<id4>");
     c.wait_status(&running_id, "running");
     c.result(
         "lulu/comment",
@@ -231,6 +232,7 @@ fn hostile_comments_are_refused_naming_the_field() {
     let mut server = started(&root.join("logs"), &repo, &options);
     let spawned = server.result("lulu/spawn", json!({"prompt": "hi", "name": "target"}));
     let id = spawned["id"].as_str().expect("id").to_owned();
+    assert_eq!(n.id(&id), "<id1>");
     server.wait_status(&id, "completed");
     let session = server.result("lulu/session", json!({"id": id}));
     let worktree = PathBuf::from(session["worktreePath"].as_str().expect("worktree"));
