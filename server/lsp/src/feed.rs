@@ -31,8 +31,8 @@ use lulu_core::{
 };
 
 use crate::protocol::{
-    CommentsChanged, CommentsChangedParams, Output, OutputParams, SessionChanged, SessionChangedParams, SessionRemoved,
-    SessionRemovedParams, SessionRow, TranscriptEvent,
+    CommentsChanged, CommentsChangedParams, Output, OutputParams, SessionChanged,
+    SessionChangedParams, SessionRemoved, SessionRemovedParams, SessionRow, TranscriptEvent,
 };
 
 /// How often the poller looks at `data_version`.

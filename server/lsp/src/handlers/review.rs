@@ -21,7 +21,10 @@ impl Backend {
         let request = CommentRequest {
             path: params.path,
             line: params.line,
-            side: params.side.map(Into::into).unwrap_or(lulu_core::store::CommentSide::New),
+            side: params
+                .side
+                .map(Into::into)
+                .unwrap_or(lulu_core::store::CommentSide::New),
             text: params.text,
         };
         let core = self.core()?;

@@ -79,7 +79,11 @@ pub(super) fn comment(
     if args.json {
         write_json(&mut *out, &protocol::Comment::from(&comment))?;
     } else {
-        writeln!(out, "{}  draft  {}:{}", comment.id, comment.path, comment.line)?;
+        writeln!(
+            out,
+            "{}  draft  {}:{}",
+            comment.id, comment.path, comment.line
+        )?;
     }
     Ok(())
 }

@@ -90,7 +90,10 @@ fn drafts_persist_across_a_restart_show_in_a_second_server_and_go_to_the_agent_o
     let logs = root.join("logs");
     let mut a = started(&logs, &repo, &options);
     let mut b = started(&logs, &repo, &options);
-    let spawned = a.result("lulu/spawn", json!({"prompt": "[edit]", "name": "reviewed"}));
+    let spawned = a.result(
+        "lulu/spawn",
+        json!({"prompt": "[edit]", "name": "reviewed"}),
+    );
     let id = spawned["id"].as_str().expect("id").to_owned();
     a.wait_status(&id, "completed");
     check(n, &json!(id), json!("<id1>"));
@@ -128,7 +131,11 @@ fn drafts_persist_across_a_restart_show_in_a_second_server_and_go_to_the_agent_o
         comment("src/lib.txt", 2, "new", "say two in words", false),
         comment("README.md", 1, "old", "a better title\nwith the project's name", false),
     ]});
-    assert_eq!(comments(&mut b, n, &id), drafts, "the second server sees them");
+    assert_eq!(
+        comments(&mut b, n, &id),
+        drafts,
+        "the second server sees them"
+    );
 
     // A restart loses nothing.
     assert_eq!(a.shutdown().code(), Some(0));
@@ -161,7 +168,10 @@ fn drafts_persist_across_a_restart_show_in_a_second_server_and_go_to_the_agent_o
 
 And the user says:
 and add a test";
-    assert_eq!(received(&prompts), ["[edit]".to_owned(), expected_prompt.to_owned()]);
+    assert_eq!(
+        received(&prompts),
+        ["[edit]".to_owned(), expected_prompt.to_owned()]
+    );
     let sent = json!({"comments": [
         comment("src/lib.txt", 2, "new", "say two in words", true),
         comment("README.md", 1, "old", "a better title\nwith the project's name", true),
@@ -169,7 +179,10 @@ and add a test";
     assert_eq!(comments(&mut b, n, &id), sent);
 
     // A second review sends only what is new: here, a message and no comment.
-    c.result("lulu/review", json!({"id": id, "message": "one more thing"}));
+    c.result(
+        "lulu/review",
+        json!({"id": id, "message": "one more thing"}),
+    );
     c.wait_status(&id, "completed");
     assert_eq!(received(&prompts)[2], "one more thing");
 
@@ -246,18 +259,54 @@ fn hostile_comments_are_refused_naming_the_field() {
     };
     let huge = "x".repeat(9000);
     let cases = [
-        (with("path", json!("../../etc/passwd")), "`path` \"../../etc/passwd\" has a `..` part; give the plain path inside the session's worktree"),
-        (with("path", json!("/etc/passwd")), "`path` must be relative to the session's worktree (as lulu/diff gives it), not the absolute path \"/etc/passwd\""),
-        (with("path", json!("outside/passwd")), "`path` \"outside/passwd\" leads outside the session's worktree"),
-        (with("path", json!("")), "`path` is empty; give the file's path relative to the session's worktree"),
-        (with("path", json!("a\u{0}b")), "`path` holds the control character U+0000 (only newlines and tabs are allowed)"),
-        (with("line", json!(0)), "`line` must be between 1 and 100000000 (lines count from 1), not 0"),
-        (with("line", json!(-4)), "`line` must be between 1 and 100000000 (lines count from 1), not -4"),
-        (with("line", json!("two")), "invalid params for lulu/comment: `line`: invalid type: string \"two\", expected i64"),
-        (with("text", json!(" \n ")), "`text` is empty; say what should change"),
-        (with("text", json!(huge)), "`text` is 9000 bytes long; the limit is 8192 bytes"),
-        (with("text", json!("red \u{1b}[31m")), "`text` holds the control character U+001B (only newlines and tabs are allowed)"),
-        (with("side", json!("middle")), "invalid params for lulu/comment: `side`: unknown variant `middle`, expected `new` or `old`"),
+        (
+            with("path", json!("../../etc/passwd")),
+            "`path` \"../../etc/passwd\" has a `..` part; give the plain path inside the session's worktree",
+        ),
+        (
+            with("path", json!("/etc/passwd")),
+            "`path` must be relative to the session's worktree (as lulu/diff gives it), not the absolute path \"/etc/passwd\"",
+        ),
+        (
+            with("path", json!("outside/passwd")),
+            "`path` \"outside/passwd\" leads outside the session's worktree",
+        ),
+        (
+            with("path", json!("")),
+            "`path` is empty; give the file's path relative to the session's worktree",
+        ),
+        (
+            with("path", json!("a\u{0}b")),
+            "`path` holds the control character U+0000 (only newlines and tabs are allowed)",
+        ),
+        (
+            with("line", json!(0)),
+            "`line` must be between 1 and 100000000 (lines count from 1), not 0",
+        ),
+        (
+            with("line", json!(-4)),
+            "`line` must be between 1 and 100000000 (lines count from 1), not -4",
+        ),
+        (
+            with("line", json!("two")),
+            "invalid params for lulu/comment: `line`: invalid type: string \"two\", expected i64",
+        ),
+        (
+            with("text", json!(" \n ")),
+            "`text` is empty; say what should change",
+        ),
+        (
+            with("text", json!(huge)),
+            "`text` is 9000 bytes long; the limit is 8192 bytes",
+        ),
+        (
+            with("text", json!("red \u{1b}[31m")),
+            "`text` holds the control character U+001B (only newlines and tabs are allowed)",
+        ),
+        (
+            with("side", json!("middle")),
+            "invalid params for lulu/comment: `side`: unknown variant `middle`, expected `new` or `old`",
+        ),
     ];
     for (params, message) in cases {
         let response = server.call("lulu/comment", params.clone());
