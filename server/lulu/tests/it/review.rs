@@ -341,3 +341,112 @@ fn hostile_comments_are_refused_naming_the_field() {
     );
     assert_eq!(server.shutdown().code(), Some(0));
 }
+
+/// Runs the `lulu` CLI on a state dir from `dir`; returns (success, stdout, stderr).
+fn cli(state: &Path, dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_lulu"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("run lulu");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_cli_comments_lists_and_sends_a_review() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        prompts,
+        ..
+    } = setup();
+    let state = root.join("cli-state");
+    std::fs::create_dir_all(&state).expect("state dir");
+    std::fs::write(
+        state.join("config.toml"),
+        format!(
+            "default_agent = \"text\"\n[agents.text]\ncommand = [{:?}, \"{{prompt}}\"]\nformat = \"text\"\nenv = {{ FAKE_AGENT_PROMPTS = {:?} }}\n",
+            crate::support::fixture("agents/fake-text").display().to_string(),
+            prompts.display().to_string()
+        ),
+    )
+    .expect("config.toml");
+    let (ok, out, err) = cli(&state, &repo, &["spawn", "--name", "cli", "hello"]);
+    assert!(ok, "{err}");
+    let id = out.split_whitespace().next().expect("id").to_owned();
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
+    while !cli(&state, &repo, &["show", &id]).1.contains("completed") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the session never completed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    let check = |args: &[&str], ok: bool, expected: &str| {
+        let (success, out, err) = cli(&state, &repo, args);
+        let text = if ok { out } else { err };
+        let text = text.replace(&id, "<id>");
+        let text: String = text
+            .lines()
+            .map(|line| match line.split_once("  ") {
+                Some((first, rest)) if first.len() == 36 => format!("<comment>  {rest}\n"),
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        assert_eq!((success, text.as_str()), (ok, expected), "lulu {args:?}");
+    };
+    check(
+        &["comment", &id, "src/lib.txt:2", "say", "two"],
+        true,
+        "<comment>  draft  src/lib.txt:2\n",
+    );
+    check(
+        &["comment", &id, "src/lib.txt", "x"],
+        false,
+        "lulu: \"src/lib.txt\" is not PATH:LINE (for example src/lib.rs:12)\n",
+    );
+    check(
+        &["comment", &id, "../secret:1", "x"],
+        false,
+        "lulu: `path` \"../secret\" has a `..` part; give the plain path inside the session's worktree\n",
+    );
+    check(
+        &["comments", &id],
+        true,
+        "<comment>  draft  src/lib.txt:2\n    say two\n",
+    );
+    check(
+        &["review", &id, "thanks"],
+        true,
+        "<id>  cli  (run 2, 1 comment sent)\n",
+    );
+    check(
+        &["comments", &id],
+        true,
+        "<comment>  sent   src/lib.txt:2\n    say two\n",
+    );
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
+    while received(&prompts).len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the review never reached the agent"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let prompt = &received(&prompts)[1];
+    assert!(
+        prompt.contains("1. src/lib.txt, line 2:\n")
+            && prompt.ends_with("And the user says:\nthanks"),
+        "{prompt}"
+    );
+}
