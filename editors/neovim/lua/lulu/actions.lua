@@ -1,12 +1,9 @@
 --- What the commands and the list keymaps do: spawn, pick, cancel, continue, remove.
 local client = require("lulu.client")
+local codes = require("lulu.codes")
 local format = require("lulu.format")
 
 local M = {}
-
---- Errors the server answers when an operation needs `force`.
-M.NEEDS_ENDED = -32010
-M.NEEDS_FORCE = -32011
 
 --- The whole failure of each failed row whose reason the server cut (asked with `lulu/session`),
 --- by id; `cb` runs once every answer is in.
@@ -237,7 +234,8 @@ function M.remove(repo, row, opts)
       vim.notify("lulu: removed " .. format.one_line(row.name), vim.log.levels.INFO)
       return
     end
-    if (err.code == M.NEEDS_ENDED or err.code == M.NEEDS_FORCE) and not opts.force and opts.confirm ~= false then
+    local needs_force = err.code == codes.SessionActive or err.code == codes.WouldLoseWork
+    if needs_force and not opts.force and opts.confirm ~= false then
       vim.ui.select({ "Keep it", "Remove anyway" }, {
         prompt = err.message .. " Remove anyway?",
         kind = "lulu_confirm",
@@ -249,7 +247,7 @@ function M.remove(repo, row, opts)
       return
     end
     local hint = ""
-    if err.code == M.NEEDS_ENDED or err.code == M.NEEDS_FORCE then
+    if needs_force then
       hint = " (use :Lulu remove! to force)"
     end
     client.error(err.message .. hint)

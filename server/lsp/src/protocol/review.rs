@@ -2,19 +2,21 @@
 //! `lulu/uncomment`, `lulu/review`, and `lulu/commentsChanged`.
 
 use serde::{Deserialize, Serialize};
+use ts_rs::TS;
 
 use lulu_core::store;
 
 use super::{method, timestamp};
 
 /// A review comment on the session's diff.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct Comment {
     pub comment_id: String,
     pub path: String,
     pub line: i64,
     /// `new` or `old`.
+    #[ts(type = "CommentSide")]
     pub side: String,
     pub text: String,
     pub created_at: String,
@@ -36,7 +38,7 @@ impl From<&store::Comment> for Comment {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CommentParams {
     pub id: String,
@@ -44,48 +46,51 @@ pub struct CommentParams {
     pub line: i64,
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub side: Option<Side>,
+    #[ts(optional)]
+    pub side: Option<CommentSide>,
 }
 
-/// `side`: parsed strictly, so a wrong value is an error naming the field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// The side of the diff a comment is on: `new` (the worktree's file) or `old` (the base's).
+/// Parsed strictly, so a wrong value is an error naming the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "lowercase")]
-pub enum Side {
+pub enum CommentSide {
     New,
     Old,
 }
 
-impl From<Side> for store::CommentSide {
-    fn from(side: Side) -> Self {
+impl From<CommentSide> for store::CommentSide {
+    fn from(side: CommentSide) -> Self {
         match side {
-            Side::New => store::CommentSide::New,
-            Side::Old => store::CommentSide::Old,
+            CommentSide::New => store::CommentSide::New,
+            CommentSide::Old => store::CommentSide::Old,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CommentsResult {
     pub comments: Vec<Comment>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct UncommentParams {
     pub id: String,
     pub comment_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewParams {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub message: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct CommentsChangedParams {
     pub id: String,
