@@ -450,3 +450,68 @@ fn the_cli_comments_lists_and_sends_a_review() {
         "{prompt}"
     );
 }
+
+#[test]
+fn of_two_reviews_at_once_one_sends_and_the_other_is_refused() {
+    let Setup {
+        _tmp,
+        root,
+        repo,
+        prompts,
+        options,
+        mut normalizer,
+    } = setup();
+    let n = &mut normalizer;
+    let logs = root.join("logs");
+    let mut a = started(&logs, &repo, &options);
+    let mut b = started(&logs, &repo, &options);
+    let spawned = a.result("lulu/spawn", json!({"prompt": "hi", "name": "raced"}));
+    let id = spawned["id"].as_str().expect("id").to_owned();
+    assert_eq!(n.id(&id), "<id1>");
+    a.wait_status(&id, "completed");
+    // The comment makes the reviewed run last a while ("[sleep 2]" is the fake agent's own).
+    a.result(
+        "lulu/comment",
+        json!({"id": id, "path": "README.md", "line": 1, "text": "[sleep 2] take your time"}),
+    );
+    let from_a = a.send_request("lulu/review", json!({"id": id}));
+    let from_b = b.send_request("lulu/review", json!({"id": id}));
+    let answers = [a.response(&json!(from_a)), b.response(&json!(from_b))];
+    let succeeded = answers
+        .iter()
+        .filter(|answer| answer.get("result").is_some())
+        .count();
+    assert_eq!(succeeded, 1, "{answers:?}");
+    let refused = answers
+        .iter()
+        .find(|answer| answer.get("error").is_some())
+        .expect("one refusal");
+    let message = refused["error"]["message"].as_str().expect("message");
+    assert_eq!(refused["error"]["code"], json!(-32010), "{refused}");
+    // Refused either before continuing (the review saw the new run) or by continuing's own
+    // compare-and-set (both saw the session ended): the run may be starting or running by then.
+    let refusals: Vec<String> = ["starting", "running"]
+        .iter()
+        .flat_map(|status| {
+            [
+                format!("session <id1> is still {status}; send the review once it has ended"),
+                format!("session <id1> is still {status}; continue it once it has ended"),
+            ]
+        })
+        .collect();
+    let message = n.apply(&json!(message));
+    assert!(
+        refusals.iter().any(|refusal| message == json!(refusal)),
+        "{message}"
+    );
+    a.wait_status(&id, "completed");
+    let sent = received(&prompts);
+    assert_eq!(sent.len(), 2, "the review went once: {sent:?}");
+    assert!(
+        sent[1].contains("Comment: [sleep 2] take your time"),
+        "{}",
+        sent[1]
+    );
+    assert_eq!(a.shutdown().code(), Some(0));
+    assert_eq!(b.shutdown().code(), Some(0));
+}
