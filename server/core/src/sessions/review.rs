@@ -335,7 +335,13 @@ impl Sessions {
         }
         // Continuing is a compare-and-set on the ended status: of two reviews at once, one
         // continues and the other is refused as active, so no draft goes twice.
-        let continued = self.continue_session(session.id.as_str(), prompt)?;
+        let continued = match self.continue_session(session.id.as_str(), prompt) {
+            Ok(continued) => continued,
+            Err(ContinueError::Active { id, status }) => {
+                return Err(ReviewError::Active { id, status });
+            }
+            Err(error) => return Err(error.into()),
+        };
         let sent: Vec<String> = with_files
             .into_iter()
             .map(|(comment, _)| comment.id)
