@@ -262,7 +262,7 @@ function M.add(opts)
   local bufnr = opts.bufnr or vim.api.nvim_get_current_buf()
   local line = opts.line
   if not line then
-    local win = vim.fn.bufwinid(bufnr)
+    local win = vim.api.nvim_win_get_buf(0) == bufnr and 0 or vim.fn.bufwinid(bufnr)
     line = vim.api.nvim_win_get_cursor(win ~= -1 and win or 0)[1]
   end
   M.resolve(bufnr, true, function(target, err)
