@@ -77,8 +77,8 @@ end)
 describe(":Lulu command", function()
   local lulu = require("lulu")
   it("completes subcommands", function()
-    assert.are.same({ "cancel", "continue" }, lulu.complete("c", "Lulu c"))
-    assert.are.same(11, #lulu.complete("", "Lulu "))
+    assert.are.same({ "cancel", "comment", "comments", "continue" }, lulu.complete("c", "Lulu c"))
+    assert.are.same(15, #lulu.complete("", "Lulu "))
     assert.are.same({ "--agent=", "--name=" }, lulu.complete("--", "Lulu spawn --"))
     assert.are.same({ "rebase" }, lulu.complete("r", "Lulu land r"))
     assert.are.same({ "--no-agent" }, lulu.complete("", "Lulu sync "))
@@ -123,6 +123,30 @@ describe(":Lulu command", function()
   end)
 end)
 
+describe("the server command", function()
+
+  it("is the one set, else the binary built in the plugin's checkout, else lulu on PATH", function()
+    local checkout = config.checkout
+    local dir = vim.fn.tempname()
+    config.checkout = dir
+    local function check(server, expected)
+      assert.are.equal(expected, config.server_command({ server = server }))
+    end
+    check("/opt/lulu/bin/lulu", "/opt/lulu/bin/lulu")
+    check({ path = "/opt/lulu/bin/lulu" }, "/opt/lulu/bin/lulu")
+    check("lulu", "lulu")
+    vim.fn.mkdir(dir .. "/target/release", "p")
+    vim.fn.writefile({ "#!/bin/sh" }, dir .. "/target/release/lulu")
+    vim.fn.setfperm(dir .. "/target/release/lulu", "rwxr-xr-x")
+    check("lulu", dir .. "/target/release/lulu")
+    check(nil, dir .. "/target/release/lulu")
+    check("/opt/lulu/bin/lulu", "/opt/lulu/bin/lulu")
+    config.checkout = checkout
+    assert.are.same({}, config.check({ server = { path = "/x" } }))
+    assert.are.same({ 'option "server.path" should be string, got number' }, config.check({ server = { path = 1 } }))
+  end)
+end)
+
 describe("doc/lulu.txt", function()
   it("builds help tags without duplicates", function()
     local root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h")
@@ -131,7 +155,9 @@ describe("doc/lulu.txt", function()
     vim.fn.writefile(vim.fn.readfile(root .. "/doc/lulu.txt"), dir .. "/lulu.txt")
     vim.cmd.helptags(vim.fn.fnameescape(dir))
     local tags = table.concat(vim.fn.readfile(dir .. "/tags"), "\n")
-    local want = { "lulu-setup", ":Lulu", "lulu-list", "lulu-view", "lulu-notify", "lulu-health", "lulu.txt" }
+    local want = {
+      "lulu-setup", ":Lulu", "lulu-list", "lulu-view", "lulu-notify", "lulu-health", "lulu.txt", "lulu-review",
+    }
     for _, tag in ipairs(want) do
       assert.truthy(tags:find(tag .. "\t", 1, true), tag)
     end

@@ -7,7 +7,7 @@
 //!   commits) and reads the rows whose `change_seq` passed its cursor, and the tombstones of
 //!   removed rows. It sends `lulu/sessionChanged` at once when a row's status, name or failure
 //!   reason changed, and at most once a second per session when only its activity did; and
-//!   `lulu/sessionRemoved`.
+//!   `lulu/sessionRemoved`; and `lulu/commentsChanged` for sessions stamped in `comment_changes`.
 //! - One task per watched session pulls `lulu/output` batches from the database with its own
 //!   `seq` cursor. It fetches the next batch only once the previous one was handed to the
 //!   client, so a client that reads slowly costs one batch of memory per watch and slows
@@ -32,8 +32,8 @@ use lulu_core::{
 };
 
 use crate::protocol::{
-    Output, OutputParams, SessionChanged, SessionChangedParams, SessionRemoved,
-    SessionRemovedParams, SessionRow, TranscriptEvent,
+    CommentsChanged, CommentsChangedParams, Output, OutputParams, SessionChanged,
+    SessionChangedParams, SessionRemoved, SessionRemovedParams, SessionRow, TranscriptEvent,
 };
 
 /// How often the poller looks at `data_version` when it cannot watch the state dir.
@@ -306,6 +306,7 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
         }
     };
     let mut removed_cursor = cursor;
+    let mut comments_cursor = cursor;
     let mut sent: HashMap<SessionId, Sent> = HashMap::new();
     // Activity-only changes held back until their second is up: the newest row of each.
     let mut held: HashMap<SessionId, SessionRow> = HashMap::new();
@@ -324,16 +325,17 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
         let polled = with_store(&shared.store, move |store| {
             let now_version = store.data_version()?;
             if now_version == known_version && !more {
-                return Ok((now_version, Vec::new(), Vec::new()));
+                return Ok((now_version, Vec::new(), Vec::new(), Vec::new()));
             }
             Ok((
                 now_version,
                 store.changed_since(cursor, CHANGES_BATCH)?,
                 store.removed_since(removed_cursor)?,
+                store.comments_changed_since(comments_cursor)?,
             ))
         })
         .await;
-        let (now_version, changed, removed) = match polled {
+        let (now_version, changed, removed, comments_changed) = match polled {
             Ok(polled) => polled,
             Err(error) => {
                 // The cursors stay where they were: nothing is skipped, the next poll retries.
@@ -392,6 +394,15 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
             shared
                 .client
                 .send_notification::<SessionRemoved>(SessionRemovedParams { id: id.0 })
+                .await;
+        }
+
+        // Every client hears of every session's comments (drafts are shared by all windows).
+        for (id, change_seq) in comments_changed {
+            comments_cursor = comments_cursor.max(change_seq);
+            shared
+                .client
+                .send_notification::<CommentsChanged>(CommentsChangedParams { id: id.0 })
                 .await;
         }
 

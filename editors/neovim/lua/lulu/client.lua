@@ -27,15 +27,16 @@ local M = {}
 ---@type table<string, lulu.Repo>
 M.repos = {}
 
----@alias lulu.Event "changed"|"removed"|"output"|"reset"|"exit"|"ended"
+---@alias lulu.Event "changed"|"removed"|"output"|"reset"|"exit"|"ended"|"comments"
 
 ---@type table<lulu.Event, table<integer, function>>
-local listeners = { changed = {}, removed = {}, output = {}, reset = {}, exit = {}, ended = {} }
+local listeners = { changed = {}, removed = {}, output = {}, reset = {}, exit = {}, ended = {}, comments = {} }
 local next_listener = 0
 
 --- Subscribes to an event; returns the function that unsubscribes.
 ---   changed(repo, row), removed(repo, id), output(repo, id, events), reset(repo), exit(repo),
----   ended(repo, row): a session ended while the client ran (after its `changed`)
+---   ended(repo, row): a session ended while the client ran (after its `changed`),
+---   comments(repo, id): the session's review comments changed (`lulu/commentsChanged`)
 ---@param event lulu.Event
 ---@param fn function
 ---@return fun()
@@ -213,6 +214,11 @@ local function notification_handlers(repo)
     ["lulu/sessionRemoved"] = function(_, params)
       on_removed(repo, params and params.id)
     end,
+    ["lulu/commentsChanged"] = function(_, params)
+      if params and type(params.id) == "string" then
+        emit("comments", repo, params.id)
+      end
+    end,
     ["lulu/output"] = function(_, params)
       if params and type(params.id) == "string" and type(params.events) == "table" then
         emit("output", repo, params.id, params.events)
@@ -314,12 +320,13 @@ end
 ---@return string|nil err
 local function start(root)
   local opts = config.options
-  if vim.fn.executable(opts.server) ~= 1 then
+  local server = config.server_command(opts)
+  if vim.fn.executable(server) ~= 1 then
     return nil,
       string.format(
-        "the server command %q is not an executable on PATH; install lulu or set "
-          .. "require('lulu').setup({ server = '/path/to/lulu' })",
-        opts.server
+        "the server command %q is not an executable on PATH; install lulu, build it in the plugin's "
+          .. "checkout (cargo build --release -p lulu) or set require('lulu').setup({ server = '/path/to/lulu' })",
+        server
       )
   end
   ---@type lulu.Repo
@@ -335,17 +342,17 @@ local function start(root)
   }
   local id = launch({
     name = "lulu",
-    cmd = server_cmd(repo, opts.server),
+    cmd = server_cmd(repo, server),
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = config.init_options(opts),
     handlers = notification_handlers(repo),
     on_init = function(client, result)
-      on_initialized(repo, client, result, opts.server)
+      on_initialized(repo, client, result, server)
     end,
   })
   if not id then
-    return nil, string.format("could not start %q serve for %s", opts.server, root)
+    return nil, string.format("could not start %q serve for %s", server, root)
   end
   repo.client_id = id
   M.repos[root] = repo

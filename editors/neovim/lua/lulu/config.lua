@@ -19,9 +19,10 @@ local M = {}
 ---@field push string|false      push the session's branch
 ---@field refresh string|false   reload the list from the server
 ---@field help string|false      show these keymaps
+---@field comment string|false   in a file of a session's worktree or its diff view: comment on the line
 
 ---@class lulu.Config
----@field server string                     the lulu binary (name on PATH or absolute path)
+---@field server string|{path: string}      the lulu binary (name on PATH or absolute path); `{ path = ... }` also works
 ---@field agents table<string, lulu.AgentProfile>|nil  agent profiles, passed to the server as init_options.agents
 ---@field default_agent string|nil          agent used when a spawn names none (server default: "claude")
 ---@field max_running integer|nil           sessions running at once across the state dir (server default: 6)
@@ -54,13 +55,14 @@ M.defaults = {
     push = "P",
     refresh = "R",
     help = "g?",
+    comment = "gC",
   },
 }
 
 --- Every option the plugin knows, with the Lua type(s) it accepts.
 --- Options whose default is nil are listed here too, so they are not reported as unknown.
 local schema = {
-  server = { "string" },
+  server = { "string", "table", fields = { path = { "string" } } },
   agents = { "table" },
   default_agent = { "string" },
   max_running = { "number" },
@@ -83,6 +85,7 @@ local schema = {
       push = { "string", "boolean" },
       refresh = { "string", "boolean" },
       help = { "string", "boolean" },
+      comment = { "string", "boolean" },
     },
   },
 }
@@ -191,6 +194,30 @@ function M.merge(opts)
     merged.agents = vim.deepcopy(opts.agents)
   end
   return merged
+end
+
+--- The repository checkout the plugin lives in (the plugin is its `editors/neovim` folder).
+M.checkout = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h:h:h:h")
+
+--- The server command: `server` when the user set it (a name or a path, or `{ path = ... }`);
+--- else the binary built in the plugin's own checkout (lazy.nvim's `build` step runs
+--- `cargo build --release -p lulu` there), when there is one; else `lulu` on `PATH`.
+---@param o lulu.Config|nil
+---@return string
+function M.server_command(o)
+  o = o or M.options
+  local server = o.server
+  if type(server) == "table" then
+    server = server.path
+  end
+  if type(server) == "string" and server ~= "" and server ~= M.defaults.server then
+    return server
+  end
+  local built = M.checkout .. "/target/release/lulu"
+  if vim.fn.executable(built) == 1 then
+    return built
+  end
+  return M.defaults.server
 end
 
 ---@param opts table|nil

@@ -16,8 +16,9 @@ local M = {}
 ---@param worktree string
 ---@param files lulu.DiffFile[]
 ---@param base string|nil the base commit, kept in each item so `:Lulu diff` in the quickfix window can diff it
+---@param session {root: string, id: string}|nil the session, kept so its diff view takes comments
 ---@return table[]
-function M.qf_items(worktree, files, base)
+function M.qf_items(worktree, files, base, session)
   local items = {}
   for _, f in ipairs(files) do
     local text = string.format("%s +%d -%d", f.status, f.additions or 0, f.deletions or 0)
@@ -30,7 +31,15 @@ function M.qf_items(worktree, files, base)
       col = 1,
       text = text,
       user_data = {
-        lulu = { worktree = worktree, base = base, path = f.path, status = f.status, oldPath = f.oldPath },
+        lulu = {
+          worktree = worktree,
+          base = base,
+          path = f.path,
+          status = f.status,
+          oldPath = f.oldPath,
+          root = session and session.root,
+          id = session and session.id,
+        },
       },
     }
   end
@@ -51,10 +60,13 @@ local function base_lines(worktree, commit, path)
 end
 
 --- Opens a new tab with the file of the worktree beside its content at the base commit, in diff mode.
+--- With `session`, both sides take review comments (`:Lulu comment`): the worktree's file on the
+--- "new" side, the base's on the "old" side.
 ---@param worktree string
 ---@param base string
 ---@param file lulu.DiffFile
-function M.open_file(worktree, base, file)
+---@param session {root: string, id: string}|nil
+function M.open_file(worktree, base, file, session)
   local path = worktree .. "/" .. file.path
   vim.cmd("tabnew")
   if file.status == "deleted" then
@@ -66,6 +78,7 @@ function M.open_file(worktree, base, file)
     vim.cmd("edit " .. vim.fn.fnameescape(path))
   end
   local ft = vim.bo.filetype
+  local new_buf = vim.api.nvim_get_current_buf()
   vim.cmd("diffthis")
   local old_path = (file.oldPath and file.oldPath ~= vim.NIL) and file.oldPath or file.path
   vim.cmd("leftabove vnew")
@@ -82,6 +95,14 @@ function M.open_file(worktree, base, file)
   end
   vim.cmd("diffthis")
   vim.cmd("wincmd l")
+  if session then
+    local comments = require("lulu.comments")
+    if file.status ~= "deleted" then
+      local target = { root = session.root, id = session.id, worktree = worktree, path = file.path, side = "new" }
+      comments.bind(new_buf, target)
+    end
+    comments.bind(buf, { root = session.root, id = session.id, worktree = worktree, path = old_path, side = "old" })
+  end
 end
 
 --- In the quickfix window of a `:Lulu diff`, opens the diff of the entry under the cursor.
@@ -97,7 +118,7 @@ function M.open_qf_entry()
   if type(data) ~= "table" or not data.worktree or not data.base then
     return false
   end
-  M.open_file(data.worktree, data.base, data)
+  M.open_file(data.worktree, data.base, data, data.id and { root = data.root, id = data.id } or nil)
   return true
 end
 
@@ -117,7 +138,8 @@ function M.open(repo, id, opts, cb)
     end
     client.call(repo, "lulu/diff", { id = id }, function(result)
       local files = result.files or {}
-      local items = M.qf_items(worktree, files, result.baseCommit)
+      local session = { root = repo.root, id = id }
+      local items = M.qf_items(worktree, files, result.baseCommit, session)
       vim.fn.setqflist({}, " ", { title = "Lulu diff: " .. format.one_line(detail.name), items = items })
       if #files == 0 then
         vim.notify("lulu: " .. format.one_line(detail.name) .. " changed no file", vim.log.levels.INFO)
@@ -128,7 +150,7 @@ function M.open(repo, id, opts, cb)
             chosen = f
           end
         end
-        M.open_file(worktree, result.baseCommit, chosen)
+        M.open_file(worktree, result.baseCommit, chosen, session)
         vim.cmd("botright copen")
         vim.cmd("wincmd p")
       end

@@ -144,26 +144,30 @@ function M.check()
   end
 
   health.start("lulu: server")
-  if vim.fn.executable(opts.server) ~= 1 then
+  local server = config.server_command(opts)
+  if vim.fn.executable(server) ~= 1 then
     health.error(
-      string.format("the server command %q is not executable", opts.server),
-      { "build it with `cargo build -p lulu`", "or set require('lulu').setup({ server = '/path/to/lulu' })" }
+      string.format("the server command %q is not executable", server),
+      {
+        "build it in the plugin's checkout: `cargo build --release -p lulu --target-dir target`",
+        "or set require('lulu').setup({ server = '/path/to/lulu' })",
+      }
     )
     return
   end
-  health.ok(string.format("server: %s", vim.fn.exepath(opts.server)))
-  local ver = vim.system({ opts.server, "--version" }, { text = true }):wait(10000)
+  health.ok(string.format("server: %s", vim.fn.exepath(server)))
+  local ver = vim.system({ server, "--version" }, { text = true }):wait(10000)
   local version = vim.trim(ver.stdout or "")
   if ver.code == 0 and version ~= "" then
     health.ok("version: " .. version)
   else
     health.error(
-      string.format("%q --version failed (code %s): %s", opts.server, tostring(ver.code), vim.trim(ver.stderr or ""))
+      string.format("%q --version failed (code %s): %s", server, tostring(ver.code), vim.trim(ver.stderr or ""))
     )
   end
 
   local root = require("lulu.client").find_root(vim.fn.getcwd())
-  local result, err = M.try_start(opts.server, root, config.init_options(opts), 10000)
+  local result, err = M.try_start(server, root, config.init_options(opts), 10000)
   if not result then
     health.error("the server does not start: " .. tostring(err))
     return

@@ -18,6 +18,8 @@ M.links = {
   LuluStderr = "DiagnosticWarn",
   LuluError = "DiagnosticError",
   LuluLabel = "Identifier",
+  LuluCommentDraft = "DiagnosticWarn",
+  LuluCommentSent = "DiagnosticHint",
 }
 
 function M.setup()

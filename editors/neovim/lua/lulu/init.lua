@@ -125,8 +125,36 @@ function M.parse_spawn_args(text)
   end
 end
 
+local function comments()
+  return require("lulu.comments")
+end
+
 ---@type table<string, lulu.Subcommand>
 M.subcommands = {
+  comment = {
+    desc = "comment on the cursor's line of a session's file or diff: :Lulu comment [text]",
+    run = function(_, _, text)
+      comments().add({ text = text })
+    end,
+  },
+  comments = {
+    desc = "the session's review comments in the quickfix list",
+    run = function()
+      comments().list()
+    end,
+  },
+  uncomment = {
+    desc = "delete the draft comment on the cursor's line",
+    run = function()
+      comments().remove()
+    end,
+  },
+  review = {
+    desc = "send the draft comments (and a message) to the agent: :Lulu review [message]",
+    run = function(_, _, text)
+      comments().review(text)
+    end,
+  },
   list = {
     desc = "open the live list",
     run = function()
@@ -253,6 +281,7 @@ function M.command(cmd)
     client().error(string.format("unknown subcommand %q; use one of: %s", name, table.concat(names, ", ")))
     return
   end
+  comments().attach_autocmd()
   local ok, err = xpcall(sub.run, debug.traceback, args, bang, text)
   if not ok then
     client().error("internal error in :Lulu " .. name .. ": " .. tostring(err))

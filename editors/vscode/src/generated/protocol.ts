@@ -195,6 +195,35 @@ export type SessionRemovedParams = { id: string, };
 
 export type OutputParams = { id: string, events: Array<TranscriptEvent>, };
 
+/**
+ * The side of the diff a comment is on: `new` (the worktree's file) or `old` (the base's).
+ * Parsed strictly, so a wrong value is an error naming the field.
+ */
+export type CommentSide = "new" | "old";
+
+/**
+ * A review comment on the session's diff.
+ */
+export type Comment = { commentId: string, path: string, line: number, 
+/**
+ * `new` or `old`.
+ */
+side: CommentSide, text: string, createdAt: string, 
+/**
+ * `null` while it is a draft.
+ */
+sentAt: string | null, };
+
+export type CommentParams = { id: string, path: string, line: number, text: string, side?: CommentSide, };
+
+export type CommentsResult = { comments: Array<Comment>, };
+
+export type UncommentParams = { id: string, commentId: string, };
+
+export type ReviewParams = { id: string, message?: string, };
+
+export type CommentsChangedParams = { id: string, };
+
 /** Request method names with their params and results. */
 export interface Requests {
   "lulu/spawn": [SpawnParams, SessionRow];
@@ -213,6 +242,10 @@ export interface Requests {
   "lulu/push": [PushParams, PushResult];
   "lulu/trust": [TrustParams, Empty];
   "lulu/gc": [GcParams, GcResult];
+  "lulu/comment": [CommentParams, Comment];
+  "lulu/comments": [IdParams, CommentsResult];
+  "lulu/uncomment": [UncommentParams, Empty];
+  "lulu/review": [ReviewParams, SessionRow];
 }
 export type RequestMethod = keyof Requests;
 
@@ -221,6 +254,7 @@ export interface Notifications {
   "lulu/sessionChanged": SessionChangedParams;
   "lulu/sessionRemoved": SessionRemovedParams;
   "lulu/output": OutputParams;
+  "lulu/commentsChanged": CommentsChangedParams;
 }
 export type NotificationMethod = keyof Notifications;
 

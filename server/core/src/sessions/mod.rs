@@ -12,6 +12,8 @@ mod provision;
 mod push;
 mod reconcile;
 mod remove;
+mod review;
+mod review_prompt;
 mod spawn;
 
 pub use errors::*;
@@ -20,6 +22,7 @@ pub use provision::*;
 pub use push::*;
 pub use reconcile::*;
 pub use remove::*;
+pub use review::*;
 pub use spawn::*;
 
 use std::{

@@ -6,6 +6,7 @@
 //! bumps a global change counter and stamps the row with it, which is the change feed readers
 //! poll (`changed_since`, `removed_since`).
 
+mod comments;
 mod events;
 mod land;
 mod provision;
@@ -14,6 +15,7 @@ mod schema;
 mod sessions;
 mod worktrees;
 
+pub use comments::*;
 use events::append_events_in;
 pub use land::*;
 pub use runs::*;

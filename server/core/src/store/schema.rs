@@ -2,7 +2,12 @@
 
 /// The schema's history, oldest first: migration `i` takes a database from `user_version` `i` to
 /// `i + 1`. Append only; never edit one that has shipped.
-pub(super) const MIGRATIONS: &[&str] = &[SESSIONS_EVENTS_COUNTERS, SESSION_BRANCHES, PROVISIONING];
+pub(super) const MIGRATIONS: &[&str] = &[
+    SESSIONS_EVENTS_COUNTERS,
+    SESSION_BRANCHES,
+    PROVISIONING,
+    REVIEW_COMMENTS,
+];
 
 /// The `user_version` of a database this build fully understands.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -103,4 +108,32 @@ CREATE TABLE collected_worktrees (
     session_id TEXT PRIMARY KEY NOT NULL,
     removed_at TEXT NOT NULL
 );
+";
+
+/// Review comments (`lulu/comment`): drafts until `lulu/review` sends them (`sent_at`).
+/// `comment_changes` stamps a session with the change counter whenever its comments change,
+/// which is the feed's source of `lulu/commentsChanged`. A removed session takes its comments
+/// with it (the trigger), so no writer of sessions has to know about comments.
+const REVIEW_COMMENTS: &str = "
+CREATE TABLE comments (
+    number INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    session_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    side TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT
+);
+CREATE INDEX comments_by_session ON comments (session_id, number);
+CREATE TABLE comment_changes (
+    session_id TEXT PRIMARY KEY NOT NULL,
+    change_seq INTEGER NOT NULL
+);
+CREATE INDEX comment_changes_by_change ON comment_changes (change_seq);
+CREATE TRIGGER comments_go_with_their_session AFTER DELETE ON sessions BEGIN
+    DELETE FROM comments WHERE session_id = OLD.id;
+    DELETE FROM comment_changes WHERE session_id = OLD.id;
+END;
 ";

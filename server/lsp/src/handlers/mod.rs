@@ -2,6 +2,7 @@
 //! the result or the error. No handler blocks the runtime or holds a lock across an await.
 
 mod land;
+mod review;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 

@@ -16,8 +16,10 @@ use serde_json::Value;
 use ts_rs::TS;
 
 mod provision;
+mod review;
 mod typescript;
 pub use provision::*;
+pub use review::*;
 pub use typescript::{lua_error_codes, typescript_bindings};
 
 use lulu_core::{
@@ -51,6 +53,10 @@ macro_rules! for_each_request {
             PUSH "lulu/push" push(PushParams) -> PushResult;
             TRUST "lulu/trust" trust(TrustParams) -> Empty;
             GC "lulu/gc" gc(GcParams) -> GcResult;
+            COMMENT "lulu/comment" comment(CommentParams) -> Comment;
+            COMMENTS "lulu/comments" comments(IdParams) -> CommentsResult;
+            UNCOMMENT "lulu/uncomment" uncomment(UncommentParams) -> Empty;
+            REVIEW "lulu/review" review(ReviewParams) -> SessionRow;
         }
     };
 }
@@ -63,6 +69,7 @@ macro_rules! for_each_notification {
             SESSION_CHANGED "lulu/sessionChanged" SessionChangedParams;
             SESSION_REMOVED "lulu/sessionRemoved" SessionRemovedParams;
             OUTPUT "lulu/output" OutputParams;
+            COMMENTS_CHANGED "lulu/commentsChanged" CommentsChangedParams;
         }
     };
 }

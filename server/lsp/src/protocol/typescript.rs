@@ -147,6 +147,13 @@ pub fn typescript_bindings() -> String {
     declaration::<SessionChangedParams>(config, &mut out);
     declaration::<SessionRemovedParams>(config, &mut out);
     declaration::<OutputParams>(config, &mut out);
+    declaration::<CommentSide>(config, &mut out);
+    declaration::<Comment>(config, &mut out);
+    declaration::<CommentParams>(config, &mut out);
+    declaration::<CommentsResult>(config, &mut out);
+    declaration::<UncommentParams>(config, &mut out);
+    declaration::<ReviewParams>(config, &mut out);
+    declaration::<CommentsChangedParams>(config, &mut out);
     out.push_str(&requests_map(config));
     out.push('\n');
     out.push_str(&notifications_map(config));

@@ -1,6 +1,6 @@
 //! The command line: `lulu spawn`, `ls`, `show`, `logs`, `cancel`, `continue`, `diff`, `rm`,
-//! `gc`, `agents`, `demo`, `serve`, `land`, `sync`, `push`, `trust`, and the hidden runner entry
-//! point.
+//! `gc`, `agents`, `demo`, `serve`, `land`, `sync`, `push`, `trust`, `comment`, `comments`,
+//! `uncomment`, `review`, and the hidden runner entry point.
 //!
 //! The CLI is an edge: it turns arguments into sessions calls and results into text or
 //! JSON (the protocol's own shapes), and errors into one line on stderr and a non-zero exit.
@@ -29,6 +29,7 @@ use crate::render::{self, ListStyle};
 
 mod internal;
 mod provision;
+mod review;
 mod session;
 mod upkeep;
 
@@ -196,6 +197,14 @@ pub enum CliCommand {
     Gc(provision::GcArgs),
     /// Show the repository's setup command (lulu.toml) and trust it (asks on a terminal).
     Trust(provision::TrustArgs),
+    /// Comment on a line of a session's diff (a draft until `lulu review` sends it).
+    Comment(review::CommentArgs),
+    /// A session's review comments, drafts and sent.
+    Comments(review::CommentsArgs),
+    /// Delete a draft comment.
+    Uncomment(review::UncommentArgs),
+    /// Send every draft comment (and a message) to the agent as one prompt, continuing the session.
+    Review(review::ReviewArgs),
     /// The agent profiles and whether their programs are installed.
     Agents,
     /// Show the machinery on a scratch repository with a demo agent (touches nothing of yours).
@@ -284,6 +293,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Push(args) => land::push(global, args, &mut stdout.lock()),
         CliCommand::Gc(args) => provision::gc(global, args, &mut stdout.lock()),
         CliCommand::Trust(args) => provision::trust(global, args, &mut stdout.lock()),
+        CliCommand::Comment(args) => review::comment(global, args, &mut stdout.lock()),
+        CliCommand::Comments(args) => review::comments(global, args, &mut stdout.lock()),
+        CliCommand::Uncomment(args) => review::uncomment(global, args, &mut stdout.lock()),
+        CliCommand::Review(args) => review::review(global, args, &mut stdout.lock()),
         CliCommand::Agents => upkeep::agents(global, &mut stdout.lock()),
         CliCommand::Demo => crate::demo::run(&mut stdout.lock()),
     }

@@ -6,5 +6,6 @@ mod hostile;
 mod land;
 mod protocol;
 mod provision;
+mod review;
 mod sessions;
 mod support;

@@ -142,8 +142,10 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
                     "methods": ["lulu/spawn", "lulu/list", "lulu/session", "lulu/transcript",
                         "lulu/watch", "lulu/unwatch", "lulu/cancel", "lulu/continue", "lulu/remove",
                         "lulu/diff", "lulu/agents", "lulu/land", "lulu/sync", "lulu/push",
-                        "lulu/trust", "lulu/gc"],
-                    "notifications": ["lulu/sessionChanged", "lulu/sessionRemoved", "lulu/output"],
+                        "lulu/trust", "lulu/gc", "lulu/comment", "lulu/comments", "lulu/uncomment",
+                        "lulu/review"],
+                    "notifications": ["lulu/sessionChanged", "lulu/sessionRemoved", "lulu/output",
+                        "lulu/commentsChanged"],
                 }}},
                 "serverInfo": {"name": "lulu", "version": env!("CARGO_PKG_VERSION")},
             }),
@@ -867,7 +869,8 @@ fn docs_and_server_agree() {
             "SessionRow",
             "SessionDetail",
             "TranscriptEvent",
-            "FileChange"
+            "FileChange",
+            "Comment"
         ]
     );
     let codes: Vec<i64> = doc
