@@ -176,6 +176,20 @@ export interface AgentsResult {
 }
 
 /** Request method names with their params and results. */
+/** A review comment on a session's diff: a draft until `lulu/review` sends it. */
+export interface Comment {
+  commentId: string;
+  /** Relative to the session's worktree. */
+  path: string;
+  /** 1-based, in the file of `side`. */
+  line: number;
+  side: "new" | "old";
+  text: string;
+  createdAt: string;
+  /** null while it is a draft. */
+  sentAt: string | null;
+}
+
 export interface Requests {
   "lulu/spawn": [SpawnParams, SessionRow];
   "lulu/list": [ListParams, ListResult];
@@ -188,6 +202,10 @@ export interface Requests {
   "lulu/remove": [RemoveParams, Record<string, never>];
   "lulu/diff": [IdParams, DiffResult];
   "lulu/agents": [Record<string, never>, AgentsResult];
+  "lulu/comment": [{ id: string; path: string; line: number; text: string; side?: "new" | "old" }, Comment];
+  "lulu/comments": [{ id: string }, { comments: Comment[] }];
+  "lulu/uncomment": [{ id: string; commentId: string }, Record<string, never>];
+  "lulu/review": [{ id: string; message?: string }, SessionRow];
 }
 export type RequestMethod = keyof Requests;
 
@@ -208,6 +226,7 @@ export interface Notifications {
   "lulu/sessionChanged": SessionChangedParams;
   "lulu/sessionRemoved": SessionRemovedParams;
   "lulu/output": OutputParams;
+  "lulu/commentsChanged": { id: string };
 }
 export type NotificationMethod = keyof Notifications;
 

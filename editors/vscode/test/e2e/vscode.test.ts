@@ -48,6 +48,9 @@ before(async () => {
     settings: {
       "lulu.server.path": "/nonexistent/lulu",
       "lulu.maxRunning": 2,
+      // The story's many endings would cover the workbench in toasts (notify.test.ts checks
+      // them).
+      "lulu.notifyOnEnd": "none",
       // An agent whose program is not installed, as `claude` is on a new user's machine.
       "lulu.agents": { ...agentProfiles(), "not-installed": { command: ["lulu-no-such-agent", "{prompt}"], format: "text" } },
     },
@@ -576,7 +579,10 @@ step("Reload Window brings back the open session views", async () => {
   // VS Code saves a webview's state (our session id) a moment after the page sets it; a
   // user does not reload within a second of opening a view.
   await new Promise((r) => setTimeout(r, 2000));
-  await page.reload();
+  // Reload Window as a user does (VS Code saves its editors first; a bare page reload may not).
+  const reloaded = page.waitForEvent("framenavigated", { predicate: (f) => f === page.mainFrame(), timeout: 120_000 });
+  await runCommand(page, "Developer: Reload Window");
+  await reloaded;
   await page.locator(".monaco-workbench").waitFor({ timeout: 180_000 });
   for (const name of ["alpha task", "beta task"]) {
     await page.locator(".tabs-container .tab", { hasText: `Lulu: ${name}` }).first().waitFor({ state: "visible" });
@@ -694,3 +700,4 @@ step("many at once: counts in the status bar and a badge, a filter, Delete on a 
   assert.equal(await sessionRow(page, "tau").count(), 1, "the session with unsaved work is kept");
   shots.push(await screenshot(page, wb.artifacts, "cleanup-kept-unsaved.png"));
 });
+

@@ -55,8 +55,8 @@ describe("row menus by status", () => {
   check("failed", true, ["continueSession", "showChanges"]);
   check("starting", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
   check("running", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
-  check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession"]);
-  check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession"]);
+  check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", "sendReview"]);
+  check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", "sendReview"]);
 });
 
 /** A row's inline buttons in the order VS Code draws them (by group order), right-aligned. */
@@ -116,6 +116,7 @@ describe("manifest contracts", () => {
       "lulu.agents",
       "lulu.defaultAgent",
       "lulu.maxRunning",
+      "lulu.notifyOnEnd",
       "lulu.server.path",
       "lulu.stateDir",
       "lulu.trace.server",
