@@ -156,7 +156,7 @@ export class Lulu implements vscode.Disposable {
     if (this.client) return this.isRunning;
     this.setState("starting");
     const settings = readSettings();
-    const server = resolveServer(settings.serverPath, process.env.PATH);
+    const server = resolveServer(settings.serverPath, process.env.PATH, vscode.Uri.joinPath(this.extension.extensionUri, "server", "lulu").fsPath);
     if (!server.ok) return this.failed(server.message);
     const agents = checkAgents(settings.agents);
     if (!agents.ok) return this.failed(agents.message, "lulu.agents");
