@@ -48,6 +48,10 @@ node esbuild.mjs --production
 npx vsce package --no-dependencies --out dist/lulu.vsix >&2
 export LULU_VSIX="$ext/dist/lulu.vsix"
 
+step "package the platform .vsix for linux-x64 with the server inside"
+bash "$ext/scripts/package-platform.sh" >&2
+export LULU_PLATFORM_VSIX="$ext/dist/lulu-linux-x64.vsix"
+
 step "build the tests"
 node esbuild.mjs --tests
 

@@ -5,6 +5,7 @@
 import * as vscode from "vscode";
 import { BASE_SCHEME, BaseContentProvider, showChanges } from "./diff";
 import type { Lulu } from "./lulu";
+import type { ReviewComment } from "./review";
 import { filterSessions, removeAllEnded, removeMany, selectedRows } from "./cleanup";
 import { newSession } from "./newSession";
 import {
@@ -112,6 +113,16 @@ export function registerCommands(lulu: Lulu): void {
       lulu.request("lulu/diff", { id: row.id }),
     ]);
     await showChanges(detail, diff);
+  });
+
+  reg("lulu.review.add", (reply) => lulu.review.add(reply as vscode.CommentReply));
+  reg("lulu.review.edit", (comment) => lulu.review.edit(comment as ReviewComment));
+  reg("lulu.review.cancelEdit", (comment) => lulu.review.cancelEdit(comment as ReviewComment));
+  reg("lulu.review.save", (comment) => lulu.review.save(comment as ReviewComment));
+  reg("lulu.review.delete", (comment) => lulu.review.remove(comment as ReviewComment));
+  reg("lulu.sendReview", async (arg) => {
+    const id = (await lulu.review.sessionFor(arg)) ?? lulu.views.activeId() ?? (await sessionArg(lulu, arg, ["completed", "failed"], "Send the review to which session?"))?.id;
+    if (id) await lulu.review.send(id);
   });
 
   reg("lulu.openWorktree", async (arg) => {

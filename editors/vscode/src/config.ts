@@ -33,8 +33,11 @@ function isExecutableFile(file: string): boolean {
  * Finds the server binary the `lulu.server.path` setting names: an absolute path as is,
  * a bare name on `PATH`. The message of a failure names the setting and the value.
  */
-export function resolveServer(setting: string, envPath: string | undefined): Resolved {
+export function resolveServer(setting: string, envPath: string | undefined, bundled?: string): Resolved {
   const value = setting.trim() || "lulu";
+  // The platform .vsix carries its own server (as rust-analyzer does): it is used unless
+  // lulu.server.path names another.
+  if (value === "lulu" && bundled && isExecutableFile(bundled)) return { ok: true, path: bundled };
   if (value.includes("/") || value.includes(path.sep)) {
     const abs = path.resolve(value);
     if (!fs.existsSync(abs)) {

@@ -22,6 +22,8 @@ import {
   type SessionRow,
 } from "./protocol";
 import { DASHBOARD_VIEW, Dashboard } from "./dashboard";
+import { type NotifyOnEnd, OPEN, SHOW_CHANGES, endNotice, endedNow } from "./endNotice";
+import { Review } from "./review";
 import { countRows } from "./rows";
 import { SessionViews } from "./sessionView";
 import { SessionsTree } from "./sessionsTree";
@@ -83,8 +85,11 @@ export class Lulu implements vscode.Disposable {
   readonly views: SessionViews;
   readonly treeView: vscode.TreeView<string>;
   readonly dashboard: Dashboard;
+  readonly review: Review;
 
   private readonly disposables: vscode.Disposable[] = [];
+  /** When the extension started: sessions that ended before are not told of. */
+  private readonly activatedAt = Date.now();
   private client: LanguageClient | undefined;
   private clientDisposables: vscode.Disposable[] = [];
   /** Why the server is not running, when it is not. */
@@ -125,6 +130,7 @@ export class Lulu implements vscode.Disposable {
     this.track(this.tree.onDidChangeCounts(showCounts));
     this.views = this.track(new SessionViews(this));
     this.dashboard = this.track(new Dashboard(this));
+    this.review = this.track(new Review(this));
     this.track(vscode.window.registerWebviewViewProvider(DASHBOARD_VIEW, this.dashboard));
     this.track(
       vscode.workspace.onDidChangeConfiguration((e) => {
@@ -150,7 +156,7 @@ export class Lulu implements vscode.Disposable {
     if (this.client) return this.isRunning;
     this.setState("starting");
     const settings = readSettings();
-    const server = resolveServer(settings.serverPath, process.env.PATH);
+    const server = resolveServer(settings.serverPath, process.env.PATH, vscode.Uri.joinPath(this.extension.extensionUri, "server", "lulu").fsPath);
     if (!server.ok) return this.failed(server.message);
     const agents = checkAgents(settings.agents);
     if (!agents.ok) return this.failed(agents.message, "lulu.agents");
@@ -205,14 +211,17 @@ export class Lulu implements vscode.Disposable {
     this.client = client;
     this.clientDisposables = [
       client.onNotification("lulu/sessionChanged", (p: Notifications["lulu/sessionChanged"]) => {
+        const previous = this.tree.get(p.session.id);
         this.tree.upsert(p.session);
         this.views.onSessionChanged(p.session);
+        this.noticeEnd(previous, p.session);
       }),
       client.onNotification("lulu/sessionRemoved", (p: Notifications["lulu/sessionRemoved"]) => {
         this.tree.remove(p.id);
         this.views.onSessionRemoved(p.id);
       }),
       client.onNotification("lulu/output", (p: Notifications["lulu/output"]) => this.views.onOutput(p)),
+      client.onNotification("lulu/commentsChanged", (p: Notifications["lulu/commentsChanged"]) => this.review.onCommentsChanged(p.id)),
       client.onDidChangeState((e) => {
         if (e.newState === State.Running && e.oldState !== State.Running) {
           everRunning = true;
@@ -259,6 +268,19 @@ export class Lulu implements vscode.Disposable {
     return true;
   }
 
+  /** Tells of a session of the window's repositories that has just ended (`lulu.notifyOnEnd`). */
+  private noticeEnd(previous: SessionRow | undefined, row: SessionRow): void {
+    if (!endedNow(this.activatedAt, previous, row)) return;
+    const mode = vscode.workspace.getConfiguration("lulu").get<NotifyOnEnd>("notifyOnEnd", "all");
+    const notice = endNotice(row, mode);
+    if (!notice) return;
+    const show = notice.level === "info" ? vscode.window.showInformationMessage : vscode.window.showErrorMessage;
+    void show(notice.message, ...notice.actions).then((choice) => {
+      if (choice === OPEN) void vscode.commands.executeCommand("lulu.openSession", row.id);
+      if (choice === SHOW_CHANGES) void vscode.commands.executeCommand("lulu.showChanges", row.id);
+    });
+  }
+
   private started(): void {
     // A start-up error still on screen is out of date now: move it to the notification
     // centre (VS Code lets an extension hide toasts, not close its own).
@@ -269,6 +291,7 @@ export class Lulu implements vscode.Disposable {
     this.notRunningReason = undefined;
     this.setState("running");
     this.onDidStartEmitter.fire();
+    void this.review.started();
   }
 
   private setState(state: "starting" | "running" | "failed" | "stopped"): void {

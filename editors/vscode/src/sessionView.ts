@@ -52,6 +52,12 @@ export class SessionViews implements vscode.Disposable, vscode.WebviewPanelSeria
     this.adopt(id, name, webviewPanel);
   }
 
+  /** The session of the session view in front, if one is. */
+  activeId(): string | undefined {
+    for (const [id, p] of this.panels) if (p.isActive) return id;
+    return undefined;
+  }
+
   /** Takes a webview panel (new, or restored by VS Code after a reload) as the view of `id`. */
   private adopt(id: string, name: string, webviewPanel: vscode.WebviewPanel): void {
     const panel = new SessionPanel(this.lulu, id, name, webviewPanel, () => this.panels.delete(id));
@@ -110,6 +116,10 @@ class SessionPanel {
   /** The first page of events was asked for. */
   private opened = false;
   private repo: string | null = null;
+
+  get isActive(): boolean {
+    return this.panel.active;
+  }
 
   constructor(
     private readonly lulu: Lulu,

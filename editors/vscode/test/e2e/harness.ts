@@ -48,13 +48,15 @@ export interface WorkbenchOptions {
   workspaceTrust?: boolean;
   /** More Chromium flags (the benchmark's precise memory figures). */
   chromiumArgs?: string[];
+  /** Install this .vsix instead of LULU_VSIX. */
+  vsix?: string;
 }
 
 /** Starts code-server with the .vsix installed on a fresh fixture repo and opens it in Chromium. */
 export async function startWorkbench(opts: WorkbenchOptions): Promise<Workbench> {
   const node24 = need("LULU_NODE24");
   const entry = need("LULU_CODE_SERVER_ENTRY");
-  const vsix = need("LULU_VSIX");
+  const vsix = opts.vsix ?? need("LULU_VSIX");
   const luluBin = need("LULU_BIN");
   const artifacts = need("LULU_E2E_ARTIFACTS");
   mkdirSync(artifacts, { recursive: true });

@@ -49,6 +49,9 @@ before(async () => {
     settings: {
       "lulu.server.path": "/nonexistent/lulu",
       "lulu.maxRunning": 2,
+      // The story's many endings would cover the workbench in toasts (notify.test.ts checks
+      // them).
+      "lulu.notifyOnEnd": "none",
       // An agent whose program is not installed, as `claude` is on a new user's machine.
       "lulu.agents": { ...agentProfiles(), "not-installed": { command: ["lulu-no-such-agent", "{prompt}"], format: "text" } },
     },

@@ -29,6 +29,16 @@ describe("resolveServer", () => {
   });
   check(notExe, "", { ok: false, message: `The lulu server "${notExe}" (setting lulu.server.path) is not an executable file.` });
   check(dir, "", { ok: false, message: `The lulu server "${dir}" (setting lulu.server.path) is not an executable file.` });
+  test("the bundled server of a platform .vsix, unless lulu.server.path names another", () => {
+    const bundled = exe;
+    assert.deepEqual(resolveServer("lulu", "/nonexistent", bundled), { ok: true, path: bundled });
+    assert.deepEqual(resolveServer("", "/nonexistent", bundled), { ok: true, path: bundled });
+    assert.deepEqual(resolveServer(notExe, "", bundled), {
+      ok: false,
+      message: `The lulu server "${notExe}" (setting lulu.server.path) is not an executable file.`,
+    });
+    assert.deepEqual(resolveServer("lulu", "/nonexistent", path.join(dir, "missing")).ok, false);
+  });
 });
 
 describe("checkAgents", () => {

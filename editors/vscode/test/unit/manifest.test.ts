@@ -56,8 +56,8 @@ describe("row menus by status", () => {
   check("starting", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
   check("running", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
   const land = ["landSession", "syncSession", "pushSession", "createPullRequest"];
-  check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", ...land]);
-  check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", ...land]);
+  check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", "sendReview", ...land]);
+  check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", "sendReview", ...land]);
 });
 
 /** A row's inline buttons in the order VS Code draws them (by group order), right-aligned. */
@@ -117,6 +117,7 @@ describe("manifest contracts", () => {
       "lulu.agents",
       "lulu.defaultAgent",
       "lulu.maxRunning",
+      "lulu.notifyOnEnd",
       "lulu.server.path",
       "lulu.stateDir",
       "lulu.trace.server",
