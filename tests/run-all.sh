@@ -38,7 +38,7 @@ if ! cargo build -p lulu --locked; then
     echo "the lulu binary does not build; nothing else can run" >&2
     exit 1
 fi
-export LULU_BIN="$root/target/debug/lulu"
+export LULU_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/lulu"
 
 for part in "${parts[@]}"; do
     case "$part" in
