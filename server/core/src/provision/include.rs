@@ -428,11 +428,5 @@ fn copy_file(from: &Path, to: &Path, mode: u32) -> std::io::Result<()> {
 /// `ioctl(FICLONE)`: shares the file's extents (btrfs, XFS, bcachefs). False when the file
 /// system cannot.
 fn reflink(source: &File, destination: &File) -> bool {
-    use std::os::fd::AsRawFd;
-    // FICLONE = _IOW(0x94, 9, int)
-    const FICLONE: libc::c_ulong = 0x4004_9409;
-    // SAFETY: both descriptors are open files we own for the duration of the call; FICLONE
-    // takes the source descriptor as its argument and touches no memory of ours.
-    let result = unsafe { libc::ioctl(destination.as_raw_fd(), FICLONE as _, source.as_raw_fd()) };
-    result == 0
+    rustix::fs::ioctl_ficlone(destination, source).is_ok()
 }
