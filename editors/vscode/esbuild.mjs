@@ -48,6 +48,7 @@ if (args.has("--tests")) {
   const ctx = await esbuild.context(extension);
   await ctx.watch();
 } else {
-  rmSync("dist", { recursive: true, force: true });
+  // Only the bundle: the packaged .vsix files beside it (plain and platform) stay.
+  rmSync("dist/extension.js", { force: true });
   await esbuild.build(extension);
 }

@@ -236,6 +236,7 @@ test('a session through its whole life', { timeout: 300_000 }, async () => {
     outcome: 'exited', outputTokens: null, prompt: 'take notes [edit] [lines 3]', signal: null,
     startedAt: '<time>', worktreePath: '<tmp>/repo/.lulu/worktrees/notes-<tail1>',
     ports: [], worktreeGone: false,
+    baseBranch: 'main', ahead: 1, behind: 0, landed: null,
   });
 
   const transcript = await client.request('lulu/transcript', { id });

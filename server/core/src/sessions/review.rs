@@ -128,6 +128,8 @@ pub enum ReviewError {
     Continue(#[from] ContinueError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Lock(#[from] crate::repo_lock::RepositoryLockError),
 }
 
 impl ReviewError {
@@ -140,7 +142,7 @@ impl ReviewError {
             | ReviewError::MessageControlCharacter { .. }
             | ReviewError::PromptTooLong { .. } => ErrorKind::InvalidInput,
             ReviewError::Continue(error) => error.kind(),
-            ReviewError::Store(_) => ErrorKind::Internal,
+            ReviewError::Store(_) | ReviewError::Lock(_) => ErrorKind::Internal,
         }
     }
 }
@@ -299,6 +301,10 @@ impl Sessions {
                 return Err(ReviewError::MessageControlCharacter { character });
             }
         }
+        // One review of a repository's sessions at a time, across every process: of two at
+        // once, the second sees the first's new run and is refused as active.
+        let repo = lookup(&self.store(), id)?.repo;
+        let _one_at_a_time = crate::repo_lock::RepositoryLock::acquire(&repo)?;
         // The connection is held for database work only: continuing takes it again.
         let session = lookup(&self.store(), id)?;
         if !session.status.is_ended() {
@@ -334,20 +340,38 @@ impl Sessions {
                 length: prompt.len(),
             });
         }
-        // Continuing is a compare-and-set on the ended status: of two reviews at once, one
-        // continues and the other is refused as active, so no draft goes twice.
+        // The drafts are claimed first, with a compare-and-set on "not sent yet": of two reviews
+        // at once (two servers), one claims them and the other is refused, so no draft goes
+        // twice. Continuing is a compare-and-set on the ended status as well.
+        let claimed: Vec<String> = with_files
+            .iter()
+            .map(|(comment, _)| comment.id.clone())
+            .collect();
+        let claimed_at = Utc::now();
+        let marked = self.store().mark_sent(&session.id, &claimed, claimed_at)?;
+        if marked != claimed.len() {
+            self.store()
+                .unmark_sent(&session.id, &claimed, claimed_at)?;
+            let now = lookup(&self.store(), session.id.as_str())?;
+            if now.status.is_ended() {
+                return Err(ReviewError::NothingToSend { id: now.id });
+            }
+            return Err(ReviewError::Active {
+                id: now.id,
+                status: now.status.as_str(),
+            });
+        }
         let continued = match self.continue_session(session.id.as_str(), prompt) {
             Ok(continued) => continued,
-            Err(ContinueError::Active { id, status }) => {
-                return Err(ReviewError::Active { id, status });
+            Err(error) => {
+                self.store()
+                    .unmark_sent(&session.id, &claimed, claimed_at)?;
+                return Err(match error {
+                    ContinueError::Active { id, status } => ReviewError::Active { id, status },
+                    error => error.into(),
+                });
             }
-            Err(error) => return Err(error.into()),
         };
-        let sent: Vec<String> = with_files
-            .into_iter()
-            .map(|(comment, _)| comment.id)
-            .collect();
-        self.store().mark_sent(&session.id, &sent, Utc::now())?;
         Ok(continued)
     }
 }

@@ -197,6 +197,30 @@ impl Store {
         })
     }
 
+    /// Undoes [`Store::mark_sent`] of the same moment `at` (a review that could not continue
+    /// the session gives its drafts back).
+    pub fn unmark_sent(
+        &mut self,
+        session: &SessionId,
+        comment_ids: &[String],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let at = format_time(at);
+        self.write(|transaction| {
+            let mut unmarked = 0;
+            for comment_id in comment_ids {
+                unmarked += transaction.execute(
+                    "UPDATE comments SET sent_at = NULL WHERE session_id = ?1 AND id = ?2 AND sent_at = ?3",
+                    params![session.as_str(), comment_id, at],
+                )?;
+            }
+            if unmarked > 0 {
+                stamp(transaction, session)?;
+            }
+            Ok(unmarked)
+        })
+    }
+
     /// Sessions whose comments changed after `change_seq`, with the change that did it last.
     pub fn comments_changed_since(
         &self,

@@ -225,7 +225,14 @@ and add a test";
         &response["error"],
         json!({"code": -32010, "message": "session <id4> is still running; send the review once it has ended"}),
     );
+    // The running session's agent records its own prompt as it starts (maybe after the row
+    // reads `running`): the fourth prompt; the refused review sent nothing more.
+    let deadline = std::time::Instant::now() + crate::support::PATIENCE;
+    while received(&prompts).len() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     c.result("lulu/cancel", json!({"id": running_id}));
+    c.wait_status(&running_id, "failed");
     assert_eq!(received(&prompts).len(), 4, "nothing more was sent");
     assert_eq!(b.shutdown().code(), Some(0));
     assert_eq!(c.shutdown().code(), Some(0));
