@@ -258,8 +258,12 @@ export function sessionRow(page: Page, name: string, ...parts: string[]): Locato
 }
 
 export async function openLuluView(page: Page): Promise<void> {
+  const view = page.locator(".welcome-view-content, .customview-tree").first();
+  // The activity bar's icon toggles: a click on it while the Lulu view shows (as VS Code
+  // restores it after Reload Window) would hide it.
+  if (await view.isVisible()) return;
   await page.locator('.activitybar .action-item a[aria-label^="Lulu"], .activitybar .action-item[aria-label^="Lulu"]').first().click();
-  await page.locator(".welcome-view-content, .customview-tree").first().waitFor({ state: "visible" });
+  await view.waitFor({ state: "visible" });
 }
 
 /** The webview frame of the session view, once its transcript contains `text`. */

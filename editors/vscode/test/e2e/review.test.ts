@@ -62,8 +62,15 @@ async function addComment(page: Page, line: number, text: string): Promise<void>
   const box = page.locator(".review-widget textarea, .review-widget .monaco-editor textarea").last();
   await box.waitFor({ state: "visible" });
   await page.keyboard.type(text);
-  await page.locator(".review-widget .monaco-button", { hasText: "Add Comment" }).last().click();
-  await page.locator(".review-widget .comment-body", { hasText: text }).waitFor({ state: "visible" });
+  const add = page.locator(".review-widget .monaco-button", { hasText: "Add Comment" }).last();
+  const added = page.locator(".review-widget .comment-body", { hasText: text });
+  // Under load the widget may still be laying out when the click lands and drop it, as it would
+  // a user's: press the button again while it is still there.
+  for (let attempt = 0; attempt < 3 && !(await added.isVisible()); attempt++) {
+    if (await add.isVisible()) await add.click();
+    await added.waitFor({ state: "visible", timeout: 20_000 }).catch(() => undefined);
+  }
+  await added.waitFor({ state: "visible" });
 }
 
 async function review(): Promise<void> {
@@ -97,7 +104,14 @@ async function review(): Promise<void> {
 
   // Send Review to Agent, from the editor of the worktree's file.
   // The send button in the title of the worktree file's editor.
-  await page.locator('.editor-actions .action-label[aria-label*="Send Review to Agent"]').first().click();
+  // Right after a reload the window may still be restoring its editors and drop a click, as it
+  // would a user's: click again if the question does not come.
+  const send = page.locator('.editor-actions .action-label[aria-label*="Send Review to Agent"]').first();
+  const asked = page.locator(".quick-input-widget .quick-input-title", { hasText: "Send Review to Agent (2)" });
+  for (let attempt = 0; attempt < 3 && !(await asked.isVisible()); attempt++) {
+    await send.click();
+    await asked.waitFor({ state: "visible", timeout: 20_000 }).catch(() => undefined);
+  }
   const message = await quickInput(page, "Send Review to Agent (2)");
   await message.press("Enter");
   await page.locator(".notification-toast", { hasText: 'Lulu: sent the review (2 comments) to "rho review [edit]".' }).waitFor({ state: "visible" });
