@@ -259,10 +259,15 @@ export function sessionRow(page: Page, name: string, ...parts: string[]): Locato
 
 export async function openLuluView(page: Page): Promise<void> {
   const view = page.locator(".welcome-view-content, .customview-tree").first();
-  // The activity bar's icon toggles: a click on it while the Lulu view shows (as VS Code
-  // restores it after Reload Window) would hide it.
-  if (await view.isVisible()) return;
-  await page.locator('.activitybar .action-item a[aria-label^="Lulu"], .activitybar .action-item[aria-label^="Lulu"]').first().click();
+  const icon = page.locator('.activitybar .action-item a[aria-label^="Lulu"], .activitybar .action-item[aria-label^="Lulu"]').first();
+  // The activity bar's icon toggles: while the Lulu view shows (VS Code restores it after
+  // Reload Window) a click hides it. Hide it first then, so the second click shows and focuses
+  // it, as it does when it was hidden.
+  if (await view.isVisible()) {
+    await icon.click();
+    await view.waitFor({ state: "hidden" });
+  }
+  await icon.click();
   await view.waitFor({ state: "visible" });
 }
 
