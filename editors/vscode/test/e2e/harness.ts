@@ -260,14 +260,17 @@ export function sessionRow(page: Page, name: string, ...parts: string[]): Locato
 export async function openLuluView(page: Page): Promise<void> {
   const view = page.locator(".welcome-view-content, .customview-tree").first();
   const icon = page.locator('.activitybar .action-item a[aria-label^="Lulu"], .activitybar .action-item[aria-label^="Lulu"]').first();
-  // The activity bar's icon toggles: while the Lulu view shows (VS Code restores it after
-  // Reload Window) a click hides it. Hide it first then, so the second click shows and focuses
-  // it, as it does when it was hidden.
-  if (await view.isVisible()) {
+  // The activity bar's icon toggles: a click while the Lulu view shows (or while VS Code is still
+  // restoring it after Reload Window) hides it. Click until a click has shown it, as a user would;
+  // a click that shows the view also focuses it.
+  for (let attempt = 0; attempt < 6; attempt++) {
     await icon.click();
-    await view.waitFor({ state: "hidden" });
+    const shown = await view
+      .waitFor({ state: "visible", timeout: 10_000 })
+      .then(() => true)
+      .catch(() => false);
+    if (shown) return;
   }
-  await icon.click();
   await view.waitFor({ state: "visible" });
 }
 
