@@ -174,27 +174,20 @@ impl Store {
         })
     }
 
-    /// Marks these drafts of `session` sent at `at` (those still drafts); returns how many.
+    /// Marks these drafts of `session` sent at `at` (a draft already sent stays as it is);
+    /// returns how many it marked.
     pub fn mark_sent(
         &mut self,
         session: &SessionId,
         comment_ids: &[String],
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
-        let at = format_time(at);
-        self.write(|transaction| {
-            let mut marked = 0;
-            for comment_id in comment_ids {
-                marked += transaction.execute(
-                    "UPDATE comments SET sent_at = ?3 WHERE session_id = ?1 AND id = ?2 AND sent_at IS NULL",
-                    params![session.as_str(), comment_id, at],
-                )?;
-            }
-            if marked > 0 {
-                stamp(transaction, session)?;
-            }
-            Ok(marked)
-        })
+        self.set_sent(
+            session,
+            comment_ids,
+            at,
+            "UPDATE comments SET sent_at = ?3 WHERE session_id = ?1 AND id = ?2 AND sent_at IS NULL",
+        )
     }
 
     /// Undoes [`Store::mark_sent`] of the same moment `at` (a review that could not continue
@@ -205,19 +198,34 @@ impl Store {
         comment_ids: &[String],
         at: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        self.set_sent(
+            session,
+            comment_ids,
+            at,
+            "UPDATE comments SET sent_at = NULL WHERE session_id = ?1 AND id = ?2 AND sent_at = ?3",
+        )
+    }
+
+    /// Runs `statement` (params: session, comment id, `at`) for each comment, stamping the
+    /// session's comments as changed when any row changed; returns how many changed.
+    fn set_sent(
+        &mut self,
+        session: &SessionId,
+        comment_ids: &[String],
+        at: DateTime<Utc>,
+        statement: &str,
+    ) -> Result<usize, StoreError> {
         let at = format_time(at);
         self.write(|transaction| {
-            let mut unmarked = 0;
+            let mut changed = 0;
             for comment_id in comment_ids {
-                unmarked += transaction.execute(
-                    "UPDATE comments SET sent_at = NULL WHERE session_id = ?1 AND id = ?2 AND sent_at = ?3",
-                    params![session.as_str(), comment_id, at],
-                )?;
+                changed +=
+                    transaction.execute(statement, params![session.as_str(), comment_id, at])?;
             }
-            if unmarked > 0 {
+            if changed > 0 {
                 stamp(transaction, session)?;
             }
-            Ok(unmarked)
+            Ok(changed)
         })
     }
 
