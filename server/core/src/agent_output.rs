@@ -23,6 +23,8 @@ pub struct AgentVerdict {
     /// The agent reported an error in its own protocol (Claude `is_error`, Codex
     /// `turn.failed` / `error`), with its words.
     pub error: Option<String>,
+    /// Claude stopped itself at its cost limit (`error_max_budget_usd`).
+    pub budget_exceeded: bool,
 }
 
 /// Turns one line of agent output into an event, updating the verdict.
@@ -144,6 +146,9 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
                 .and_then(|errors| errors.iter().find_map(Value::as_str))
                 .unwrap_or("");
             let result_text = str_field(value, "result").unwrap_or(errors_text);
+            if subtype == "error_max_budget_usd" {
+                verdict.budget_exceeded = true;
+            }
             if is_error || subtype != "success" {
                 verdict.error = Some(claude_error_reason(subtype, result_text));
             }

@@ -88,6 +88,8 @@ pub enum Outcome {
     WorktreeFailed,
     AgentError,
     Interrupted,
+    /// lulu stopped the agent at its cost or time limit (or the agent stopped itself at it).
+    OverBudget,
 }
 
 impl Outcome {
@@ -100,6 +102,7 @@ impl Outcome {
             Outcome::WorktreeFailed => "worktree_failed",
             Outcome::AgentError => "agent_error",
             Outcome::Interrupted => "interrupted",
+            Outcome::OverBudget => "over_budget",
         }
     }
 }
@@ -115,6 +118,7 @@ impl FromStr for Outcome {
             "worktree_failed" => Outcome::WorktreeFailed,
             "agent_error" => Outcome::AgentError,
             "interrupted" => Outcome::Interrupted,
+            "over_budget" => Outcome::OverBudget,
             other => return Err(UnknownName(other.to_owned())),
         })
     }
@@ -181,6 +185,38 @@ impl FromStr for OutputFormat {
     }
 }
 
+/// How the agent's stdin is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum InputMode {
+    /// Closed from the start; the prompt is an argument (version 1's way).
+    #[default]
+    Closed,
+    /// The runner hosts the agent (Claude Code's `--input-format stream-json`): the prompt and
+    /// later messages are user messages on stdin, permission requests come back as
+    /// `control_request` lines and are answered with `control_response` lines.
+    StreamJson,
+}
+
+impl InputMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InputMode::Closed => "closed",
+            InputMode::StreamJson => "stream-json",
+        }
+    }
+}
+
+impl FromStr for InputMode {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "closed" => InputMode::Closed,
+            "stream-json" => InputMode::StreamJson,
+            other => return Err(UnknownName(other.to_owned())),
+        })
+    }
+}
+
 /// A stored name (status, outcome, stream, format) that this build does not know.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("unknown name {0:?}")]
@@ -225,6 +261,14 @@ pub struct Session {
     pub last_seq: i64,
     /// The store's change counter at this row's last write (the change feed's cursor).
     pub change_seq: i64,
+    /// How the runner talks to the agent (issue 12).
+    pub input: InputMode,
+    /// How long a permission request waits for an answer before it is denied; None: forever.
+    pub approval_timeout: Option<std::time::Duration>,
+    /// The cost limit in US dollars (from the agent's own reports).
+    pub max_cost_usd: Option<f64>,
+    /// The running-time limit in minutes.
+    pub max_minutes: Option<f64>,
 }
 
 /// One transcript line.

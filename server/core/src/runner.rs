@@ -18,6 +18,7 @@ use anyhow::Context;
 use chrono::Utc;
 
 use crate::{
+    agent_host::{AgentHost, Budget},
     agent_output::{AgentVerdict, parse_line},
     model::{NewEvent, Outcome, OutputFormat, Session, SessionId, Status, Stream, one_line_reason},
     process::{runner_alive, signal_group, signal_name},
@@ -241,7 +242,14 @@ impl Runner {
             .current_dir(worktree_path)
             .envs(&self.session.env)
             .env("LULU_SESSION_ID", id.as_str())
-            .stdin(Stdio::null())
+            // Issue 12: a stream-json agent is hosted through its stdin.
+            .stdin(
+                if self.session.input == crate::model::InputMode::StreamJson {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                },
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -280,13 +288,23 @@ impl Runner {
             reap_watchdog(watchdog);
             return Ok(RunEnd::AlreadyEnded);
         }
-        let outcome = self.supervise(&mut agent, process_group)?;
+        // Issue 12 hook: the host channel (prompt, approvals, messages) for stream-json agents.
+        let host = agent
+            .stdin
+            .take()
+            .map(|stdin| AgentHost::start(&self.session, stdin));
+        let outcome = self.supervise(&mut agent, process_group, host)?;
         reap_watchdog(watchdog);
         Ok(RunEnd::Done(outcome))
     }
 
     /// Reads the agent's output until it ends, handling cancellation; returns how it ended.
-    fn supervise(&mut self, agent: &mut Child, process_group: i32) -> anyhow::Result<Termination> {
+    fn supervise(
+        &mut self,
+        agent: &mut Child,
+        process_group: i32,
+        mut host: Option<AgentHost>,
+    ) -> anyhow::Result<Termination> {
         let id = self.id().clone();
         let run = self.options.run;
         let format = self.session.format;
@@ -312,9 +330,15 @@ impl Runner {
         let mut exit_status: Option<ExitStatus> = None;
         let mut group_killed_at: Option<Instant> = None;
         let mut pipes_open = true;
+        // Issue 12: limits stop the agent as a cancel does.
+        let budget = Budget::new(&self.session);
+        let mut over_budget: Option<String> = None;
 
         loop {
-            match lines.recv_timeout(FLUSH_INTERVAL) {
+            let wait = host.as_ref().map_or(FLUSH_INTERVAL, |host| {
+                host.poll_interval().min(FLUSH_INTERVAL)
+            });
+            match lines.recv_timeout(wait) {
                 Ok((stream, bytes)) => {
                     let text = String::from_utf8_lossy(&bytes);
                     let line = text.strip_suffix('\n').unwrap_or(&text);
@@ -326,6 +350,11 @@ impl Runner {
                         batch_started = Instant::now();
                     }
                     batch_bytes += bytes.len();
+                    if let Some(host) = host.as_mut()
+                        && stream == Stream::Stdout
+                    {
+                        host.observe(&mut self.store, line)?;
+                    }
                     batch.push(parse_line(format, stream, line, Utc::now(), &mut verdict));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -360,6 +389,27 @@ impl Runner {
                 // still ours.
                 signal_group(process_group, libc::SIGKILL).ok();
                 group_killed_at = Some(Instant::now());
+            }
+
+            if let Some(host) = host.as_mut()
+                && exit_status.is_none()
+            {
+                host.tick(&mut self.store)?;
+            }
+            if exit_status.is_none()
+                && cancel_started.is_none()
+                && let Some(reason) = budget.exceeded(&verdict.report)
+            {
+                self.store.append_events(
+                    &id,
+                    &[NewEvent::lulu(
+                        "status",
+                        format!("{reason}: sent SIGTERM to the agent's process group"),
+                    )],
+                )?;
+                signal_group(process_group, libc::SIGTERM).ok();
+                cancel_started = Some(Instant::now());
+                over_budget = Some(reason);
             }
 
             if exit_status.is_none() && last_cancel_check.elapsed() >= CANCEL_POLL {
@@ -409,13 +459,20 @@ impl Runner {
                 reader.join().ok();
             }
         }
+        drop(host);
         let status = exit_status.expect("the loop ends only after the agent exited");
+        let over_budget = over_budget.or_else(|| {
+            verdict
+                .budget_exceeded
+                .then(|| budget.cost_reason(verdict.report.cost_usd))
+        });
         Ok(judge(
             format,
             status,
             cancel_started.is_some(),
             &verdict,
             last_stderr.as_deref(),
+            over_budget.as_deref(),
         ))
     }
 }
@@ -481,9 +538,19 @@ fn judge(
     cancelled: bool,
     verdict: &AgentVerdict,
     last_stderr: Option<&str>,
+    over_budget: Option<&str>,
 ) -> Termination {
     let exit_code = status.code();
     let signal = status.signal();
+    if let Some(reason) = over_budget {
+        return failed(
+            Outcome::OverBudget,
+            exit_code,
+            signal,
+            reason,
+            reason.to_owned(),
+        );
+    }
     if cancelled {
         return cancelled_termination(exit_code, signal);
     }

@@ -21,6 +21,10 @@ pub enum ErrorKind {
     BadBaseRef,
     InvalidInput,
     Internal,
+    /// The session is not running (issue 12: `lulu/send`).
+    NotRunning,
+    /// The session's agent cannot take this (messages, approvals).
+    AgentCannotTake,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +78,8 @@ pub enum SpawnError {
     AgentNotInstalled { name: String, program: String },
     #[error(transparent)]
     BaseRef(#[from] worktree::ResolveCommitError),
+    #[error("{field} must be a number above 0, not {value}")]
+    BadLimit { field: &'static str, value: f64 },
     #[error(transparent)]
     Open(#[from] store::OpenError),
     #[error(transparent)]
@@ -85,7 +91,9 @@ pub enum SpawnError {
 impl SpawnError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SpawnError::EmptyPrompt | SpawnError::EmptyName => ErrorKind::InvalidInput,
+            SpawnError::EmptyPrompt | SpawnError::EmptyName | SpawnError::BadLimit { .. } => {
+                ErrorKind::InvalidInput
+            }
             SpawnError::Repository(_) => ErrorKind::BadRepository,
             SpawnError::UnknownAgent { .. } | SpawnError::AgentNotInstalled { .. } => {
                 ErrorKind::UnknownAgent

@@ -4,12 +4,14 @@
 //! Every method is synchronous (SQLite, gix, process launch) and opens its own database
 //! connection, so a `Sessions` is `Send + Sync` and cheap to share.
 
+mod approvals;
 mod errors;
 mod lifecycle;
 mod reconcile;
 mod remove;
 mod spawn;
 
+pub use approvals::*;
 pub use errors::*;
 pub use reconcile::*;
 pub use remove::*;
@@ -45,6 +47,8 @@ pub struct AgentInfo {
     pub command: Vec<String>,
     pub format: &'static str,
     pub available: bool,
+    /// Whether the agent can ask for approvals and take messages (`input: stream-json`).
+    pub input: &'static str,
 }
 
 pub struct Sessions {
@@ -139,6 +143,7 @@ impl Sessions {
                 command: profile.command.clone(),
                 format: profile.format.as_str(),
                 available: find_program(&profile.command[0], &profile.env).is_some(),
+                input: profile.input.as_str(),
             })
             .collect()
     }

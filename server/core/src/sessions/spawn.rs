@@ -23,6 +23,10 @@ pub struct SpawnRequest {
     pub base_ref: Option<String>,
     /// Any path inside the repository.
     pub repo: PathBuf,
+    /// Cost limit in US dollars; the profile's when None.
+    pub max_cost_usd: Option<f64>,
+    /// Time limit in minutes; the profile's when None.
+    pub max_minutes: Option<f64>,
 }
 
 impl Sessions {
@@ -59,6 +63,9 @@ impl Sessions {
             .filter(|base| !base.is_empty())
             .unwrap_or_else(|| "HEAD".to_owned());
         let base_commit = worktree::resolve_commit(&repo, &base_ref)?;
+        let limits = session_limits(profile, request.max_cost_usd, request.max_minutes)?;
+        let mut command = profile.argv(&prompt);
+        command.extend(profile.budget_arguments(limits.max_cost_usd));
 
         let now = Utc::now();
         let id = SessionId::new();
@@ -74,12 +81,13 @@ impl Sessions {
             repo,
             prompt: prompt.clone(),
             agent: agent_name,
-            command: profile.argv(&prompt),
+            command,
             format: profile.format,
             env: profile.env.clone(),
             base_ref,
             base_commit,
             max_running: self.settings.max_running,
+            limits,
         })?;
         let launch = RunnerLaunch {
             state_dir: self.settings.state_dir.clone(),
@@ -129,6 +137,26 @@ impl Sessions {
         let path = self.settings.worktree_root(repo).join(&folder);
         (path, format!("lulu/{folder}"))
     }
+}
+
+/// The host channel and limits of a new session: the request's limits, else the profile's.
+fn session_limits(
+    profile: &crate::config::AgentProfile,
+    max_cost_usd: Option<f64>,
+    max_minutes: Option<f64>,
+) -> Result<store::SessionLimits, SpawnError> {
+    let check = |field: &'static str, value: Option<f64>| match value {
+        Some(value) if !value.is_finite() || value <= 0.0 => {
+            Err(SpawnError::BadLimit { field, value })
+        }
+        other => Ok(other),
+    };
+    Ok(store::SessionLimits {
+        input: profile.input,
+        approval_timeout: profile.approval_timeout,
+        max_cost_usd: check("maxCostUsd", max_cost_usd)?.or(profile.max_cost_usd),
+        max_minutes: check("maxMinutes", max_minutes)?.or(profile.max_minutes),
+    })
 }
 
 /// A human name from a prompt: its first line, at most about 60 characters, cut at a word.

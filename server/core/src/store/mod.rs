@@ -6,11 +6,13 @@
 //! bumps a global change counter and stamps the row with it, which is the change feed readers
 //! poll (`changed_since`, `removed_since`).
 
+mod approvals;
 mod events;
 mod runs;
 mod schema;
 mod sessions;
 
+pub use approvals::*;
 use events::append_events_in;
 pub use runs::*;
 use schema::{MIGRATIONS, SCHEMA_VERSION};
