@@ -31,6 +31,7 @@ use lulu_core::{
 };
 
 use crate::protocol::{
+    Approval, ApprovalRequested, ApprovalRequestedParams, ApprovalResolved, ApprovalResolvedParams,
     Output, OutputParams, SessionChanged, SessionChangedParams, SessionRemoved,
     SessionRemovedParams, SessionRow, TranscriptEvent,
 };
@@ -239,6 +240,8 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
         }
     };
     let mut removed_cursor = cursor;
+    // Issue 12: approvals pending now are announced to the new client, then every change.
+    let mut approval_cursor = announce_pending_approvals(&shared).await;
     let mut sent: HashMap<SessionId, Sent> = HashMap::new();
     // Activity-only changes held back until their second is up: the newest row of each.
     let mut held: HashMap<SessionId, SessionRow> = HashMap::new();
@@ -257,16 +260,17 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
         let polled = with_store(&shared.store, move |store| {
             let now_version = store.data_version()?;
             if now_version == known_version && !more {
-                return Ok((now_version, Vec::new(), Vec::new()));
+                return Ok((now_version, Vec::new(), Vec::new(), Vec::new()));
             }
             Ok((
                 now_version,
                 store.changed_since(cursor, CHANGES_BATCH)?,
                 store.removed_since(removed_cursor)?,
+                store.approvals_changed_since(approval_cursor, CHANGES_BATCH)?,
             ))
         })
         .await;
-        let (now_version, changed, removed) = match polled {
+        let (now_version, changed, removed, approvals) = match polled {
             Ok(polled) => polled,
             Err(error) => {
                 // The cursors stay where they were: nothing is skipped, the next poll retries.
@@ -279,7 +283,13 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
             }
         };
         version = now_version;
-        more = changed.len() >= CHANGES_BATCH;
+        more = changed.len() >= CHANGES_BATCH || approvals.len() >= CHANGES_BATCH;
+
+        // Approvals first: a request is what a person waits for.
+        for (approval, repo) in approvals {
+            approval_cursor = approval_cursor.max(approval.change_seq);
+            send_approval(&shared, &approval, &repo).await;
+        }
 
         for session in changed {
             cursor = cursor.max(session.change_seq);
@@ -340,6 +350,67 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
             if let Some(row) = held.remove(&id) {
                 send_changed(&shared, &mut sent, id, row).await;
             }
+        }
+    }
+}
+
+/// Sends `lulu/approvalRequested` for every pending approval in scope; returns the approval
+/// cursor to go on from.
+async fn announce_pending_approvals(shared: &Arc<Shared>) -> i64 {
+    loop {
+        let read = with_store(&shared.store, |store| {
+            Ok((
+                store.approval_change_seq()?,
+                store.pending_approvals_with_repo()?,
+            ))
+        })
+        .await;
+        match read {
+            Ok((cursor, pending)) => {
+                for (approval, repo) in pending {
+                    send_approval(shared, &approval, &repo).await;
+                }
+                return cursor;
+            }
+            Err(error) => {
+                tracing::error!(
+                    "the change feed cannot read approvals, retrying in a second: {error}: {error:?}"
+                );
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+}
+
+/// `lulu/approvalRequested` for a pending approval, `lulu/approvalResolved` for a resolved one,
+/// when its session's repository is in this client's scope.
+async fn send_approval(
+    shared: &Shared,
+    approval: &lulu_core::store::Approval,
+    repo: &std::path::Path,
+) {
+    if !shared
+        .scope
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .covers(repo)
+    {
+        return;
+    }
+    match ApprovalResolvedParams::of(approval) {
+        Some(resolved) => {
+            shared
+                .client
+                .send_notification::<ApprovalResolved>(resolved)
+                .await;
+        }
+        None => {
+            shared
+                .client
+                .send_notification::<ApprovalRequested>(ApprovalRequestedParams {
+                    approval: Approval::from(approval),
+                })
+                .await;
         }
     }
 }

@@ -71,15 +71,15 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
     let mut agents = BTreeMap::new();
     agents.insert(
         "demo".to_owned(),
-        AgentProfile {
-            name: "demo".to_owned(),
-            command: vec![
+        AgentProfile::new(
+            "demo",
+            vec![
                 agent_path.to_string_lossy().into_owned(),
                 lulu_core::config::PROMPT_PLACEHOLDER.to_owned(),
             ],
-            format: OutputFormat::Text,
-            env: BTreeMap::new(),
-        },
+            OutputFormat::Text,
+            BTreeMap::new(),
+        ),
     );
     let settings = Settings::resolve(SettingsOverrides {
         state_dir: Some(state_dir.clone()),
@@ -103,6 +103,8 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
             agent: None,
             base_ref: None,
             repo: repo.clone(),
+            max_cost_usd: None,
+            max_minutes: None,
         })?;
     }
 

@@ -11,9 +11,11 @@ use tower_lsp_server::{
     ls_types::InitializeParams,
 };
 
+mod approvals;
+
 use super::{Backend, Core, ServeOptions, feed::Feed};
 use lulu_core::{
-    config::{AgentProfile, Settings, SettingsOverrides},
+    config::{AgentProfile, Settings, SettingsOverrides, parse_approval_timeout},
     model::{OutputFormat, SessionId},
     sessions::{ErrorKind, RemoveOptions, Sessions, SpawnRequest},
     store::ListQuery,
@@ -39,6 +41,9 @@ pub(super) const REGISTERED: &[&str] = &[
     method::REMOVE,
     method::DIFF,
     method::AGENTS,
+    method::APPROVALS,
+    method::APPROVE,
+    method::SEND,
 ];
 
 pub(super) fn register(builder: LspServiceBuilder<Backend>) -> LspServiceBuilder<Backend> {
@@ -54,12 +59,15 @@ pub(super) fn register(builder: LspServiceBuilder<Backend>) -> LspServiceBuilder
         .custom_method(method::REMOVE, Backend::remove)
         .custom_method(method::DIFF, Backend::diff)
         .custom_method(method::AGENTS, Backend::agents)
+        .custom_method(method::APPROVALS, Backend::approvals)
+        .custom_method(method::APPROVE, Backend::approve)
+        .custom_method(method::SEND, Backend::send)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fn error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
+pub(super) fn error(code: i64, message: impl Into<String>, data: Option<Value>) -> RpcError {
     RpcError {
         code: ErrorCode::from(code),
         message: message.into().into(),
@@ -71,7 +79,7 @@ pub(super) fn invalid_request(message: impl Into<String>) -> RpcError {
     error(code::INVALID_REQUEST, message, None)
 }
 
-fn invalid_params(message: impl Into<String>) -> RpcError {
+pub(super) fn invalid_params(message: impl Into<String>) -> RpcError {
     error(code::INVALID_PARAMS, message, None)
 }
 
@@ -89,11 +97,13 @@ fn kind_code(kind: ErrorKind) -> i64 {
         ErrorKind::BadBaseRef => code::BAD_BASE_REF,
         ErrorKind::InvalidInput => code::INVALID_PARAMS,
         ErrorKind::Internal => code::INTERNAL_ERROR,
+        ErrorKind::NotRunning => code::NOT_RUNNING,
+        ErrorKind::AgentCannotTake => code::AGENT_CANNOT_TAKE,
     }
 }
 
 /// An operation's error: its kind's code, its sentence, and the causes behind it in `data`.
-fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'static)) -> RpcError {
+pub(super) fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'static)) -> RpcError {
     let mut causes = Vec::new();
     let mut source = failure.source();
     while let Some(cause) = source {
@@ -118,7 +128,7 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
+pub(super) fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
     if !params.is_object() {
         return Err(invalid_params(format!(
             "invalid params for {method}: params must be an object, not {}",
@@ -129,7 +139,7 @@ fn parse<T: DeserializeOwned>(method: &str, params: Value) -> RpcResult<T> {
 }
 
 /// Runs core work on the blocking pool; a panic there is an internal error, not a dead server.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     method: &str,
     work: impl FnOnce() -> T + Send + 'static,
 ) -> RpcResult<T> {
@@ -146,7 +156,7 @@ async fn blocking<T: Send + 'static>(
 /// Ids longer than this are no id lulu makes (a UUID is 36 characters).
 const ID_MAX_CHARS: usize = 64;
 
-fn check_id(id: &str) -> RpcResult<()> {
+pub(super) fn check_id(id: &str) -> RpcResult<()> {
     if id.is_empty() {
         return Err(invalid_params("`id` is empty"));
     }
@@ -278,15 +288,42 @@ fn overrides_from(
                 "`{field}.command` must name a program: a non-empty list whose first item is not empty"
             )));
         }
-        overrides.agents.insert(
-            name.clone(),
-            AgentProfile {
-                name,
-                command: profile.command,
-                format,
-                env: profile.env.unwrap_or_default(),
-            },
+        let mut agent = AgentProfile::new(
+            &name,
+            profile.command,
+            format,
+            profile.env.unwrap_or_default(),
         );
+        if let Some(input) = profile.input {
+            agent.input = input.parse().map_err(|_| {
+                invalid_params(format!(
+                    "`{field}.input` is {input:?}; expected \"stream-json\" or \"closed\""
+                ))
+            })?;
+        }
+        if let Some(timeout) = profile.approval_timeout {
+            let text = match &timeout {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            agent.approval_timeout = parse_approval_timeout(&text).map_err(|message| {
+                invalid_params(format!("`{field}.approvalTimeout`: {message}"))
+            })?;
+        }
+        for (limit, value, target) in [
+            ("maxCostUsd", profile.max_cost_usd, &mut agent.max_cost_usd),
+            ("maxMinutes", profile.max_minutes, &mut agent.max_minutes),
+        ] {
+            if let Some(value) = value {
+                if !value.is_finite() || value <= 0.0 {
+                    return Err(invalid_params(format!(
+                        "`{field}.{limit}` must be a number above 0, not {value}"
+                    )));
+                }
+                *target = Some(value);
+            }
+        }
+        overrides.agents.insert(name, agent);
     }
     Ok(overrides)
 }
@@ -413,6 +450,8 @@ impl Backend {
             agent: params.agent,
             base_ref: params.base_ref,
             repo,
+            max_cost_usd: params.max_cost_usd,
+            max_minutes: params.max_minutes,
         };
         let sessions = core.sessions.clone();
         let session = blocking(method::SPAWN, move || sessions.spawn(request))
@@ -478,10 +517,22 @@ impl Backend {
         let core = self.core()?;
         after_first_reconciliation(&core).await;
         let sessions = core.sessions.clone();
-        let session = blocking(method::SESSION, move || sessions.session(&params.id))
-            .await?
-            .map_err(|error| op_error(error.kind(), &error))?;
-        Ok(SessionDetail::from(&session))
+        let (session, pending) = blocking(method::SESSION, move || {
+            let session = sessions.session(&params.id)?;
+            let pending =
+                sessions
+                    .approvals(Some(session.id.as_str()))
+                    .map_err(|error| match error {
+                        lulu_core::sessions::ApprovalsError::Lookup(error) => error,
+                        lulu_core::sessions::ApprovalsError::Store(error) => error.into(),
+                    })?;
+            Ok::<_, lulu_core::sessions::LookupError>((session, pending))
+        })
+        .await?
+        .map_err(|error| op_error(error.kind(), &error))?;
+        let mut detail = SessionDetail::from(&session);
+        detail.pending_approvals = pending.iter().map(protocol::Approval::from).collect();
+        Ok(detail)
     }
 
     pub(super) async fn transcript(&self, params: Value) -> RpcResult<TranscriptResult> {
@@ -618,6 +669,7 @@ impl Backend {
                     command: agent.command,
                     format: agent.format.to_owned(),
                     available: agent.available,
+                    input: agent.input.to_owned(),
                 })
                 .collect(),
             default_agent,

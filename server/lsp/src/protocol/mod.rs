@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use lulu_core::model::{Event, Session};
 
+mod approvals;
+pub use approvals::*;
+
 /// The protocol version announced in `capabilities.experimental.lulu.protocolVersion`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -28,6 +31,9 @@ pub const REQUEST_METHODS: &[&str] = &[
     method::REMOVE,
     method::DIFF,
     method::AGENTS,
+    method::APPROVALS,
+    method::APPROVE,
+    method::SEND,
 ];
 
 /// The LSP lifecycle messages `lulu serve` handles.
@@ -38,6 +44,8 @@ pub const NOTIFICATION_METHODS: &[&str] = &[
     method::SESSION_CHANGED,
     method::SESSION_REMOVED,
     method::OUTPUT,
+    method::APPROVAL_REQUESTED,
+    method::APPROVAL_RESOLVED,
 ];
 
 /// Method names.
@@ -56,6 +64,11 @@ pub mod method {
     pub const SESSION_CHANGED: &str = "lulu/sessionChanged";
     pub const SESSION_REMOVED: &str = "lulu/sessionRemoved";
     pub const OUTPUT: &str = "lulu/output";
+    pub const APPROVALS: &str = "lulu/approvals";
+    pub const APPROVE: &str = "lulu/approve";
+    pub const SEND: &str = "lulu/send";
+    pub const APPROVAL_REQUESTED: &str = "lulu/approvalRequested";
+    pub const APPROVAL_RESOLVED: &str = "lulu/approvalResolved";
 }
 
 /// JSON-RPC and lulu error codes (docs/protocol.md, "Errors").
@@ -72,6 +85,8 @@ pub mod code {
     pub const BAD_REPOSITORY: i64 = -32012;
     pub const UNKNOWN_AGENT: i64 = -32013;
     pub const BAD_BASE_REF: i64 = -32014;
+    pub const NOT_RUNNING: i64 = -32019;
+    pub const AGENT_CANNOT_TAKE: i64 = -32020;
 
     /// Every code the server sends.
     pub const ALL: &[i64] = &[
@@ -87,6 +102,8 @@ pub mod code {
         BAD_REPOSITORY,
         UNKNOWN_AGENT,
         BAD_BASE_REF,
+        NOT_RUNNING,
+        AGENT_CANNOT_TAKE,
     ];
 }
 
@@ -176,6 +193,10 @@ pub struct SessionDetail {
     pub cost_usd: Option<f64>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
+    /// Open permission requests, oldest first (filled in by the handler).
+    pub pending_approvals: Vec<Approval>,
+    pub max_cost_usd: Option<f64>,
+    pub max_minutes: Option<f64>,
 }
 
 impl From<&Session> for SessionDetail {
@@ -198,6 +219,9 @@ impl From<&Session> for SessionDetail {
             cost_usd: session.cost_usd,
             input_tokens: session.input_tokens,
             output_tokens: session.output_tokens,
+            pending_approvals: Vec::new(),
+            max_cost_usd: session.max_cost_usd,
+            max_minutes: session.max_minutes,
         }
     }
 }
@@ -256,6 +280,16 @@ pub struct AgentProfileParams {
     pub format: String,
     #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
+    /// `"stream-json"`: the runner hosts the agent (approvals, messages).
+    #[serde(default)]
+    pub input: Option<String>,
+    /// Seconds, or a text such as `"30m"` or `"none"`.
+    #[serde(default)]
+    pub approval_timeout: Option<Value>,
+    #[serde(default)]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default)]
+    pub max_minutes: Option<f64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,6 +307,10 @@ pub struct SpawnParams {
     pub base_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_minutes: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -382,6 +420,8 @@ pub struct AgentInfo {
     pub command: Vec<String>,
     pub format: String,
     pub available: bool,
+    /// `"stream-json"` when the agent can ask for approvals and take messages, else `"closed"`.
+    pub input: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -547,6 +587,10 @@ mod tests {
             max_running: 6,
             last_seq: 0,
             change_seq: 1,
+            input: lulu_core::model::InputMode::StreamJson,
+            approval_timeout: None,
+            max_cost_usd: Some(2.5),
+            max_minutes: None,
         }
     }
 
@@ -574,7 +618,8 @@ mod tests {
                    "branch": "lulu/x", "baseCommit": "abc", "startedAt": "2026-01-02T03:04:05.678Z",
                    "endedAt": null, "outcome": "exited", "exitCode": 1, "signal": null,
                    "failureDetail": "exit code 1\nmore", "agentSessionId": null, "costUsd": 0.5,
-                   "inputTokens": null, "outputTokens": 3}),
+                   "inputTokens": null, "outputTokens": 3, "pendingApprovals": [],
+                   "maxCostUsd": 2.5, "maxMinutes": null}),
         );
         // A running session never shows a failure reason, whatever the row holds.
         s.status = Status::Running;

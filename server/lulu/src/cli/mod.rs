@@ -24,6 +24,8 @@ use lulu_lsp::protocol;
 
 use crate::render::{self, ListStyle};
 
+mod approvals;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "lulu",
@@ -72,6 +74,36 @@ pub enum CliCommand {
         /// Print the new session as JSON (a SessionRow).
         #[arg(long)]
         json: bool,
+        /// Stop the session once the agent reports spending more than this (US dollars).
+        #[arg(long = "max-cost", value_name = "USD")]
+        max_cost_usd: Option<f64>,
+        /// Stop the session after this many minutes of running.
+        #[arg(long, value_name = "N")]
+        max_minutes: Option<f64>,
+    },
+    /// Pending permission requests of running agents, oldest first.
+    Approvals {
+        /// Only this session's.
+        id: Option<String>,
+        /// Print `{ approvals: Approval[] }` as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer a permission request: allow it (default) or deny it.
+    Approve {
+        /// The approval id (from `lulu approvals`).
+        approval_id: String,
+        #[arg(long)]
+        deny: bool,
+        /// Words for the agent (with --deny: why).
+        #[arg(long, short = 'm', value_name = "MSG")]
+        message: Option<String>,
+    },
+    /// Send a message to a running agent; it takes it after what it is doing now.
+    Send {
+        id: String,
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
     },
     /// The session list: newest first, status, name, failure reason, age.
     #[command(alias = "list")]
@@ -215,6 +247,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             name,
             repo,
             json,
+            max_cost_usd,
+            max_minutes,
         } => {
             let sessions = sessions(&cli.global)?;
             let repo = match repo {
@@ -227,6 +261,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 agent,
                 base_ref,
                 repo,
+                max_cost_usd,
+                max_minutes,
             })?;
             if json {
                 write_json(&mut out, &protocol::SessionRow::from(&session))?;
@@ -274,7 +310,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             reconcile_sessions(&sessions);
             let session = sessions.session(&id)?;
             if json {
-                write_json(&mut out, &protocol::SessionDetail::from(&session))?;
+                let mut detail = protocol::SessionDetail::from(&session);
+                detail.pending_approvals = sessions
+                    .approvals(Some(session.id.as_str()))?
+                    .iter()
+                    .map(protocol::Approval::from)
+                    .collect();
+                write_json(&mut out, &detail)?;
             } else {
                 write!(out, "{}", render::session_detail(&session, Utc::now()))?;
             }
@@ -415,13 +457,35 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 writeln!(out, "nothing to reconcile")?;
             }
         }
+        CliCommand::Approvals { id, json } => {
+            let sessions = sessions(&cli.global)?;
+            reconcile_sessions(&sessions);
+            approvals::list(&sessions, id.as_deref(), json, &mut out)?;
+        }
+        CliCommand::Approve {
+            approval_id,
+            deny,
+            message,
+        } => {
+            let sessions = sessions(&cli.global)?;
+            let answer = lulu_core::sessions::ApprovalAnswer {
+                approval_id,
+                allow: !deny,
+                message,
+            };
+            approvals::approve(&sessions, answer, &mut out)?;
+        }
+        CliCommand::Send { id, text } => {
+            let sessions = sessions(&cli.global)?;
+            approvals::send(&sessions, &id, &text.join(" "), &mut out)?;
+        }
         CliCommand::Agents => {
             let sessions = sessions(&cli.global)?;
             let default = &sessions.settings().default_agent;
             for agent in sessions.agents() {
                 writeln!(
                     out,
-                    "{}{:<10} {:<20} {:<14} {}",
+                    "{}{:<10} {:<20} {:<14} {:<16} {}",
                     if &agent.name == default { "* " } else { "  " },
                     agent.name,
                     agent.format,
@@ -429,6 +493,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                         "available"
                     } else {
                         "not on PATH"
+                    },
+                    if agent.input == "stream-json" {
+                        "approvals, send"
+                    } else {
+                        "no approvals"
                     },
                     lulu_core::runner::shell_words(&agent.command)
                 )?;
