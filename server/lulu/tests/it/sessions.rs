@@ -287,7 +287,8 @@ fn claude_success() {
             signal: None,
             reason: None,
             transcript: &[
-                "running claude -p 'Add a flag'",
+                // Issue 12: the built-in profile hosts Claude; the prompt goes on stdin.
+                "running claude -p --input-format stream-json",
                 "Claude session",
                 "I will work on: Add a flag",
                 "→ Bash: ls",
