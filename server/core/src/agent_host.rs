@@ -109,16 +109,18 @@ impl AgentHost {
         }
     }
 
-    /// Delivers answers and queued messages, and denies requests past their timeout.
-    pub fn tick(&mut self, store: &mut Store) -> Result<(), StoreError> {
+    /// Delivers answers and queued messages, and denies requests past their timeout. Returns
+    /// the transcript events that say so, for the runner to write in order with the output.
+    pub fn tick(&mut self, store: &mut Store) -> Result<Vec<NewEvent>, StoreError> {
         self.deny_timed_out(store)?;
         let version = store.data_version()?;
         if self.data_version == Some(version) {
-            return Ok(());
+            return Ok(Vec::new());
         }
         self.data_version = Some(version);
-        self.deliver_answers(store)?;
-        self.deliver_messages(store)
+        let events = self.deliver_answers(store)?;
+        self.deliver_messages(store)?;
+        Ok(events)
     }
 
     fn on_control_request(&mut self, store: &mut Store, value: &Value) -> Result<(), StoreError> {
@@ -209,15 +211,16 @@ impl AgentHost {
         Ok(())
     }
 
-    fn deliver_answers(&mut self, store: &mut Store) -> Result<(), StoreError> {
+    fn deliver_answers(&mut self, store: &mut Store) -> Result<Vec<NewEvent>, StoreError> {
+        let mut events = Vec::new();
         for approval in store.approvals_to_deliver(&self.id, self.run)? {
             self.write_json(&control_response(&approval));
             store.mark_approval_delivered(&approval.id)?;
             self.waiting
                 .retain(|waiting| waiting.approval_id != approval.id);
-            store.append_events(&self.id, &[answer_event(&approval)])?;
+            events.push(answer_event(&approval));
         }
-        Ok(())
+        Ok(events)
     }
 
     fn deliver_messages(&mut self, store: &mut Store) -> Result<(), StoreError> {

@@ -109,6 +109,35 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
             ("system".to_owned(), format!("system: {subtype}"))
         }
         "assistant" => render_claude_content(value, "assistant"),
+        // The host channel (issue 12): a permission request, and the answer Claude echoes.
+        "control_request" => {
+            let request = value.get("request").cloned().unwrap_or(Value::Null);
+            match str_field(&request, "subtype") {
+                Some("can_use_tool") => {
+                    let tool = str_field(&request, "tool_name").unwrap_or("tool");
+                    let input = request.get("input").cloned().unwrap_or(Value::Null);
+                    let summary = crate::agent_host::summarize(tool, &input);
+                    (
+                        "permission".to_owned(),
+                        format!("asks permission: {summary}"),
+                    )
+                }
+                other => (
+                    "control".to_owned(),
+                    format!("control request: {}", other.unwrap_or("?")),
+                ),
+            }
+        }
+        "control_response" => {
+            let behavior = value
+                .pointer("/response/response/behavior")
+                .and_then(Value::as_str)
+                .unwrap_or("answered");
+            (
+                "control".to_owned(),
+                format!("permission answer: {behavior}"),
+            )
+        }
         "user" => render_claude_content(value, "user"),
         "result" => {
             verdict.saw_result = true;

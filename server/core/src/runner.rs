@@ -394,7 +394,11 @@ impl Runner {
             if let Some(host) = host.as_mut()
                 && exit_status.is_none()
             {
-                host.tick(&mut self.store)?;
+                let said = host.tick(&mut self.store)?;
+                if batch.is_empty() && !said.is_empty() {
+                    batch_started = Instant::now();
+                }
+                batch.extend(said);
             }
             if exit_status.is_none()
                 && cancel_started.is_none()
