@@ -412,7 +412,13 @@ impl Budget {
     pub fn cost_reason(&self, cost: Option<f64>) -> String {
         let limit = self
             .max_cost_usd
-            .map(|limit| format!(" of ${limit:.2}"))
+            .map(|limit| {
+                if limit >= 0.01 {
+                    format!(" of ${limit:.2}")
+                } else {
+                    format!(" of ${limit}")
+                }
+            })
             .unwrap_or_default();
         let spent = cost
             .map(|cost| format!(" (spent ${cost:.4})"))
