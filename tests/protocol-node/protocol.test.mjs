@@ -234,6 +234,7 @@ test('a session through its whole life', { timeout: 300_000 }, async () => {
     costUsd: null, endedAt: '<time>', exitCode: 0, failureDetail: null, inputTokens: null,
     outcome: 'exited', outputTokens: null, prompt: 'take notes [edit] [lines 3]', signal: null,
     startedAt: '<time>', worktreePath: '<tmp>/repo/.lulu/worktrees/notes-<tail1>',
+    pendingApprovals: [], maxCostUsd: null, maxMinutes: null,
   });
 
   const transcript = await client.request('lulu/transcript', { id });

@@ -141,8 +141,9 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
                     "repos": ["<tmp>/repo"],
                     "methods": ["lulu/spawn", "lulu/list", "lulu/session", "lulu/transcript",
                         "lulu/watch", "lulu/unwatch", "lulu/cancel", "lulu/continue", "lulu/remove",
-                        "lulu/diff", "lulu/agents"],
-                    "notifications": ["lulu/sessionChanged", "lulu/sessionRemoved", "lulu/output"],
+                        "lulu/diff", "lulu/agents", "lulu/approvals", "lulu/approve", "lulu/send"],
+                    "notifications": ["lulu/sessionChanged", "lulu/sessionRemoved", "lulu/output",
+                        "lulu/approvalRequested", "lulu/approvalResolved"],
                 }}},
                 "serverInfo": {"name": "lulu", "version": env!("CARGO_PKG_VERSION")},
             }),
@@ -269,10 +270,10 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
         ok(
             30,
             json!({"defaultAgent": "text", "agents": [
-                {"name": "claude", "command": ["<tmp-fixtures>/agents/fake-claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose"], "format": "claude-stream-json", "available": true},
-                {"name": "codex", "command": ["<tmp-fixtures>/agents/fake-codex", "exec", "--json", "{prompt}"], "format": "codex-json", "available": true},
-                {"name": "missing", "command": ["lulu-no-such-program"], "format": "text", "available": false},
-                {"name": "text", "command": ["<tmp-fixtures>/agents/fake-text", "{prompt}"], "format": "text", "available": true},
+                {"name": "claude", "command": ["<tmp-fixtures>/agents/fake-claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose"], "format": "claude-stream-json", "available": true, "input": "closed"},
+                {"name": "codex", "command": ["<tmp-fixtures>/agents/fake-codex", "exec", "--json", "{prompt}"], "format": "codex-json", "available": true, "input": "closed"},
+                {"name": "missing", "command": ["lulu-no-such-program"], "format": "text", "available": false, "input": "closed"},
+                {"name": "text", "command": ["<tmp-fixtures>/agents/fake-text", "{prompt}"], "format": "text", "available": true, "input": "closed"},
             ]}),
         )
         .to_string()
@@ -509,7 +510,8 @@ fn a_session_through_its_whole_life() {
                "branch": "lulu/notes-<tail1>", "baseCommit": "<commit>",
                "startedAt": "<time>", "endedAt": "<time>", "outcome": "exited",
                "exitCode": 0, "signal": null, "failureDetail": null, "agentSessionId": null,
-               "costUsd": null, "inputTokens": null, "outputTokens": null}),
+               "costUsd": null, "inputTokens": null, "outputTokens": null,
+               "pendingApprovals": [], "maxCostUsd": null, "maxMinutes": null}),
     );
     let all = server.result("lulu/transcript", json!({"id": id}));
     check(
