@@ -21,6 +21,7 @@ describe("config", function()
       state_dir = "/tmp/s",
       list = { height = 5 },
       keymaps = { cancel = "X", diff = false },
+      notify_on_end = "failed",
     }, {})
   end)
 
@@ -36,6 +37,10 @@ describe("config", function()
       'agents["bad"].format "yaml" is not one of claude-stream-json, codex-json, text',
     })
     check("nope", { "setup() takes a table of options, got string" })
+    check({ notify_on_end = "errors" }, {
+      'option "notify_on_end" should be one of "all", "failed", "none", got "errors"',
+    })
+    check({ notify_on_end = false }, { 'option "notify_on_end" should be string, got boolean' })
   end)
 
   it("merges deeply over the defaults and keeps unknown keys out", function()
@@ -44,6 +49,7 @@ describe("config", function()
     assert.are.equal("<CR>", config.options.keymaps.open)
     assert.are.equal(3, config.options.list.height)
     assert.are.equal("botright", config.options.list.position)
+    assert.are.equal("all", config.options.notify_on_end)
     assert.is_nil(config.options.bogus)
     assert.are.same({ 'unknown option "bogus"' }, config.problems)
   end)
@@ -75,10 +81,29 @@ describe(":Lulu command", function()
     assert.are.same(8, #lulu.complete("", "Lulu "))
     assert.are.same({ "--agent=", "--name=" }, lulu.complete("--", "Lulu spawn --"))
   end)
-  it("parses spawn flags before the prompt", function()
-    local flags, prompt = lulu.parse_spawn_args({ "--agent=text", "--name=x", "fix", "the", "bug" })
-    assert.are.same({ agent = "text", name = "x" }, flags)
-    assert.are.equal("fix the bug", prompt)
+  it("parses spawn flags before the prompt, with quotes, and keeps the prompt as typed", function()
+    local function check(text, expected)
+      local flags, prompt, err = lulu.parse_spawn_args(text)
+      assert.are.same(expected, { flags = flags, prompt = prompt, err = err }, text)
+    end
+    check("--agent=text --name=x fix the bug", { flags = { agent = "text", name = "x" }, prompt = "fix the bug" })
+    check([[--name="fix ci" keep   these  spaces]], { flags = { name = "fix ci" }, prompt = "keep   these  spaces" })
+    check([[--name='fix ci' --agent=text go]], { flags = { name = "fix ci", agent = "text" }, prompt = "go" })
+    check([[--name="say \"hi\"" x]], { flags = { name = 'say "hi"' }, prompt = "x" })
+    check([[--name='it\'s' x]], { flags = { name = "it's" }, prompt = "x" })
+    check([[--name=fix\ ci x]], { flags = { name = "fix ci" }, prompt = "x" })
+    check([[--name "fix ci" x]], { flags = { name = "fix ci" }, prompt = "x" })
+    check([[--name=a"b c"d x]], { flags = { name = "ab cd" }, prompt = "x" })
+    check([[--name=x   "quoted"  prompt's rest ]], { flags = { name = "x" }, prompt = [["quoted"  prompt's rest ]] })
+    check("-- --not-a-flag here", { flags = {}, prompt = "--not-a-flag here" })
+    check("", { flags = {}, prompt = "" })
+    check("just a prompt", { flags = {}, prompt = "just a prompt" })
+    check([[--name="fix ci x]], { err = [[the quote " opened in --name="fix ci x is never closed]] })
+    check("--agnet=codex hi", {
+      err = 'unknown flag "--agnet": :Lulu spawn takes --agent=NAME and --name=NAME before the prompt (-- ends them)',
+    })
+    check("--name= hi", { err = "--name needs a value: --name=VALUE" })
+    check("--agent", { err = "--agent needs a value: --agent=VALUE" })
   end)
   it("names an unknown subcommand without a Lua error", function()
     local msgs = {}
@@ -103,7 +128,8 @@ describe("doc/lulu.txt", function()
     vim.fn.writefile(vim.fn.readfile(root .. "/doc/lulu.txt"), dir .. "/lulu.txt")
     vim.cmd.helptags(vim.fn.fnameescape(dir))
     local tags = table.concat(vim.fn.readfile(dir .. "/tags"), "\n")
-    for _, tag in ipairs({ "lulu-setup", ":Lulu", "lulu-list", "lulu-view", "lulu-health", "lulu.txt" }) do
+    local want = { "lulu-setup", ":Lulu", "lulu-list", "lulu-view", "lulu-notify", "lulu-health", "lulu.txt" }
+    for _, tag in ipairs(want) do
       assert.truthy(tags:find(tag .. "\t", 1, true), tag)
     end
   end)

@@ -110,6 +110,17 @@ describe("format.picker_item", function()
         now
       )
     )
+    -- The whole reason instead of one the server cut.
+    local cut = row("2", "failed", "2026-11-25T10:00:00Z", "2026-11-25T11:00:00Z", { failureReason = "exit 3: a b…" })
+    assert.are.equal("✗ Failed    session 2  1h  (exit 3: a b…)", format.picker_item(cut, now))
+    assert.are.equal("✗ Failed    session 2  1h  (exit 3; a b c d)", format.picker_item(cut, now, "exit 3; a b c d"))
+    assert.is_true(format.reason_cut("exit 3: a b…"))
+    assert.is_false(format.reason_cut("exit 3"))
+    assert.are.equal(
+      "exit 3; last: a b c",
+      format.full_reason({ failureReason = "exit 3…", failureDetail = "exit 3\nlast: a b c" })
+    )
+    assert.are.equal("exit 3", format.full_reason({ failureReason = "exit 3", failureDetail = vim.NIL }))
   end)
 end)
 
@@ -150,6 +161,8 @@ describe("format.detail_lines", function()
       "Session:   fix",
       "Status:    Failed  (1m ago)",
       "Reason:    exited with code 1",
+      "Detail:    line one",
+      "           line two",
       "Id:        x1",
       "Agent:     text  (fake-text fix it)",
       "Prompt:    fix it",
@@ -161,10 +174,20 @@ describe("format.detail_lines", function()
       "Started:   2026-11-25T12:00:01Z",
       "Ended:     2026-11-25T12:09:00Z",
       "Outcome:   exited, exit code 1",
-      "Detail:",
-      "  line one",
-      "  line two",
       string.rep("─", 20) .. " transcript " .. string.rep("─", 20),
     }, lines)
+  end)
+end)
+
+describe("format.server_exit", function()
+  local function check(code, signal, expected)
+    assert.are.equal(expected, format.server_exit("/r", code, signal))
+  end
+  it("names the signal, or gives the exit code", function()
+    check(0, 9, "the server for /r was killed by SIGKILL (signal 9); the sessions go on; :Lulu reconnects")
+    check(0, 15, "the server for /r was killed by SIGTERM (signal 15); the sessions go on; :Lulu reconnects")
+    check(0, 6, "the server for /r was killed by SIGABRT (signal 6); the sessions go on; :Lulu reconnects")
+    check(0, 999, "the server for /r was killed by signal 999; the sessions go on; :Lulu reconnects")
+    check(101, 0, "the server for /r exited with code 101 (see :LspLog); the sessions go on; :Lulu reconnects")
   end)
 end)

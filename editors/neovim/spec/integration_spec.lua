@@ -47,6 +47,28 @@ local function list_line(bufnr, name)
   return env.find_line(bufnr, name)
 end
 
+--- Puts the cursor of the current window on the list line of a session.
+local function cursor_on(bufnr, name)
+  vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, name)) + 1, 0 })
+end
+
+--- Waits until a removed session's row is gone from the store and the list.
+local function wait_gone(repo, bufnr, id, name)
+  env.wait(function()
+    return repo.sessions[id] == nil and list_line(bufnr, name) == nil
+  end, "the row of " .. name .. " to go")
+end
+
+--- A config.toml in the state dir naming the fake text agent (for `lulu spawn` from the CLI).
+local function write_cli_config(state)
+  vim.fn.writefile({
+    'default_agent = "text"',
+    "[agents.text]",
+    'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
+    'format = "text"',
+  }, state .. "/config.toml")
+end
+
 --- Row names in list order.
 local function list_names(bufnr, names)
   local order = {}
@@ -204,6 +226,82 @@ describe("lulu against the real server", function()
     assert.truthy(env.find_line(bufnr, "Agent:     text"))
   end)
 
+  it("keeps the view's age ticking while it is shown, with a timer stopped when hidden or closed", function()
+    local row = spawn(repo, "tick-age", { name = "tick-age" })
+    wait_status(repo, row.id, "completed")
+    local bufnr = view.open(repo, row.id)
+    local function age()
+      return (env.find_line(bufnr, "Status:") or ""):match("%((%d+[smhd]) ago%)")
+    end
+    env.wait(function() return env.find_line(bufnr, "Status:    Completed") end, "the header")
+    local first = age()
+    -- No event comes from the server for an ended session: only the timer moves the age.
+    assert.is_true(vim.wait(5000, function() return age() ~= first end, 50), "the age stayed at " .. first)
+    local st = view.states[bufnr]
+    local timer = st.timer
+    assert.truthy(timer and timer:is_active(), "a timer while the view is shown")
+    -- Hidden (a user who keeps the buffer): the timer stops; shown again, it runs again.
+    vim.bo[bufnr].bufhidden = "hide"
+    vim.cmd("enew")
+    env.wait(function() return st.timer == nil end, "the timer to stop while the view is hidden")
+    assert.is_true(timer:is_closing())
+    vim.api.nvim_win_set_buf(0, bufnr)
+    env.wait(function() return st.timer and st.timer:is_active() end, "the timer to run again")
+    timer = st.timer
+    -- Closed: the timer is closed with the buffer.
+    vim.cmd("enew")
+    vim.cmd("bwipeout " .. bufnr)
+    assert.is_nil(view.states[bufnr])
+    assert.is_true(timer:is_closing())
+  end)
+
+  it("q in a session view gives the window back the buffer it showed, or closes a split made for it", function()
+    local row = spawn(repo, "q-back", { name = "q-back" })
+    wait_status(repo, row.id, "completed")
+    local readme = repo_dir .. "/README.md"
+    local function win_names()
+      return vim.tbl_map(function(w)
+        local name = vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(w))
+        return vim.startswith(name, "lulu://list") and "list" or vim.fn.fnamemodify(name, ":t")
+      end, vim.api.nvim_tabpage_list_wins(0))
+    end
+    -- From the list: the view takes the window of the user's file; q gives the file back.
+    vim.cmd.edit(vim.fn.fnameescape(readme))
+    local file_win = vim.api.nvim_get_current_win()
+    local bufnr = list.open(repo)
+    env.wait(function() return list_line(bufnr, "q-back") end, "the row")
+    cursor_on(bufnr, "q-back")
+    vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
+    assert.are.equal(file_win, vim.api.nvim_get_current_win())
+    assert.are.equal(row.id, vim.b.lulu_session)
+    vim.api.nvim_feedkeys("q", "x", false)
+    assert.are.same({ "README.md", "list" }, win_names())
+    assert.are.equal(readme, vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(file_win)))
+    -- From the picker, in one of two windows: q gives that window its file back.
+    vim.api.nvim_win_close(vim.fn.win_findbuf(bufnr)[1], true)
+    vim.cmd("split " .. vim.fn.fnameescape(repo_dir .. "/src/lib.txt"))
+    local orig = vim.ui.select
+    vim.ui.select = function(items, _, on_choice)
+      on_choice(items[1])
+    end
+    vim.cmd("Lulu pick")
+    env.wait(function() return vim.b.lulu_session == row.id end, "the view from the picker")
+    vim.ui.select = orig
+    -- A view opened over a view gives back what the first one replaced.
+    view.open(repo, row.id)
+    vim.api.nvim_feedkeys("q", "x", false)
+    assert.are.same({ "lib.txt", "README.md" }, win_names())
+    -- From a list that is the only window: the view gets a split of its own, which q closes.
+    vim.cmd("only")
+    bufnr = list.open(repo)
+    vim.cmd("only")
+    cursor_on(bufnr, "q-back")
+    vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
+    assert.are.equal(2, #vim.api.nvim_tabpage_list_wins(0))
+    vim.api.nvim_feedkeys("q", "x", false)
+    assert.are.same({ "list" }, win_names())
+  end)
+
   it("renders a Claude stream-json transcript readably", function()
     local row = spawn(repo, "epsilon-claude [edit]", { name = "epsilon-claude", agent = "claude" })
     local bufnr = view.open(repo, row.id)
@@ -247,7 +345,7 @@ describe("lulu against the real server", function()
     wait_status(repo, row.id, "completed")
     local bufnr = list.open(repo)
     env.wait(function() return list_line(bufnr, "zeta-edit") end, "the row")
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "zeta-edit")) + 1, 0 })
+    cursor_on(bufnr, "zeta-edit")
     local tabs = #vim.api.nvim_list_tabpages()
     vim.cmd("Lulu diff")
     env.wait(function()
@@ -301,11 +399,9 @@ describe("lulu against the real server", function()
     local row = spawn(repo, "eta-remove", { name = "eta-remove" })
     wait_status(repo, row.id, "completed")
     env.wait(function() return list_line(bufnr, "eta-remove") end, "the row")
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "eta-remove")) + 1, 0 })
+    cursor_on(bufnr, "eta-remove")
     vim.cmd("Lulu remove")
-    env.wait(function()
-      return repo.sessions[row.id] == nil and list_line(bufnr, "eta-remove") == nil
-    end, "the row to go")
+    wait_gone(repo, bufnr, row.id, "eta-remove")
   end)
 
   it("continues an ended session with a new prompt", function()
@@ -364,6 +460,31 @@ describe("lulu against the real server", function()
     assert.are.equal("iota-asked [sleep 1]", detail.prompt)
   end)
 
+  it(":Lulu spawn takes a quoted name and keeps the prompt's spaces as typed", function()
+    env.capture_notify(function()
+      vim.cmd([[Lulu spawn --name="fix ci" --agent='text' keep   these  "spaces"]])
+    end, function()
+      return vim.iter(vim.tbl_values(repo.sessions)):any(function(r) return r.name == "fix ci" end)
+    end)
+    local row = vim.iter(vim.tbl_values(repo.sessions)):find(function(r) return r.name == "fix ci" end)
+    local detail = env.request(repo, "lulu/session", { id = row.id })
+    assert.are.equal("text", detail.agent)
+    assert.are.equal('keep   these  "spaces"', detail.prompt)
+    -- :Lulu continue keeps its prompt as typed too.
+    wait_status(repo, row.id, "completed")
+    vim.cmd("enew")
+    local orig = vim.ui.select
+    vim.ui.select = function(items, _, on_choice)
+      on_choice(items[1])
+    end
+    vim.cmd("Lulu continue and   then  'more'")
+    env.wait(function()
+      local t = env.request(repo, "lulu/transcript", { id = row.id })
+      return vim.iter(t.events):any(function(ev) return ev.text == "starting: and   then  'more'" end)
+    end, "the second run's prompt as typed")
+    vim.ui.select = orig
+  end)
+
   it("asks before forcing the removal of a running session, and :Lulu remove! forces", function()
     local bufnr = list.open(repo)
     local a = spawn(repo, "kappa-running [sleep 120]", { name = "kappa-running" })
@@ -377,30 +498,23 @@ describe("lulu against the real server", function()
       on_choice(items[2])
     end
     env.wait(function() return list_line(bufnr, "kappa-running") end, "the row")
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "kappa-running")) + 1, 0 })
+    cursor_on(bufnr, "kappa-running")
     vim.cmd("Lulu remove")
     env.wait(function()
       return repo.sessions[a.id] == nil
     end, "kappa-running to be removed")
     vim.ui.select = orig
     assert.matches("Remove anyway%?$", asked)
-    vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "lambda-running")) + 1, 0 })
+    cursor_on(bufnr, "lambda-running")
     vim.cmd("Lulu remove!")
-    env.wait(function()
-      return repo.sessions[b.id] == nil and list_line(bufnr, "lambda-running") == nil
-    end, "lambda-running to be removed")
+    wait_gone(repo, bufnr, b.id, "lambda-running")
   end)
 
   it("shows sessions spawned by another process sharing the state dir", function()
     local bufnr = list.open(repo)
     env.wait(function() return repo.loaded end, "the first list")
     local state = require("lulu.config").options.state_dir
-    vim.fn.writefile({
-      'default_agent = "text"',
-      "[agents.text]",
-      'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
-      'format = "text"',
-    }, state .. "/config.toml")
+    write_cli_config(state)
     local res = vim.system(
       { env.lulu_bin, "--state-dir", state, "spawn", "--name", "nu-from-cli", "hello from the CLI" },
       { cwd = repo_dir, text = true }
@@ -420,7 +534,7 @@ describe("lulu against the real server", function()
     local list_win = vim.fn.win_findbuf(bufnr)[1]
     local function on_row()
       vim.api.nvim_set_current_win(list_win)
-      vim.api.nvim_win_set_cursor(0, { vim.fn.index(env.lines(bufnr), list_line(bufnr, "xi-keys")) + 1, 0 })
+      cursor_on(bufnr, "xi-keys")
     end
     on_row()
     vim.api.nvim_feedkeys(vim.keycode("<CR>"), "x", false)
@@ -439,9 +553,7 @@ describe("lulu against the real server", function()
     assert.are.equal("lulu: xi-keys changed no file", msgs[1].msg)
     on_row()
     vim.api.nvim_feedkeys("x", "x", false)
-    env.wait(function()
-      return repo.sessions[row.id] == nil and list_line(bufnr, "xi-keys") == nil
-    end, "the row to go")
+    wait_gone(repo, bufnr, row.id, "xi-keys")
   end)
 
   it("acts on the session chosen in the picker outside the list", function()
@@ -465,12 +577,7 @@ describe("lulu against the real server", function()
     env.wait(function() return repo.loaded end, "the first list")
     local other = env.make_repo()
     local state = require("lulu.config").options.state_dir
-    vim.fn.writefile({
-      'default_agent = "text"',
-      "[agents.text]",
-      'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
-      'format = "text"',
-    }, state .. "/config.toml")
+    write_cli_config(state)
     local function cli_spawn(dir, name)
       local res = vim.system(
         { env.lulu_bin, "--state-dir", state, "spawn", "--json", "--name", name, "hello" },
@@ -541,6 +648,21 @@ describe("lulu on bad input", function()
     assert.matches("^lulu: .*nosuchagent", errors(msgs)[1].msg)
   end)
 
+  it("reports a bad flag or an unclosed quote of :Lulu spawn, and starts nothing", function()
+    local repo_dir = env.fresh()
+    for cmd, want in pairs({
+      ['Lulu spawn --name="fix ci go'] = 'lulu: the quote " opened in --name="fix ci go is never closed',
+      ["Lulu spawn --agnet=codex go"] = 'lulu: unknown flag "--agnet": :Lulu spawn takes --agent=NAME and --name=NAME '
+        .. "before the prompt (-- ends them)",
+    }) do
+      local msgs = env.capture_notify(function()
+        vim.cmd(cmd)
+      end)
+      assert.are.same({ { msg = want, level = vim.log.levels.ERROR } }, msgs)
+    end
+    assert.is_nil(client.repos[repo_dir], "no server started")
+  end)
+
   it("reports a server binary that does not exist", function()
     env.fresh({ server = "/nonexistent/lulu" })
     local msgs = env.capture_notify(function()
@@ -574,6 +696,176 @@ describe("lulu on bad input", function()
     local text = table.concat(env.lines(0), "\n")
     assert.truthy(text:find('unknown option "bogus_option"', 1, true), text)
     vim.cmd("bwipeout!")
+  end)
+end)
+
+describe("the end of a session", function()
+  after_each(function()
+    client.stop()
+  end)
+
+  --- Messages about sessions ending (not "started ...").
+  local function ends(msgs)
+    return vim.tbl_filter(function(m)
+      return not m.msg:find("^lulu: started ")
+    end, msgs)
+  end
+
+  --- Waits until the client has handled everything the server sent before now: a request's
+  --- answer comes after the answers to the requests made before it.
+  local function settle(repo)
+    env.request(repo, "lulu/agents", vim.empty_dict())
+  end
+
+  it("is notified with its level and reason, only for sessions that end while the client runs", function()
+    local repo_dir = env.fresh({ notify_on_end = "all" })
+    local first = assert(client.get())
+    local before = spawn(first, "ended-before", { name = "ended-before" })
+    wait_status(first, before.id, "completed")
+    client.stop()
+    -- A new client: the session that ended before it started is not told of, even once listed.
+    local repo = assert(client.get(repo_dir))
+    local msgs = env.capture_notify(function()
+      list.open(repo)
+      env.wait(function() return repo.loaded end, "the list")
+      local ok = spawn(repo, "n-ok", { name = "n-ok" })
+      local bad = spawn(repo, "n-bad [fail]", { name = "n-bad" })
+      local cancelled = spawn(repo, "n-cancel [sleep 120]", { name = "n-cancel" })
+      wait_status(repo, cancelled.id, "running")
+      actions.cancel(repo, repo.sessions[cancelled.id])
+      for _, r in ipairs({ ok, bad, cancelled }) do
+        env.wait(function()
+          local s = repo.sessions[r.id]
+          return s.status == "completed" or s.status == "failed"
+        end, r.name .. " to end")
+      end
+    end, function(m)
+      return #ends(m) >= 3
+    end)
+    settle(repo)
+    local got = ends(msgs)
+    table.sort(got, function(a, b) return a.msg < b.msg end)
+    assert.are.same({
+      { msg = "lulu: n-bad failed: exit code 1: error: the task could not be done", level = vim.log.levels.ERROR },
+      { msg = "lulu: n-cancel failed: cancelled by the user", level = vim.log.levels.WARN },
+      { msg = "lulu: n-ok completed", level = vim.log.levels.INFO },
+    }, got)
+  end)
+
+  it("is told of by a row that was running, or first seen ended after the client started", function()
+    local start = assert(require("lulu.format").parse_time("2026-11-25T12:00:00Z"))
+    local function check(previous_status, status, last, expected)
+      local previous = previous_status and { id = "a", status = previous_status } or nil
+      local row = { id = "a", status = status, lastActivityAt = last }
+      assert.are.equal(expected, client.ended_now(start, previous, row), vim.inspect({ previous_status, status, last }))
+    end
+    check("running", "completed", "2026-11-25T11:00:00Z", true)
+    check("starting", "failed", "2026-11-25T11:00:00Z", true)
+    check("completed", "completed", "2026-11-25T12:30:00Z", false) -- a rename, not an end
+    check("failed", "starting", "2026-11-25T12:30:00Z", false) -- continued
+    check("running", "running", "2026-11-25T12:30:00Z", false)
+    check(nil, "completed", "2026-11-25T12:00:01Z", true) -- ran and ended between two looks
+    check(nil, "failed", "2026-11-25T11:59:59Z", false) -- ended before the client started
+    check(nil, "running", "2026-11-25T12:30:00Z", false)
+  end)
+
+  it("tells of failed ones only with notify_on_end = 'failed', and of none with 'none'", function()
+    env.fresh({ notify_on_end = "failed" })
+    local repo = assert(client.get())
+    local msgs = env.capture_notify(function()
+      local ok = spawn(repo, "f-ok", { name = "f-ok" })
+      local bad = spawn(repo, "f-bad [fail]", { name = "f-bad" })
+      wait_status(repo, ok.id, "completed")
+      wait_status(repo, bad.id, "failed")
+    end, function(m)
+      return #ends(m) >= 1
+    end)
+    settle(repo)
+    assert.are.same({
+      { msg = "lulu: f-bad failed: exit code 1: error: the task could not be done", level = vim.log.levels.ERROR },
+    }, ends(msgs))
+    require("lulu.config").options.notify_on_end = "none"
+    msgs = env.capture_notify(function()
+      local bad = spawn(repo, "g-bad [fail]", { name = "g-bad" })
+      wait_status(repo, bad.id, "failed")
+      settle(repo)
+    end)
+    assert.are.same({}, ends(msgs))
+  end)
+end)
+
+describe("a long failure reason", function()
+  after_each(function()
+    client.stop()
+  end)
+
+  it("is whole in the session view, right under the reason, and in the picker", function()
+    -- A fake agent whose last stderr line is its prompt: the server cuts the reason at 120.
+    env.fresh({
+      agents = { stderr = { command = { "sh", "-c", 'echo "$0" >&2; exit 3', "{prompt}" }, format = "text" } },
+    })
+    local repo = assert(client.get())
+    local words = string.rep("the quick brown fox jumps over the lazy dog ", 4) .. "END-OF-REASON"
+    local row = spawn(repo, words, { name = "long-reason", agent = "stderr" })
+    wait_status(repo, row.id, "failed")
+    local reason = repo.sessions[row.id].failureReason
+    assert.is_nil(reason:find("END-OF-REASON", 1, true), "the row's reason is cut: " .. reason)
+    -- The view: the whole text before the rest of the details.
+    local bufnr = view.open(repo, row.id)
+    -- (The transcript has the stderr line too: wait for the details.)
+    env.wait(function() return env.find_line(bufnr, "Detail:") end, "the failure detail in the view")
+    local lines = env.lines(bufnr)
+    local at = function(needle)
+      for i, l in ipairs(lines) do
+        if l:find(needle, 1, true) then
+          return i
+        end
+      end
+    end
+    assert.is_true(at("END-OF-REASON") < at("Id:"), table.concat(lines, "\n"))
+    assert.are.equal("Detail:    the agent exited with code 3", lines[at("END-OF-REASON") - 1])
+    assert.are.equal("           last stderr line: " .. words, lines[at("END-OF-REASON")])
+    -- The picker: the whole text on the session's item.
+    local shown
+    local orig = vim.ui.select
+    vim.ui.select = function(items, opts)
+      shown = vim.tbl_map(opts.format_item, items)
+    end
+    vim.cmd("Lulu pick")
+    env.wait(function() return shown end, "the picker")
+    vim.ui.select = orig
+    assert.matches("^✗ Failed    long%-reason  %d+[smhd]  %(the agent exited with code 3; last stderr line: "
+      .. vim.pesc(words) .. "%)$", shown[1])
+  end)
+end)
+
+describe("completion of :Lulu spawn --agent=", function()
+  after_each(function()
+    client.stop()
+  end)
+
+  it("asks the repository's server for its agents, and falls back to setup()'s with no server", function()
+    local _, state = env.fresh()
+    -- An agent only the server knows: from the state dir's config.toml, not from setup().
+    vim.fn.writefile({
+      "[agents.zeta-from-file]",
+      'command = ["' .. env.fixtures .. '/agents/fake-text", "{prompt}"]',
+      'format = "text"',
+    }, state .. "/config.toml")
+    local lulu = require("lulu")
+    local function complete()
+      return lulu.complete("--agent=", "Lulu spawn --agent=")
+    end
+    local from_setup = { "--agent=", "--agent=claude", "--agent=codex", "--agent=text" }
+    assert.are.same(from_setup, complete())
+    local repo = assert(client.get())
+    env.wait(function()
+      return vim.tbl_contains(complete(), "--agent=zeta-from-file")
+    end, "the server's agents in the completion")
+    assert.is_true(repo.ready)
+    assert.are.same({ "--agent=zeta-from-file" }, lulu.complete("--agent=z", "Lulu spawn --agent=z"))
+    client.stop()
+    assert.are.same(from_setup, complete())
   end)
 end)
 

@@ -81,6 +81,7 @@ describe("the screen of a terminal Neovim", function()
         state_dir = state_dir,
         agents = env.agents(),
         default_agent = "text",
+        notify_on_end = "none",
         list = { height = 10 },
       }) .. ")",
     }, init)

@@ -41,179 +41,109 @@ impl fmt::Display for SessionId {
     }
 }
 
-/// The four statuses the wire shows (invariant 2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    Starting,
-    Running,
-    Completed,
-    Failed,
+/// An enum whose variants are stored and sent as fixed names: `as_str`, `FromStr` and `ALL`
+/// from one list, so a name cannot be written two ways.
+macro_rules! named_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $($(#[$variant_meta:meta])* $variant:ident => $text:literal,)*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)*
+        }
+
+        impl $name {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)*
+                    other => Err(UnknownName(other.to_owned())),
+                }
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// The four statuses the wire shows (invariant 2).
+    pub enum Status {
+        Starting => "starting",
+        Running => "running",
+        Completed => "completed",
+        Failed => "failed",
+    }
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Starting => "starting",
-            Status::Running => "running",
-            Status::Completed => "completed",
-            Status::Failed => "failed",
-        }
-    }
-
     pub fn is_ended(self) -> bool {
         matches!(self, Status::Completed | Status::Failed)
     }
 }
 
-impl FromStr for Status {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "starting" => Status::Starting,
-            "running" => Status::Running,
-            "completed" => Status::Completed,
-            "failed" => Status::Failed,
-            other => return Err(UnknownName(other.to_owned())),
-        })
+named_enum! {
+    /// How a run ended: the richer truth behind the status.
+    pub enum Outcome {
+        Exited => "exited",
+        Signaled => "signaled",
+        Cancelled => "cancelled",
+        SpawnFailed => "spawn_failed",
+        WorktreeFailed => "worktree_failed",
+        AgentError => "agent_error",
+        Interrupted => "interrupted",
+        /// lulu stopped the agent at its cost or time limit (or the agent stopped itself at it).
+        OverBudget => "over_budget",
     }
 }
 
-/// How a run ended: the richer truth behind the status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    Exited,
-    Signaled,
-    Cancelled,
-    SpawnFailed,
-    WorktreeFailed,
-    AgentError,
-    Interrupted,
-    /// lulu stopped the agent at its cost or time limit (or the agent stopped itself at it).
-    OverBudget,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Exited => "exited",
-            Outcome::Signaled => "signaled",
-            Outcome::Cancelled => "cancelled",
-            Outcome::SpawnFailed => "spawn_failed",
-            Outcome::WorktreeFailed => "worktree_failed",
-            Outcome::AgentError => "agent_error",
-            Outcome::Interrupted => "interrupted",
-            Outcome::OverBudget => "over_budget",
-        }
+named_enum! {
+    /// Which stream a transcript line came from.
+    pub enum Stream {
+        Stdout => "stdout",
+        Stderr => "stderr",
+        /// Lifecycle lines written by lulu itself.
+        Lulu => "lulu",
     }
 }
 
-impl FromStr for Outcome {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "exited" => Outcome::Exited,
-            "signaled" => Outcome::Signaled,
-            "cancelled" => Outcome::Cancelled,
-            "spawn_failed" => Outcome::SpawnFailed,
-            "worktree_failed" => Outcome::WorktreeFailed,
-            "agent_error" => Outcome::AgentError,
-            "interrupted" => Outcome::Interrupted,
-            "over_budget" => Outcome::OverBudget,
-            other => return Err(UnknownName(other.to_owned())),
-        })
+named_enum! {
+    /// How an agent's stdout is parsed.
+    pub enum OutputFormat {
+        ClaudeStreamJson => "claude-stream-json",
+        CodexJson => "codex-json",
+        Text => "text",
     }
 }
 
-/// Which stream a transcript line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-    /// Lifecycle lines written by lulu itself.
-    Lulu,
-}
-
-impl Stream {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stream::Stdout => "stdout",
-            Stream::Stderr => "stderr",
-            Stream::Lulu => "lulu",
-        }
+named_enum! {
+    /// How the agent's stdin is used.
+    pub enum InputMode {
+        /// Closed from the start; the prompt is an argument (version 1's way).
+        Closed => "closed",
+        /// The runner hosts the agent (Claude Code's `--input-format stream-json`): the prompt
+        /// and later messages are user messages on stdin, permission requests come back as
+        /// `control_request` lines and are answered with `control_response` lines.
+        StreamJson => "stream-json",
     }
 }
 
-impl FromStr for Stream {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "stdout" => Stream::Stdout,
-            "stderr" => Stream::Stderr,
-            "lulu" => Stream::Lulu,
-            other => return Err(UnknownName(other.to_owned())),
-        })
-    }
-}
-
-/// How an agent's stdout is parsed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OutputFormat {
-    ClaudeStreamJson,
-    CodexJson,
-    Text,
-}
-
-impl OutputFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutputFormat::ClaudeStreamJson => "claude-stream-json",
-            OutputFormat::CodexJson => "codex-json",
-            OutputFormat::Text => "text",
-        }
-    }
-}
-
-impl FromStr for OutputFormat {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "claude-stream-json" => OutputFormat::ClaudeStreamJson,
-            "codex-json" => OutputFormat::CodexJson,
-            "text" => OutputFormat::Text,
-            other => return Err(UnknownName(other.to_owned())),
-        })
-    }
-}
-
-/// How the agent's stdin is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum InputMode {
-    /// Closed from the start; the prompt is an argument (version 1's way).
-    #[default]
-    Closed,
-    /// The runner hosts the agent (Claude Code's `--input-format stream-json`): the prompt and
-    /// later messages are user messages on stdin, permission requests come back as
-    /// `control_request` lines and are answered with `control_response` lines.
-    StreamJson,
-}
-
-impl InputMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InputMode::Closed => "closed",
-            InputMode::StreamJson => "stream-json",
-        }
-    }
-}
-
-impl FromStr for InputMode {
-    type Err = UnknownName;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "closed" => InputMode::Closed,
-            "stream-json" => InputMode::StreamJson,
-            other => return Err(UnknownName(other.to_owned())),
-        })
+impl Default for InputMode {
+    fn default() -> Self {
+        InputMode::Closed
     }
 }
 

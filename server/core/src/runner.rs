@@ -106,11 +106,8 @@ impl Runner {
     }
 
     fn finish(&mut self, termination: Termination) -> anyhow::Result<()> {
-        let event = end_event(&termination);
         let id = self.id().clone();
-        let made_it = self
-            .store
-            .finish_run(&id, self.options.run, &termination, &event)?;
+        let made_it = self.store.finish_run(&id, self.options.run, &termination)?;
         if !made_it {
             tracing::warn!(%id, "the run had already been ended by someone else");
         }
@@ -636,15 +633,6 @@ pub fn cancelled_termination(exit_code: Option<i32>, signal: Option<i32>) -> Ter
     )
 }
 
-/// The lifecycle event that goes with a run's end, in the same transaction.
-fn end_event(termination: &Termination) -> NewEvent {
-    let text = match &termination.failure_reason {
-        Some(reason) => format!("failed: {reason}"),
-        None => "completed".to_owned(),
-    };
-    NewEvent::lulu("status", text)
-}
-
 /// Ends run `run` of a session whose runner is gone (the caller has seen its lock free) as
 /// `interrupted`, with the error the runner printed as it stopped, if any. False if the run had
 /// already ended.
@@ -656,7 +644,7 @@ pub fn settle_dead_runner(
 ) -> Result<bool, crate::store::StoreError> {
     let last_words = crate::process::runner_last_words(state_dir, id);
     let termination = interrupted_termination(last_words.as_deref());
-    store.finish_run(id, run, &termination, &end_event(&termination))
+    store.finish_run(id, run, &termination)
 }
 
 /// The end of a run whose runner is gone without writing one. `last_words`: the error the

@@ -31,7 +31,7 @@ use lulu_core::{
     sessions::{ReconcileOptions, Sessions},
 };
 
-use crate::protocol::{PROTOCOL_VERSION, method};
+use crate::protocol::PROTOCOL_VERSION;
 
 mod feed;
 mod handlers;
@@ -90,7 +90,7 @@ fn build_service(options: ServeOptions) -> (LspService<Backend>, tower_lsp_serve
 /// Every method the server answers beside the LSP lifecycle (the drift test compares this
 /// with docs/protocol.md).
 pub fn registered_methods() -> &'static [&'static str] {
-    handlers::REGISTERED
+    protocol::REQUEST_METHODS
 }
 
 /// What `initialize` set up.
@@ -119,7 +119,7 @@ impl LanguageServer for Backend {
                 "stateDir": core.sessions.settings().state_dir,
                 "repos": core.repos,
                 "methods": protocol::REQUEST_METHODS,
-                "notifications": [method::SESSION_CHANGED, method::SESSION_REMOVED, method::OUTPUT],
+                "notifications": protocol::NOTIFICATION_METHODS,
             }
         });
         if self.core.set(core).is_err() {

@@ -17,7 +17,7 @@ use chrono::Utc;
 
 use lulu_core::{
     config::{AgentProfile, Settings, SettingsOverrides},
-    model::OutputFormat,
+    model::{OutputFormat, Session, Status},
     sessions::{Sessions, SpawnRequest},
     store::ListQuery,
 };
@@ -65,30 +65,7 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
     let repo = root.join("repo");
     let state_dir = root.join("state");
     create_scratch_repository(&repo).context("could not create the scratch repository")?;
-    let agent_path = root.join("demo-agent.sh");
-    write_executable(&agent_path, DEMO_AGENT)?;
-
-    let mut agents = BTreeMap::new();
-    agents.insert(
-        "demo".to_owned(),
-        AgentProfile::new(
-            "demo",
-            vec![
-                agent_path.to_string_lossy().into_owned(),
-                lulu_core::config::PROMPT_PLACEHOLDER.to_owned(),
-            ],
-            OutputFormat::Text,
-            BTreeMap::new(),
-        ),
-    );
-    let settings = Settings::resolve(SettingsOverrides {
-        state_dir: Some(state_dir.clone()),
-        worktree_dir: None,
-        max_running: Some(3),
-        default_agent: Some("demo".to_owned()),
-        agents,
-    })?;
-    let sessions = Sessions::new(settings)?;
+    let sessions = demo_sessions(&root, &state_dir)?;
     writeln!(out, "Scratch repository: {}", repo.display())?;
     writeln!(out, "State dir:          {}", state_dir.display())?;
     writeln!(
@@ -107,56 +84,90 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
             max_minutes: None,
         })?;
     }
+    draw_until_all_ended(&sessions, out)?;
+    where_to_look(&sessions, &repo, &state_dir, out)
+}
 
+/// The sessions service of the demo's own state dir, with the demo agent as its default.
+fn demo_sessions(root: &Path, state_dir: &Path) -> anyhow::Result<Sessions> {
+    let agent_path = root.join("demo-agent.sh");
+    write_executable(&agent_path, DEMO_AGENT)?;
+    let mut agents = BTreeMap::new();
+    agents.insert(
+        "demo".to_owned(),
+        AgentProfile::new(
+            "demo",
+            vec![
+                agent_path.to_string_lossy().into_owned(),
+                lulu_core::config::PROMPT_PLACEHOLDER.to_owned(),
+            ],
+            OutputFormat::Text,
+            BTreeMap::new(),
+        ),
+    );
+    let settings = Settings::resolve(SettingsOverrides {
+        state_dir: Some(state_dir.to_owned()),
+        worktree_dir: None,
+        max_running: Some(3),
+        default_agent: Some("demo".to_owned()),
+        agents,
+    })?;
+    Ok(Sessions::new(settings)?)
+}
+
+fn every_session(sessions: &Sessions) -> anyhow::Result<Vec<Session>> {
+    let page = sessions.list(&ListQuery {
+        limit: 50,
+        before: None,
+        repos: None,
+    })?;
+    Ok(page.sessions)
+}
+
+/// The live list, redrawn in place on a terminal (printed once at the end otherwise).
+fn draw_until_all_ended(sessions: &Sessions, out: &mut impl Write) -> anyhow::Result<()> {
     let color = std::io::stdout().is_terminal();
     let mut drawn_lines = 0;
     let mut frame = 0;
     loop {
-        let page = sessions.list(&ListQuery {
-            limit: 50,
-            before: None,
-            repos: None,
-        })?;
-        let table = render::session_table(&page.sessions, Utc::now(), ListStyle { color, frame });
+        let rows = every_session(sessions)?;
+        let table = render::session_table(&rows, Utc::now(), ListStyle { color, frame });
         if color && drawn_lines > 0 {
             write!(out, "\x1b[{drawn_lines}A\x1b[J")?;
         }
-        let all_ended = page
-            .sessions
-            .iter()
-            .all(|session| session.status.is_ended());
+        let all_ended = rows.iter().all(|session| session.status.is_ended());
         if color || all_ended {
             write!(out, "{table}")?;
             drawn_lines = table.lines().count();
         }
         out.flush()?;
         if all_ended {
-            break;
+            return Ok(());
         }
         frame += 1;
         std::thread::sleep(Duration::from_millis(120));
     }
+}
 
+/// The commands to look closer, with real ids.
+fn where_to_look(
+    sessions: &Sessions,
+    repo: &Path,
+    state_dir: &Path,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let exe = std::env::current_exe()
         .map(|path| path.display().to_string())
         .unwrap_or_else(|_| "lulu".to_owned());
-    let page = sessions.list(&ListQuery {
-        limit: 50,
-        before: None,
-        repos: None,
-    })?;
-    let some_id = page
-        .sessions
-        .iter()
-        .find(|session| session.status == lulu_core::model::Status::Completed)
-        .map(|session| session.id.to_string())
-        .unwrap_or_else(|| "ID".to_owned());
-    let failed_id = page
-        .sessions
-        .iter()
-        .find(|session| session.status == lulu_core::model::Status::Failed)
-        .map(|session| session.id.to_string())
-        .unwrap_or_else(|| "ID".to_owned());
+    let rows = every_session(sessions)?;
+    let id_of = |status: Status| {
+        rows.iter()
+            .find(|session| session.status == status)
+            .map(|session| session.id.to_string())
+            .unwrap_or_else(|| "ID".to_owned())
+    };
+    let some_id = id_of(Status::Completed);
+    let failed_id = id_of(Status::Failed);
     let home = format!("LULU_HOME={}", state_dir.display());
     writeln!(
         out,

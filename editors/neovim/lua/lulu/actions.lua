@@ -1,14 +1,39 @@
 --- What the commands and the list keymaps do: spawn, pick, cancel, continue, remove.
 local client = require("lulu.client")
+local codes = require("lulu.codes")
 local format = require("lulu.format")
 
 local M = {}
 
---- Errors the server answers when an operation needs `force`.
-M.NEEDS_ENDED = -32010
-M.NEEDS_FORCE = -32011
+--- The whole failure of each failed row whose reason the server cut (asked with `lulu/session`),
+--- by id; `cb` runs once every answer is in.
+---@param repo lulu.Repo
+---@param rows lulu.SessionRow[]
+---@param cb fun(reasons: table<string, string>)
+local function full_reasons(repo, rows, cb)
+  local cut = vim.tbl_filter(function(row)
+    return row.status == "failed" and format.reason_cut(row.failureReason)
+  end, rows)
+  local reasons, remaining = {}, #cut
+  if remaining == 0 then
+    cb(reasons)
+    return
+  end
+  for _, row in ipairs(cut) do
+    client.request(repo, "lulu/session", { id = row.id }, function(err, detail)
+      if not err and type(detail) == "table" then
+        reasons[row.id] = format.full_reason(detail)
+      end
+      remaining = remaining - 1
+      if remaining == 0 then
+        cb(reasons)
+      end
+    end)
+  end
+end
 
 --- Shows the sessions with `vim.ui.select` (newest first) and calls `cb(row)` with the choice.
+--- A failed session shows its whole reason (the detail of one the server cut).
 ---@param repo lulu.Repo
 ---@param opts {prompt?: string}|nil
 ---@param cb fun(row: lulu.SessionRow)
@@ -20,17 +45,19 @@ function M.pick(repo, opts, cb)
       vim.notify("lulu: no sessions in " .. repo.root, vim.log.levels.INFO)
       return
     end
-    local now = os.time()
-    vim.ui.select(rows, {
-      prompt = opts.prompt or "Lulu session",
-      kind = "lulu_session",
-      format_item = function(row)
-        return format.picker_item(row, now)
-      end,
-    }, function(row)
-      if row then
-        cb(row)
-      end
+    full_reasons(repo, rows, function(reasons)
+      local now = os.time()
+      vim.ui.select(rows, {
+        prompt = opts.prompt or "Lulu session",
+        kind = "lulu_session",
+        format_item = function(row)
+          return format.picker_item(row, now, reasons[row.id])
+        end,
+      }, function(row)
+        if row then
+          cb(row)
+        end
+      end)
     end)
   end
   if repo.loaded then
@@ -207,7 +234,8 @@ function M.remove(repo, row, opts)
       vim.notify("lulu: removed " .. format.one_line(row.name), vim.log.levels.INFO)
       return
     end
-    if (err.code == M.NEEDS_ENDED or err.code == M.NEEDS_FORCE) and not opts.force and opts.confirm ~= false then
+    local needs_force = err.code == codes.SessionActive or err.code == codes.WouldLoseWork
+    if needs_force and not opts.force and opts.confirm ~= false then
       vim.ui.select({ "Keep it", "Remove anyway" }, {
         prompt = err.message .. " Remove anyway?",
         kind = "lulu_confirm",
@@ -219,7 +247,7 @@ function M.remove(repo, row, opts)
       return
     end
     local hint = ""
-    if err.code == M.NEEDS_ENDED or err.code == M.NEEDS_FORCE then
+    if needs_force then
       hint = " (use :Lulu remove! to force)"
     end
     client.error(err.message .. hint)

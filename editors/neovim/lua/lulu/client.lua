@@ -20,19 +20,22 @@ local M = {}
 ---@field loaded boolean            a `lulu/list` answer has been merged
 ---@field touched table<string, boolean>|nil  ids changed by notifications while a list was in flight
 ---@field stopping boolean          we asked it to stop
+---@field started_at number         when the client started (seconds since the epoch)
 ---@field exit_code integer|nil     the server's exit code, once it exited
+---@field agents string[]|nil       names of the available agents, from the server's last `lulu/agents`
 
 ---@type table<string, lulu.Repo>
 M.repos = {}
 
----@alias lulu.Event "changed"|"removed"|"output"|"reset"|"exit"
+---@alias lulu.Event "changed"|"removed"|"output"|"reset"|"exit"|"ended"
 
 ---@type table<lulu.Event, table<integer, function>>
-local listeners = { changed = {}, removed = {}, output = {}, reset = {}, exit = {} }
+local listeners = { changed = {}, removed = {}, output = {}, reset = {}, exit = {}, ended = {} }
 local next_listener = 0
 
 --- Subscribes to an event; returns the function that unsubscribes.
----   changed(repo, row), removed(repo, id), output(repo, id, events), reset(repo), exit(repo)
+---   changed(repo, row), removed(repo, id), output(repo, id, events), reset(repo), exit(repo),
+---   ended(repo, row): a session ended while the client ran (after its `changed`)
 ---@param event lulu.Event
 ---@param fn function
 ---@return fun()
@@ -53,6 +56,13 @@ local function emit(event, ...)
       vim.notify("lulu: internal error in a " .. event .. " listener: " .. tostring(err), vim.log.levels.ERROR)
     end
   end
+end
+
+--- Now, in seconds since the epoch (with the fraction).
+---@return number
+local function now()
+  local seconds, microseconds = (vim.uv or vim.loop).gettimeofday()
+  return seconds + microseconds / 1e6
 end
 
 --- Reports an error to the user, one readable line naming what is at fault.
@@ -136,17 +146,40 @@ local function flush(repo, err)
   end
 end
 
+local terminal = { completed = true, failed = true }
+
+--- Whether a changed row tells of a session that has just ended: it was seen starting or running,
+--- or it is seen for the first time ended, and ended (its last activity) after the client started.
+---@param started_at number when the client started (seconds since the epoch)
+---@param previous lulu.SessionRow|nil the row as it was known before
+---@param row lulu.SessionRow
+---@return boolean
+function M.ended_now(started_at, previous, row)
+  if not terminal[row.status] then
+    return false
+  end
+  if previous then
+    return not terminal[previous.status]
+  end
+  local at = format.parse_time(row.lastActivityAt)
+  return at ~= nil and at >= started_at
+end
+
 ---@param repo lulu.Repo
 ---@param row lulu.SessionRow
 local function on_changed(repo, row)
   if type(row) ~= "table" or type(row.id) ~= "string" then
     return
   end
+  local previous = repo.sessions[row.id]
   repo.sessions[row.id] = row
   if repo.touched then
     repo.touched[row.id] = true
   end
   emit("changed", repo, row)
+  if M.ended_now(repo.started_at, previous, row) then
+    emit("ended", repo, row)
+  end
 end
 
 --- Stores a row the client learnt of (a spawn's answer) as if the server had notified it.
@@ -167,6 +200,112 @@ local function on_removed(repo, id)
     repo.touched[id] = true
   end
   emit("removed", repo, id)
+end
+
+--- The handlers of the server's notifications for one repository.
+---@param repo lulu.Repo
+---@return table<string, function>
+local function notification_handlers(repo)
+  return {
+    ["lulu/sessionChanged"] = function(_, params)
+      on_changed(repo, params and params.session)
+    end,
+    ["lulu/sessionRemoved"] = function(_, params)
+      on_removed(repo, params and params.id)
+    end,
+    ["lulu/output"] = function(_, params)
+      if params and type(params.id) == "string" and type(params.events) == "table" then
+        emit("output", repo, params.id, params.events)
+      end
+    end,
+  }
+end
+
+--- The answer to `initialize`: the queued requests go once the protocol version is the one the
+--- plugin speaks; another version is reported and the server asked to stop.
+---@param repo lulu.Repo
+---@param client vim.lsp.Client
+---@param result table|nil
+---@param server string the server command, for the message
+local function on_initialized(repo, client, result, server)
+  local lulu = vim.tbl_get(result or {}, "capabilities", "experimental", "lulu") or {}
+  if lulu.protocolVersion ~= 1 then
+    M.error(
+      string.format(
+        "the server %q speaks protocol version %s, this plugin needs version 1",
+        server,
+        tostring(lulu.protocolVersion)
+      )
+    )
+    repo.closed = true
+    flush(repo, { message = "the server speaks another protocol version" })
+    client_stop(client)
+    return
+  end
+  repo.ready = true
+  flush(repo, nil)
+  M.refresh_agents(repo)
+end
+
+--- The server's exit: the repository is closed, its queued requests fail, and an exit we did
+--- not ask for is reported.
+---@param repo lulu.Repo
+---@param code integer
+---@param signal integer|nil
+local function on_server_exit(repo, code, signal)
+  local root = repo.root
+  repo.exit_code = code
+  repo.closed = true
+  repo.ready = false
+  if M.repos[root] == repo then
+    M.repos[root] = nil
+  end
+  local unasked = not repo.stopping and (code ~= 0 or (signal or 0) ~= 0)
+  flush(repo, {
+    message = unasked and format.server_exit(root, code, signal)
+      or string.format("the lulu server for %s has stopped", root),
+  })
+  if unasked then
+    M.error(format.server_exit(root, code, signal))
+  end
+  emit("exit", repo)
+end
+
+--- The server's command as a function (a `cmd` of |vim.lsp.ClientConfig|): it starts
+--- `SERVER serve` as Neovim would, but the plugin reports the exit itself, once, with the signal
+--- named. Neovim is told of a clean exit, or it would add its own message ("Client lulu quit with
+--- exit code 0 and signal 9").
+---@param repo lulu.Repo
+---@param server string
+---@return fun(dispatchers: vim.lsp.rpc.Dispatchers): vim.lsp.rpc.PublicClient
+local function server_cmd(repo, server)
+  return function(dispatchers)
+    local ours = vim.tbl_extend("force", {}, dispatchers, {
+      on_exit = function(code, signal)
+        vim.schedule(function()
+          on_server_exit(repo, code, signal)
+        end)
+        dispatchers.on_exit(0, 0)
+      end,
+    })
+    return vim.lsp.rpc.start({ server, "serve" }, ours)
+  end
+end
+
+--- Starts a built-in LSP client (never attached to a buffer, never reused for another root).
+---@param lsp_config vim.lsp.ClientConfig
+---@return integer|nil client_id
+local function launch(lsp_config)
+  if vim.fn.has("nvim-0.11") == 1 then
+    return vim.lsp.start(lsp_config, {
+      attach = false,
+      reuse_client = function()
+        return false
+      end,
+    })
+  end
+  ---@diagnostic disable-next-line: deprecated
+  return vim.lsp.start_client(lsp_config)
 end
 
 --- Starts the server for a repository root.
@@ -192,86 +331,25 @@ local function start(root)
     sessions = {},
     loaded = false,
     stopping = false,
+    started_at = now(),
   }
-  local lsp_config = {
+  local id = launch({
     name = "lulu",
-    cmd = { opts.server, "serve" },
+    cmd = server_cmd(repo, opts.server),
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = config.init_options(opts),
-    handlers = {
-      ["lulu/sessionChanged"] = function(_, params)
-        on_changed(repo, params and params.session)
-      end,
-      ["lulu/sessionRemoved"] = function(_, params)
-        on_removed(repo, params and params.id)
-      end,
-      ["lulu/output"] = function(_, params)
-        if params and type(params.id) == "string" and type(params.events) == "table" then
-          emit("output", repo, params.id, params.events)
-        end
-      end,
-    },
+    handlers = notification_handlers(repo),
     on_init = function(client, result)
-      local lulu = vim.tbl_get(result or {}, "capabilities", "experimental", "lulu") or {}
-      if lulu.protocolVersion ~= 1 then
-        M.error(
-          string.format(
-            "the server %q speaks protocol version %s, this plugin needs version 1",
-            opts.server,
-            tostring(lulu.protocolVersion)
-          )
-        )
-        repo.closed = true
-        flush(repo, { message = "the server speaks another protocol version" })
-        client_stop(client)
-        return
-      end
-      repo.ready = true
-      flush(repo, nil)
+      on_initialized(repo, client, result, opts.server)
     end,
-    on_exit = function(code, signal)
-      vim.schedule(function()
-        repo.exit_code = code
-        repo.closed = true
-        repo.ready = false
-        if M.repos[root] == repo then
-          M.repos[root] = nil
-        end
-        flush(repo, {
-          message = string.format("the lulu server for %s exited (code %s, signal %s)", root, code, signal),
-        })
-        if not repo.stopping and (code ~= 0 or (signal or 0) ~= 0) then
-          M.error(
-            string.format(
-              "the server for %s exited with code %s (signal %s); see :LspLog",
-              root,
-              tostring(code),
-              tostring(signal)
-            )
-          )
-        end
-        emit("exit", repo)
-      end)
-    end,
-  }
-  local id
-  if vim.fn.has("nvim-0.11") == 1 then
-    id = vim.lsp.start(lsp_config, {
-      attach = false,
-      reuse_client = function()
-        return false
-      end,
-    })
-  else
-    ---@diagnostic disable-next-line: deprecated
-    id = vim.lsp.start_client(lsp_config)
-  end
+  })
   if not id then
     return nil, string.format("could not start %q serve for %s", opts.server, root)
   end
   repo.client_id = id
   M.repos[root] = repo
+  require("lulu.notify").watch()
   return repo, nil
 end
 
@@ -343,6 +421,42 @@ function M.call(repo, method, params, cb)
       cb(result)
     end
   end)
+end
+
+--- Asks the server for its agents (`lulu/agents`) and keeps the names of the available ones.
+---@param repo lulu.Repo
+function M.refresh_agents(repo)
+  M.request(repo, "lulu/agents", vim.empty_dict(), function(err, result)
+    if err or type(result) ~= "table" then
+      return
+    end
+    local names = {}
+    for _, agent in ipairs(result.agents or {}) do
+      if agent.available and type(agent.name) == "string" then
+        names[#names + 1] = agent.name
+      end
+    end
+    table.sort(names)
+    repo.agents = names
+  end)
+end
+
+--- The agent names `--agent=` completes: the server's when one runs for the repository of `dir`
+--- (asked again in the background, for the next completion), else the ones given to setup().
+---@param dir string|nil defaults to the context of the current buffer
+---@return string[]
+function M.agent_names(dir)
+  local root = M.find_root(dir or M.context_dir())
+  local repo = root and M.repos[root]
+  if repo and repo.ready and not repo.closed then
+    M.refresh_agents(repo)
+    if repo.agents then
+      return repo.agents
+    end
+  end
+  local names = vim.tbl_keys(config.options.agents or {})
+  table.sort(names)
+  return names
 end
 
 --- Reloads the rows from `lulu/list`, merging notifications that arrived meanwhile.

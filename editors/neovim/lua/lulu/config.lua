@@ -24,6 +24,7 @@ local M = {}
 ---@field max_running integer|nil           sessions running at once across the state dir (server default: 6)
 ---@field worktree_dir string|nil           worktree folder template, "{repo}" is the repository top level
 ---@field state_dir string|nil              state folder (server default: $LULU_HOME or ~/.local/state/lulu)
+---@field notify_on_end "all"|"failed"|"none"  which sessions' ends vim.notify tells of
 ---@field list {height: integer, position: string}  where the live list opens
 ---@field keymaps lulu.Keymaps              keys of the list buffer; false disables one
 
@@ -35,6 +36,7 @@ M.defaults = {
   max_running = nil,
   worktree_dir = nil,
   state_dir = nil,
+  notify_on_end = "all",
   list = { height = 12, position = "botright" },
   keymaps = {
     open = "<CR>",
@@ -58,6 +60,7 @@ local schema = {
   max_running = { "number" },
   worktree_dir = { "string" },
   state_dir = { "string" },
+  notify_on_end = { "string", values = { "all", "failed", "none" } },
   list = { "table", fields = { height = { "number" }, position = { "string" } } },
   keymaps = {
     "table",
@@ -102,6 +105,13 @@ local function validate(opts, spec, prefix, out)
       if not ok then
         out[#out + 1] =
           string.format("option %q should be %s, got %s", name, table.concat(s, " or "), type(value))
+      elseif s.values and not vim.tbl_contains(s.values, value) then
+        out[#out + 1] = string.format(
+          "option %q should be one of %s, got %q",
+          name,
+          table.concat(vim.tbl_map(vim.inspect, s.values), ", "),
+          tostring(value)
+        )
       elseif s.fields and type(value) == "table" then
         validate(value, s.fields, name .. ".", out)
       end

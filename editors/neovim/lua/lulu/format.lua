@@ -217,11 +217,34 @@ function M.list_lines(rows, now, frame, max_name)
   return out
 end
 
---- A picker item's text: status, name and age, and the failure reason for failed sessions.
+--- Whether the server cut a failure reason to its 120 characters (it ends with "…").
+---@param reason string|nil
+---@return boolean
+function M.reason_cut(reason)
+  return type(reason) == "string" and reason:sub(-#"…") == "…"
+end
+
+--- The whole failure of a session on one line: its detail's lines joined, else its reason.
+---@param detail table SessionDetail
+---@return string|nil
+function M.full_reason(detail)
+  local text = detail.failureDetail
+  if type(text) ~= "string" or text == "" then
+    text = detail.failureReason
+  end
+  if type(text) ~= "string" then
+    return nil
+  end
+  return M.one_line(table.concat(M.split_lines(text), "; "))
+end
+
+--- A picker item's text: status, name and age, and the failure reason for failed sessions (or
+--- `reason` instead, the whole of one the server cut).
 ---@param row lulu.SessionRow
 ---@param now number
+---@param reason string|nil
 ---@return string
-function M.picker_item(row, now)
+function M.picker_item(row, now, reason)
   local status = M.status_label[row.status] or row.status
   local text = string.format(
     "%s %-9s %s  %s",
@@ -230,10 +253,41 @@ function M.picker_item(row, now)
     M.one_line(row.name),
     M.row_age(row, now)
   )
-  if row.status == "failed" and row.failureReason and row.failureReason ~= "" then
-    text = text .. "  (" .. M.one_line(row.failureReason) .. ")"
+  reason = reason or row.failureReason
+  if row.status == "failed" and reason and reason ~= "" then
+    text = text .. "  (" .. M.one_line(reason) .. ")"
   end
   return text
+end
+
+--- The name of a signal number ("SIGKILL" for 9), from libuv's table of this system's signals.
+---@param signal integer
+---@return string|nil
+function M.signal_name(signal)
+  local names = {}
+  for name, number in pairs((vim.uv or vim.loop).constants or {}) do
+    if type(name) == "string" and name:match("^SIG%u+$") and number == signal then
+      names[#names + 1] = name
+    end
+  end
+  -- Aliases (SIGIOT for SIGABRT, SIGPOLL for SIGIO): the first in order is the usual name.
+  table.sort(names)
+  return names[1]
+end
+
+--- The one message that says why a repository's server ended when nobody asked it to.
+---@param root string
+---@param code integer|nil
+---@param signal integer|nil
+---@return string
+function M.server_exit(root, code, signal)
+  local after = "the sessions go on; :Lulu reconnects"
+  if signal and signal ~= 0 then
+    local name = M.signal_name(signal)
+    local what = name and string.format("%s (signal %d)", name, signal) or ("signal " .. signal)
+    return string.format("the server for %s was killed by %s; %s", root, what, after)
+  end
+  return string.format("the server for %s exited with code %s (see :LspLog); %s", root, tostring(code), after)
 end
 
 --- Splits text into lines (a trailing newline does not add an empty line).
@@ -317,6 +371,16 @@ function M.detail_lines(d, now)
   if d.status == "failed" and d.failureReason then
     add("Reason", M.one_line(d.failureReason))
   end
+  -- The whole story right under the reason (which the server cuts at 120 characters).
+  if d.failureDetail ~= nil and d.failureDetail ~= vim.NIL and d.failureDetail ~= "" then
+    for i, l in ipairs(M.split_lines(d.failureDetail)) do
+      if i == 1 then
+        add("Detail", l)
+      else
+        lines[#lines + 1] = string.rep(" ", 11) .. l
+      end
+    end
+  end
   add("Id", show(d.id))
   if d.agent then
     local cmd = type(d.command) == "table" and table.concat(d.command, " ") or ""
@@ -350,12 +414,6 @@ function M.detail_lines(d, now)
     end
     if d.inputTokens ~= nil and d.inputTokens ~= vim.NIL then
       add("Tokens", string.format("%s in, %s out", show(d.inputTokens), show(d.outputTokens)))
-    end
-    if d.failureDetail ~= nil and d.failureDetail ~= vim.NIL and d.failureDetail ~= "" then
-      lines[#lines + 1] = "Detail:"
-      for _, l in ipairs(M.split_lines(d.failureDetail)) do
-        lines[#lines + 1] = "  " .. l
-      end
     end
   end
   lines[#lines + 1] = string.rep("─", 20) .. " transcript " .. string.rep("─", 20)

@@ -18,7 +18,7 @@ function M.setup(opts)
 end
 
 ---@class lulu.Subcommand
----@field run fun(args: string[], bang: boolean)
+---@field run fun(args: string[], bang: boolean, text: string)  text: the arguments as typed
 ---@field desc string
 
 local function actions()
@@ -29,23 +29,100 @@ local function client()
   return require("lulu.client")
 end
 
---- Parses leading `--agent=NAME` and `--name=NAME` flags of `:Lulu spawn`.
----@param args string[]
----@return {agent?: string, name?: string} flags
----@return string prompt
-function M.parse_spawn_args(args)
-  local flags = {}
-  local i = 1
-  while i <= #args do
-    local key, value = args[i]:match("^%-%-(%w+)=(.*)$")
-    if key == "agent" or key == "name" then
-      flags[key] = value
-      i = i + 1
-    else
+--- Reads one shell-like word of `text` from byte `pos`: plain characters (a backslash escapes the
+--- next one), '...' and "..." (inside them a backslash escapes the quote or a backslash), up to
+--- white space outside quotes.
+---@param text string
+---@param pos integer
+---@return string|nil word
+---@return integer next the byte after the word
+---@return string|nil err
+function M.read_word(text, pos)
+  local out = {}
+  local i, n = pos, #text
+  while i <= n do
+    local c = text:sub(i, i)
+    if c:match("%s") then
       break
+    elseif c == "\\" and i < n then
+      out[#out + 1] = text:sub(i + 1, i + 1)
+      i = i + 2
+    elseif c == '"' or c == "'" then
+      local j, closed = i + 1, false
+      while j <= n do
+        local d, e = text:sub(j, j), text:sub(j + 1, j + 1)
+        if d == "\\" and (e == c or e == "\\") then
+          out[#out + 1] = e
+          j = j + 2
+        elseif d == c then
+          closed = true
+          j = j + 1
+          break
+        else
+          out[#out + 1] = d
+          j = j + 1
+        end
+      end
+      if not closed then
+        return nil, j, string.format("the quote %s opened in %s is never closed", c, text:sub(pos))
+      end
+      i = j
+    else
+      out[#out + 1] = c
+      i = i + 1
     end
   end
-  return flags, table.concat(args, " ", i)
+  return table.concat(out), i, nil
+end
+
+--- Parses `:Lulu spawn`'s arguments as typed: leading `--agent=NAME` and `--name=NAME` flags (also
+--- `--name NAME`; values may be quoted with '...' or "..." or have backslash-escaped spaces; `--`
+--- ends the flags), then the prompt: the rest of the line, exactly as typed.
+---@param text string
+---@return {agent?: string, name?: string}|nil flags
+---@return string|nil prompt
+---@return string|nil err what is wrong with the flags
+function M.parse_spawn_args(text)
+  local flags = {}
+  local pos = 1
+  while true do
+    local start = text:find("%S", pos)
+    if not start then
+      return flags, "", nil
+    end
+    if text:sub(start, start + 1) ~= "--" then
+      return flags, text:sub(start), nil
+    end
+    local word, after, err = M.read_word(text, start)
+    if not word then
+      return nil, nil, err
+    end
+    if word == "--" then
+      return flags, text:sub(after):gsub("^%s+", ""), nil
+    end
+    local key, value = word:match("^%-%-([%w_-]+)=(.*)$")
+    if not key then
+      key = word:match("^%-%-([%w_-]+)$")
+      local value_start = text:find("%S", after)
+      if key and value_start then
+        value, after, err = M.read_word(text, value_start)
+        if not value then
+          return nil, nil, err
+        end
+      end
+    end
+    if key ~= "agent" and key ~= "name" then
+      return nil, nil, string.format(
+        "unknown flag %q: :Lulu spawn takes --agent=NAME and --name=NAME before the prompt (-- ends them)",
+        word:match("^[^=]*")
+      )
+    end
+    if value == nil or value == "" then
+      return nil, nil, string.format("--%s needs a value: --%s=VALUE", key, key)
+    end
+    flags[key] = value
+    pos = after
+  end
 end
 
 ---@type table<string, lulu.Subcommand>
@@ -71,13 +148,17 @@ M.subcommands = {
   },
   spawn = {
     desc = "start a session: :Lulu spawn [--agent=NAME] [--name=NAME] [prompt]",
-    run = function(args)
+    run = function(_, _, text)
+      local flags, prompt, perr = M.parse_spawn_args(text)
+      if not flags then
+        client().error(perr or "bad arguments")
+        return
+      end
       local repo, err = client().get()
       if not repo then
         client().error(err or "no repository")
         return
       end
-      local flags, prompt = M.parse_spawn_args(args)
       actions().spawn(repo, { prompt = prompt, agent = flags.agent, name = flags.name })
     end,
   },
@@ -97,8 +178,8 @@ M.subcommands = {
   },
   continue = {
     desc = "continue an ended session: :Lulu continue [prompt]",
-    run = function(args)
-      local prompt = table.concat(args, " ")
+    run = function(_, _, text)
+      local prompt = text
       actions().with_target("Continue session", function(repo, row)
         actions().continue(repo, row, prompt)
       end)
@@ -126,9 +207,11 @@ M.subcommands = {
 }
 
 --- Runs `:Lulu[!] [subcommand] [args]`.
----@param cmd {fargs: string[], bang: boolean}
+---@param cmd {fargs: string[], args?: string, bang: boolean}
 function M.command(cmd)
   local args = vim.deepcopy(cmd.fargs or {})
+  -- The arguments after the subcommand as typed (quotes and runs of spaces kept).
+  local text = (cmd.args or table.concat(args, " ")):match("^%s*%S+%s*(.-)$") or ""
   local name = table.remove(args, 1) or "list"
   local bang = cmd.bang == true
   -- `:Lulu remove!` as well as `:Lulu! remove`.
@@ -143,13 +226,14 @@ function M.command(cmd)
     client().error(string.format("unknown subcommand %q; use one of: %s", name, table.concat(names, ", ")))
     return
   end
-  local ok, err = xpcall(sub.run, debug.traceback, args, bang)
+  local ok, err = xpcall(sub.run, debug.traceback, args, bang, text)
   if not ok then
     client().error("internal error in :Lulu " .. name .. ": " .. tostring(err))
   end
 end
 
---- Completion of `:Lulu`: subcommand names, then the agents' flags for `spawn`.
+--- Completion of `:Lulu`: subcommand names, then the flags of `spawn`, with the agents the
+--- repository's server knows (those given to setup() when no server runs).
 ---@param arglead string
 ---@param cmdline string
 ---@return string[]
@@ -170,9 +254,7 @@ function M.complete(arglead, cmdline)
         out[#out + 1] = f
       end
     end
-    local agents = vim.tbl_keys(config.options.agents or {})
-    table.sort(agents)
-    for _, a in ipairs(agents) do
+    for _, a in ipairs(client().agent_names()) do
       local f = "--agent=" .. a
       if vim.startswith(f, arglead) then
         out[#out + 1] = f

@@ -4,6 +4,7 @@ local client = require("lulu.client")
 local config = require("lulu.config")
 local format = require("lulu.format")
 local highlight = require("lulu.highlight")
+local buffer_state = require("lulu.buffer_state")
 
 local M = {}
 
@@ -12,13 +13,11 @@ local ns = vim.api.nvim_create_namespace("lulu_list")
 --- Lines above the first row.
 M.header_lines = 1
 
----@class lulu.ListState
+---@class lulu.ListState: lulu.BufferState
 ---@field repo lulu.Repo
 ---@field rows lulu.SessionRow[]   rows in display order (row i is on line header_lines + i)
 ---@field frame integer            spinner frame
----@field timer uv.uv_timer_t|nil
 ---@field notice string|nil       a line shown under the header (the server stopped)
----@field unsubscribe fun()[]
 
 ---@type table<integer, lulu.ListState>
 M.states = {}
@@ -122,44 +121,21 @@ end
 ---@param bufnr integer
 local function start_timer(bufnr)
   local st = M.states[bufnr]
-  local uv = vim.uv or vim.loop
-  local timer = uv.new_timer()
-  st.timer = timer
   local ticks = 0
   -- 100 ms ticks move the spinner; ages are redrawn once a second.
-  timer:start(
-    100,
-    100,
-    vim.schedule_wrap(function()
-      if not M.states[bufnr] or not vim.api.nvim_buf_is_valid(bufnr) then
-        return
-      end
-      ticks = ticks + 1
-      local running = any_running(st)
-      if running then
-        st.frame = st.frame + 1
-      end
-      if (running or ticks % 10 == 0) and visible(bufnr) then
-        M.render(bufnr)
-      end
-    end)
-  )
-end
-
----@param bufnr integer
-local function teardown(bufnr)
-  local st = M.states[bufnr]
-  if not st then
-    return
-  end
-  M.states[bufnr] = nil
-  if st.timer then
-    st.timer:stop()
-    st.timer:close()
-  end
-  for _, un in ipairs(st.unsubscribe) do
-    un()
-  end
+  buffer_state.start_timer(st, 100, function()
+    if not M.states[bufnr] or not vim.api.nvim_buf_is_valid(bufnr) then
+      return
+    end
+    ticks = ticks + 1
+    local running = any_running(st)
+    if running then
+      st.frame = st.frame + 1
+    end
+    if (running or ticks % 10 == 0) and visible(bufnr) then
+      M.render(bufnr)
+    end
+  end)
 end
 
 --- The repository of a list buffer, reconnecting (a new server, rows reloaded) when its server
@@ -361,7 +337,7 @@ function M.open(repo)
     vim.api.nvim_buf_set_var(bufnr, "lulu_repo", repo.root)
     ---@type lulu.ListState
     local st = { repo = repo, rows = {}, frame = 0, unsubscribe = {} }
-    M.states[bufnr] = st
+    buffer_state.attach(M.states, bufnr, st)
     local function rerender(r)
       if r == st.repo then
         M.render(bufnr)
@@ -379,13 +355,6 @@ function M.open(repo)
         end
       end),
     }
-    vim.api.nvim_create_autocmd("BufWipeout", {
-      buffer = bufnr,
-      once = true,
-      callback = function()
-        teardown(bufnr)
-      end,
-    })
     set_keymaps(bufnr)
     vim.bo[bufnr].filetype = "lulu-list"
     start_timer(bufnr)

@@ -2,18 +2,19 @@
 local client = require("lulu.client")
 local format = require("lulu.format")
 local highlight = require("lulu.highlight")
+local buffer_state = require("lulu.buffer_state")
 
 local M = {}
 
 local ns = vim.api.nvim_create_namespace("lulu_view")
 
----@class lulu.ViewState
+---@class lulu.ViewState: lulu.BufferState
 ---@field repo lulu.Repo
 ---@field id string
 ---@field detail table           SessionDetail (or the row until it arrives)
 ---@field header_len integer     lines of the details header
 ---@field last_seq integer       last transcript event shown
----@field unsubscribe fun()[]
+---@field shown_age string|nil   the age the header shows ("5s")
 
 ---@type table<integer, lulu.ViewState>
 M.states = {}
@@ -65,6 +66,7 @@ function M.render_header(bufnr)
     vim.api.nvim_buf_set_lines(bufnr, 0, old_len, false, lines)
   end)
   st.header_len = #lines
+  st.shown_age = format.row_age(st.detail, os.time())
   M.follow(bufnr, following)
   vim.api.nvim_buf_clear_namespace(bufnr, ns, 0, #lines)
   for i, line in ipairs(lines) do
@@ -171,16 +173,26 @@ local function load_detail(bufnr)
   end)
 end
 
+--- Keeps the header's "(5s ago)" current: a one-second timer while the view is shown in a window,
+--- stopped once it is shown in none (and when the buffer is wiped out).
 ---@param bufnr integer
-local function teardown(bufnr)
+local function tick(bufnr)
   local st = M.states[bufnr]
   if not st then
     return
   end
-  M.states[bufnr] = nil
-  for _, un in ipairs(st.unsubscribe) do
-    un()
-  end
+  buffer_state.start_timer(st, 1000, function()
+    if not vim.api.nvim_buf_is_valid(bufnr) or #vim.fn.win_findbuf(bufnr) == 0 then
+      buffer_state.stop_timer(st)
+    elseif format.row_age(st.detail, os.time()) ~= st.shown_age then
+      M.render_header(bufnr)
+    end
+  end)
+end
+
+--- Stops watching the transcript of a released view.
+---@param st lulu.ViewState
+local function unwatch(st)
   if not st.repo.closed then
     client.request(st.repo, "lulu/unwatch", { id = st.id }, function() end)
   end
@@ -216,9 +228,10 @@ end
 --- ordinary one, else another ordinary window of the tab, else a new split above the list;
 --- otherwise the current window.
 ---@param from_list boolean
+---@return boolean made_split the window is a new split made for the view
 local function target_window(from_list)
   if not from_list then
-    return
+    return false
   end
   local list = require("lulu.list")
   local function ordinary(win)
@@ -234,49 +247,62 @@ local function target_window(from_list)
   local prev = vim.fn.win_getid(vim.fn.winnr("#"))
   if ordinary(prev) then
     vim.api.nvim_set_current_win(prev)
-    return
+    return false
   end
   for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
     if ordinary(win) then
       vim.api.nvim_set_current_win(win)
-      return
+      return false
     end
   end
   vim.cmd("aboveleft split")
+  return true
 end
 
---- Opens the view of a session and starts watching its transcript.
----@param repo lulu.Repo
----@param id string
----@param opts {from_list?: boolean}|nil
----@return integer bufnr
-function M.open(repo, id, opts)
-  opts = opts or {}
-  highlight.ensure()
-  local bufnr = M.find(id)
-  -- Never replace the list itself: from the list, open beside it.
-  local from_list = opts.from_list == true or require("lulu.list").states[vim.api.nvim_get_current_buf()] ~= nil
-  target_window(from_list)
-  if bufnr then
-    vim.api.nvim_win_set_buf(0, bufnr)
-    if M.states[bufnr].repo ~= repo then
-      M.rebind(bufnr, repo)
-    end
-    return bufnr
+--- Shows a view in a window, remembering in the window (`w:lulu_previous_buf`) the buffer `q`
+--- gives back to it: the one it showed before, or none when the window was made for the view.
+--- A view that replaces another view keeps what the first one replaced.
+---@param win integer
+---@param bufnr integer
+---@param made_split boolean
+local function show_in(win, bufnr, made_split)
+  local shown = vim.api.nvim_win_get_buf(win)
+  if made_split then
+    vim.w[win].lulu_previous_buf = nil
+  elseif M.states[shown] == nil then
+    vim.w[win].lulu_previous_buf = shown
   end
-  bufnr = vim.api.nvim_create_buf(true, true)
-  vim.api.nvim_buf_set_name(bufnr, "lulu://session/" .. id)
-  vim.bo[bufnr].buftype = "nofile"
-  vim.bo[bufnr].bufhidden = "wipe"
-  vim.bo[bufnr].swapfile = false
-  vim.api.nvim_buf_set_var(bufnr, "lulu_repo", repo.root)
-  vim.api.nvim_buf_set_var(bufnr, "lulu_session", id)
-  local row = repo.sessions[id] or { id = id, name = id, status = "starting", repo = repo.root }
-  ---@type lulu.ViewState
-  -- A new buffer has one empty line: the first header replaces it.
-  local st = { repo = repo, id = id, detail = row, header_len = 1, last_seq = 0, unsubscribe = {} }
-  M.states[bufnr] = st
-  M.render_header(bufnr)
+  vim.api.nvim_win_set_buf(win, bufnr)
+  vim.wo[win].wrap = true
+end
+
+--- `q` in a view: gives the window back the buffer it showed before the view; a window made for
+--- the view closes; the last window of the tab shows the alternate buffer (or an empty one).
+---@param bufnr integer
+function M.close(bufnr)
+  local win = vim.api.nvim_get_current_win()
+  local previous = vim.w[win].lulu_previous_buf
+  vim.w[win].lulu_previous_buf = nil
+  if previous and previous ~= bufnr and vim.api.nvim_buf_is_valid(previous) then
+    vim.api.nvim_win_set_buf(win, previous)
+    return
+  end
+  if #vim.api.nvim_tabpage_list_wins(0) > 1 and pcall(vim.api.nvim_win_close, win, false) then
+    return
+  end
+  local alternate = vim.fn.bufnr("#")
+  if alternate > 0 and alternate ~= bufnr and vim.api.nvim_buf_is_valid(alternate) then
+    vim.api.nvim_win_set_buf(win, alternate)
+  else
+    vim.cmd("enew")
+  end
+end
+
+--- Keeps a view current: its row, transcript, removal and the server's exit.
+---@param bufnr integer
+---@param st lulu.ViewState
+local function subscribe(bufnr, st)
+  local id = st.id
   st.unsubscribe = {
     client.subscribe("changed", function(r, changed)
       if r == st.repo and changed.id == id then
@@ -302,23 +328,31 @@ function M.open(repo, id, opts)
       end
     end),
   }
-  vim.api.nvim_create_autocmd("BufWipeout", {
+  vim.api.nvim_create_autocmd("BufWinEnter", {
     buffer = bufnr,
-    once = true,
     callback = function()
-      teardown(bufnr)
+      tick(bufnr)
     end,
   })
+  vim.api.nvim_create_autocmd("BufHidden", {
+    buffer = bufnr,
+    callback = function()
+      buffer_state.stop_timer(st)
+    end,
+  })
+end
+
+--- `q` closes the view; the list's action keys work on the viewed session too.
+---@param bufnr integer
+---@param st lulu.ViewState
+local function set_keymaps(bufnr, st)
   vim.keymap.set("n", "q", function()
-    if not pcall(vim.cmd.close) then
-      vim.cmd.bprevious()
-    end
-  end, { buffer = bufnr, nowait = true, desc = "Lulu: close" })
-  -- The list's action keys work on the viewed session too.
+    M.close(bufnr)
+  end, { buffer = bufnr, nowait = true, desc = "Lulu: close the session view" })
   local keys = require("lulu.config").options.keymaps or {}
   local actions = require("lulu.actions")
   local function current()
-    return st.repo.sessions[id] or st.detail
+    return st.repo.sessions[st.id] or st.detail
   end
   local view_keys = {
     cancel = function()
@@ -331,7 +365,7 @@ function M.open(repo, id, opts)
       actions.remove(st.repo, current(), { force = false })
     end,
     diff = function()
-      require("lulu.diff").open(st.repo, id)
+      require("lulu.diff").open(st.repo, st.id)
     end,
   }
   for name, fn in pairs(view_keys) do
@@ -339,13 +373,60 @@ function M.open(repo, id, opts)
       vim.keymap.set("n", keys[name], fn, { buffer = bufnr, nowait = true, desc = "Lulu: " .. name })
     end
   end
+end
+
+--- A new view buffer of a session, with its state, subscriptions and keys.
+---@param repo lulu.Repo
+---@param id string
+---@return integer bufnr
+local function create(repo, id)
+  local bufnr = vim.api.nvim_create_buf(true, true)
+  vim.api.nvim_buf_set_name(bufnr, "lulu://session/" .. id)
+  vim.bo[bufnr].buftype = "nofile"
+  vim.bo[bufnr].bufhidden = "wipe"
+  vim.bo[bufnr].swapfile = false
+  vim.api.nvim_buf_set_var(bufnr, "lulu_repo", repo.root)
+  vim.api.nvim_buf_set_var(bufnr, "lulu_session", id)
+  local row = repo.sessions[id] or { id = id, name = id, status = "starting", repo = repo.root }
+  ---@type lulu.ViewState
+  -- A new buffer has one empty line: the first header replaces it.
+  local st = { repo = repo, id = id, detail = row, header_len = 1, last_seq = 0, unsubscribe = {} }
+  buffer_state.attach(M.states, bufnr, st, unwatch)
+  M.render_header(bufnr)
+  subscribe(bufnr, st)
+  set_keymaps(bufnr, st)
   vim.bo[bufnr].filetype = "lulu-session"
-  vim.api.nvim_win_set_buf(0, bufnr)
-  vim.wo.wrap = true
-  -- A live session's view follows its output from the start; an ended one opens on its details.
-  if row.status == "running" or row.status == "starting" then
-    M.follow(bufnr, { vim.api.nvim_get_current_win() })
+  return bufnr
+end
+
+--- Opens the view of a session and starts watching its transcript.
+---@param repo lulu.Repo
+---@param id string
+---@param opts {from_list?: boolean}|nil
+---@return integer bufnr
+function M.open(repo, id, opts)
+  opts = opts or {}
+  highlight.ensure()
+  local bufnr = M.find(id)
+  -- Never replace the list itself: from the list, open beside it.
+  local from_list = opts.from_list == true or require("lulu.list").states[vim.api.nvim_get_current_buf()] ~= nil
+  local made_split = target_window(from_list)
+  local win = vim.api.nvim_get_current_win()
+  if bufnr then
+    show_in(win, bufnr, made_split)
+    if M.states[bufnr].repo ~= repo then
+      M.rebind(bufnr, repo)
+    end
+    return bufnr
   end
+  bufnr = create(repo, id)
+  show_in(win, bufnr, made_split)
+  -- A live session's view follows its output from the start; an ended one opens on its details.
+  local status = M.states[bufnr].detail.status
+  if status == "running" or status == "starting" then
+    M.follow(bufnr, { win })
+  end
+  tick(bufnr)
   load_detail(bufnr)
   M.watch(bufnr)
   return bufnr

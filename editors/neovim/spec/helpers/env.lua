@@ -77,6 +77,8 @@ function M.fresh(opts)
     state_dir = state,
     agents = M.agents(),
     default_agent = "text",
+    -- Specs that count messages get none about sessions ending, unless they ask for them.
+    notify_on_end = "none",
   }, opts or {}))
   local repo = M.make_repo()
   vim.cmd.cd(vim.fn.fnameescape(repo))

@@ -33,12 +33,7 @@ impl Sessions {
             })?;
         if !alive {
             // No runner, so no agent: settle it here.
-            store.finish_run(
-                &session.id,
-                run,
-                &cancelled_termination(None, None),
-                &NewEvent::lulu("status", "failed: cancelled by the user"),
-            )?;
+            store.finish_run(&session.id, run, &cancelled_termination(None, None))?;
             return Ok(reload(&store, &session.id)?);
         }
         let deadline = Instant::now() + self.cancel_grace + Duration::from_secs(3);

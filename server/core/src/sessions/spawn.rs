@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use crate::{
     config::find_program,
-    model::{NewEvent, Session, SessionId, Status},
+    model::{Session, SessionId, Status},
     process::{self, LaunchError, RunnerLaunch, RunnerLock},
     store::{self, NewSession, Store, StoreError},
     worktree::{self},
@@ -117,12 +117,7 @@ impl Sessions {
             failure_reason: Some(crate::model::one_line_reason(&reason)),
             failure_detail: Some(crate::error_chain(error)),
         };
-        store.finish_run(
-            &session.id,
-            session.run,
-            &termination,
-            &NewEvent::lulu("status", format!("failed: {reason}")),
-        )?;
+        store.finish_run(&session.id, session.run, &termination)?;
         Ok(())
     }
 

@@ -233,3 +233,6 @@ fn bump(transaction: &rusqlite::Transaction<'_>, counter: &str) -> rusqlite::Res
         |row| row.get(0),
     )
 }
+
+#[cfg(test)]
+mod tests;

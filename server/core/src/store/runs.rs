@@ -20,6 +20,18 @@ pub struct Termination {
     pub failure_detail: Option<String>,
 }
 
+impl Termination {
+    /// The lifecycle line of a run's end: `completed`, or `failed: <reason>`. Built here only,
+    /// so every end (runner, cancel, reconciliation, a runner that never started) reads alike.
+    pub fn end_event(&self) -> NewEvent {
+        let text = match &self.failure_reason {
+            Some(reason) => format!("failed: {reason}"),
+            None => "completed".to_owned(),
+        };
+        NewEvent::lulu("status", text)
+    }
+}
+
 /// What the agent told us about itself (Claude's `result` line, Codex's usage).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentReport {
@@ -109,15 +121,15 @@ impl Store {
     }
 
     /// The one terminal transition of a run (compare-and-set: only from starting or running,
-    /// only for this run). Returns whether this call made it. The lifecycle event is written
-    /// in the same transaction.
+    /// only for this run). Returns whether this call made it. The lifecycle event of the end
+    /// ([`Termination::end_event`]) is written in the same transaction.
     pub fn finish_run(
         &mut self,
         id: &SessionId,
         run: i64,
         termination: &Termination,
-        event: &NewEvent,
     ) -> Result<bool, StoreError> {
+        let event = termination.end_event();
         let now = format_time(event.at);
         self.write(|transaction| {
             let change_seq = bump(transaction, "change")?;
@@ -139,7 +151,7 @@ impl Store {
                 ],
             )?;
             if changed == 1 {
-                append_events_in(transaction, id, std::slice::from_ref(event))?;
+                append_events_in(transaction, id, std::slice::from_ref(&event))?;
                 // Issue 12: a run's end resolves its pending permission requests.
                 approvals::resolve_pending_in(transaction, id, &now)?;
             }

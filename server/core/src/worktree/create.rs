@@ -131,16 +131,7 @@ pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeErr
         });
     }
     let destination = absolute(worktree_path);
-    if let Ok(mut entries) = std::fs::read_dir(&destination)
-        && entries.next().is_some()
-    {
-        return Err(CreateWorktreeError::DestinationExists { path: destination });
-    }
-    if destination.symlink_metadata().is_ok() && !destination.is_dir() {
-        return Err(CreateWorktreeError::DestinationExists { path: destination });
-    }
-
-    let destination_existed = destination.symlink_metadata().is_ok();
+    let destination_existed = usable_destination(&destination)?;
 
     // From here on, everything made is undone on failure, in reverse order.
     let created_folders = create_parent_folders(&destination)?;
@@ -148,21 +139,7 @@ pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeErr
         remove_created_folders(&created_folders);
         error
     };
-
-    if let Some(workdir) = repository.workdir() {
-        let exclude_file = repository.common_dir().join("info").join("exclude");
-        let exclude_file = absolute(&exclude_file);
-        let excluded = repository
-            .index_or_empty()
-            .map_err(std::io::Error::other)
-            .and_then(|index| ensure_excluded(workdir, &destination, &exclude_file, &index));
-        excluded.map_err(|source| {
-            undo_folders(CreateWorktreeError::Exclude {
-                path: exclude_file.clone(),
-                source,
-            })
-        })?;
-    }
+    exclude_from_main_checkout(&repository, &destination).map_err(undo_folders)?;
 
     repository
         .reference(
@@ -195,6 +172,44 @@ pub fn create_worktree(options: &CreateWorktree) -> Result<(), CreateWorktreeErr
     }
     tracing::debug!(worktree = %destination.display(), branch, base = %base, "created worktree");
     Ok(())
+}
+
+/// Whether the destination exists already (as an empty folder); an error if it is anything else.
+fn usable_destination(destination: &Path) -> Result<bool, CreateWorktreeError> {
+    if let Ok(mut entries) = std::fs::read_dir(destination)
+        && entries.next().is_some()
+    {
+        return Err(CreateWorktreeError::DestinationExists {
+            path: destination.to_owned(),
+        });
+    }
+    let existed = destination.symlink_metadata().is_ok();
+    if existed && !destination.is_dir() {
+        return Err(CreateWorktreeError::DestinationExists {
+            path: destination.to_owned(),
+        });
+    }
+    Ok(existed)
+}
+
+/// Lists the worktree's top folder inside the main working tree (if it is inside) in the
+/// common dir's `info/exclude`, so the main checkout's `git status` does not show it.
+fn exclude_from_main_checkout(
+    repository: &gix::Repository,
+    destination: &Path,
+) -> Result<(), CreateWorktreeError> {
+    let Some(workdir) = repository.workdir() else {
+        return Ok(());
+    };
+    let exclude_file = absolute(&repository.common_dir().join("info").join("exclude"));
+    repository
+        .index_or_empty()
+        .map_err(std::io::Error::other)
+        .and_then(|index| ensure_excluded(workdir, destination, &exclude_file, &index))
+        .map_err(|source| CreateWorktreeError::Exclude {
+            path: exclude_file.clone(),
+            source,
+        })
 }
 
 /// Registers and checks out the linked worktree, like gix's `Repository::add_worktree`, but reads loose

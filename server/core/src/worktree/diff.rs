@@ -130,7 +130,47 @@ pub fn diff_against(worktree_path: &Path, base_commit: &str) -> Result<Vec<FileC
             path: worktree_path.to_owned(),
         });
     };
-    let base = resolve_commit_in(&repository, worktree_path, base_commit).map_err(|source| {
+    let before = base_files(&repository, worktree_path, base_commit)?;
+    let current = current_files(&repository, worktree_path, &workdir)?;
+    let mut differ = Differ {
+        repository: &repository,
+        worktree_path,
+        marked_binary: BinaryAttribute::new(&repository),
+        changes: Vec::new(),
+    };
+    let mut added: Vec<(&BString, &Current)> = Vec::new();
+    for (path, now) in &current {
+        match before.get(path) {
+            None => added.push((path, now)),
+            Some((id, mode)) if *id != now.id() || *mode != now.mode() => {
+                differ.modified(path, *id, now)?;
+            }
+            Some(_) => {}
+        }
+    }
+    let deleted: Vec<(&BString, gix::ObjectId)> = before
+        .iter()
+        .filter(|(path, _)| !current.contains_key(*path))
+        .map(|(path, (id, _))| (path, *id))
+        .collect();
+    let renamed_from = differ.added_or_renamed(&added, &deleted)?;
+    for (path, id) in &deleted {
+        if !renamed_from.contains(*path) {
+            differ.deleted(path, *id)?;
+        }
+    }
+    let mut changes = differ.changes;
+    changes.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(changes)
+}
+
+/// Every file of the base commit's tree (submodules left out), by path.
+fn base_files(
+    repository: &gix::Repository,
+    worktree_path: &Path,
+    base_commit: &str,
+) -> Result<BTreeMap<BString, (gix::ObjectId, gix::index::entry::Mode)>, DiffError> {
+    let base = resolve_commit_in(repository, worktree_path, base_commit).map_err(|source| {
         DiffError::BaseNotACommit {
             path: worktree_path.to_owned(),
             rev: base_commit.to_owned(),
@@ -151,97 +191,84 @@ pub fn diff_against(worktree_path: &Path, base_commit: &str) -> Result<Vec<FileC
     let base_index = repository
         .index_from_tree(&base_tree)
         .map_err(|e| base_tree_error(boxed(e)))?;
-    let mut before: BTreeMap<BString, (gix::ObjectId, gix::index::entry::Mode)> = BTreeMap::new();
-    for entry in base_index.entries() {
-        if entry.mode != gix::index::entry::Mode::COMMIT {
-            before.insert(entry.path(&base_index).to_owned(), (entry.id, entry.mode));
-        }
-    }
+    Ok(base_index
+        .entries()
+        .iter()
+        .filter(|entry| entry.mode != gix::index::entry::Mode::COMMIT)
+        .map(|entry| (entry.path(&base_index).to_owned(), (entry.id, entry.mode)))
+        .collect())
+}
 
-    let current = current_files(&repository, worktree_path, &workdir)?;
-    let mut marked_binary = BinaryAttribute::new(&repository);
+/// Builds the change list, reading contents and counting lines.
+struct Differ<'repo> {
+    repository: &'repo gix::Repository,
+    worktree_path: &'repo Path,
+    marked_binary: BinaryAttribute<'repo>,
+    changes: Vec<FileChange>,
+}
 
-    let mut added: Vec<(&BString, &Current)> = Vec::new();
-    let mut deleted: Vec<(&BString, gix::ObjectId)> = Vec::new();
-    let mut changes = Vec::new();
-    for (path, now) in &current {
-        match before.get(path) {
-            None => added.push((path, now)),
-            Some((id, mode)) => {
-                if *id != now.id() || *mode != now.mode() {
-                    let old = read_blob(&repository, worktree_path, path.as_ref(), *id)?;
-                    let new = current_content(&repository, worktree_path, path.as_ref(), now)?;
-                    let (additions, deletions) =
-                        line_counts(&old, &new, marked_binary.is_set(path.as_ref()));
-                    changes.push(FileChange {
-                        path: path_string(path.as_ref()),
-                        status: ChangeStatus::Modified,
-                        old_path: None,
-                        additions,
-                        deletions,
-                    });
-                }
-            }
-        }
-    }
-    for (path, (id, _)) in &before {
-        if !current.contains_key(path) {
-            deleted.push((path, *id));
-        }
-    }
-
-    // Exact renames: pair each added file with a deleted file of identical (non-empty) content, in path order.
-    let empty_blob = gix::ObjectId::empty_blob(repository.object_hash());
-    let mut deleted_by_id: BTreeMap<gix::ObjectId, Vec<&BString>> = BTreeMap::new();
-    for (path, id) in &deleted {
-        if *id != empty_blob {
-            deleted_by_id.entry(*id).or_default().push(path);
-        }
-    }
-    for candidates in deleted_by_id.values_mut() {
-        candidates.reverse();
-    }
-    let mut renamed_from = BTreeSet::new();
-    for (path, now) in &added {
-        let source = deleted_by_id.get_mut(&now.id()).and_then(Vec::pop);
-        if let Some(old_path) = source {
-            renamed_from.insert(old_path);
-            changes.push(FileChange {
-                path: path_string(path.as_ref()),
-                status: ChangeStatus::Renamed,
-                old_path: Some(path_string(old_path.as_ref())),
-                additions: 0,
-                deletions: 0,
-            });
-        } else {
-            let new = current_content(&repository, worktree_path, path.as_ref(), now)?;
-            let (additions, deletions) =
-                line_counts(&[], &new, marked_binary.is_set(path.as_ref()));
-            changes.push(FileChange {
-                path: path_string(path.as_ref()),
-                status: ChangeStatus::Added,
-                old_path: None,
-                additions,
-                deletions,
-            });
-        }
-    }
-    for (path, id) in &deleted {
-        if renamed_from.contains(*path) {
-            continue;
-        }
-        let old = read_blob(&repository, worktree_path, path.as_ref(), *id)?;
-        let (additions, deletions) = line_counts(&old, &[], marked_binary.is_set(path.as_ref()));
-        changes.push(FileChange {
-            path: path_string(path.as_ref()),
-            status: ChangeStatus::Deleted,
+impl Differ<'_> {
+    fn push(&mut self, path: &BStr, status: ChangeStatus, old: &[u8], new: &[u8]) {
+        let (additions, deletions) = line_counts(old, new, self.marked_binary.is_set(path));
+        self.changes.push(FileChange {
+            path: path_string(path),
+            status,
             old_path: None,
             additions,
             deletions,
         });
     }
-    changes.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(changes)
+
+    fn modified(
+        &mut self,
+        path: &BString,
+        base_id: gix::ObjectId,
+        now: &Current,
+    ) -> Result<(), DiffError> {
+        let old = read_blob(self.repository, self.worktree_path, path.as_ref(), base_id)?;
+        let new = current_content(self.repository, self.worktree_path, path.as_ref(), now)?;
+        self.push(path.as_ref(), ChangeStatus::Modified, &old, &new);
+        Ok(())
+    }
+
+    fn deleted(&mut self, path: &BString, base_id: gix::ObjectId) -> Result<(), DiffError> {
+        let old = read_blob(self.repository, self.worktree_path, path.as_ref(), base_id)?;
+        self.push(path.as_ref(), ChangeStatus::Deleted, &old, &[]);
+        Ok(())
+    }
+
+    /// Records each added file, as a rename where a deleted file had exactly its (non-empty)
+    /// content, paired in path order; returns the deleted paths that became renames.
+    fn added_or_renamed<'paths>(
+        &mut self,
+        added: &[(&BString, &Current)],
+        deleted: &[(&'paths BString, gix::ObjectId)],
+    ) -> Result<BTreeSet<&'paths BString>, DiffError> {
+        let empty_blob = gix::ObjectId::empty_blob(self.repository.object_hash());
+        let mut deleted_by_id: BTreeMap<gix::ObjectId, Vec<&BString>> = BTreeMap::new();
+        for (path, id) in deleted.iter().rev() {
+            if *id != empty_blob {
+                deleted_by_id.entry(*id).or_default().push(path);
+            }
+        }
+        let mut renamed_from = BTreeSet::new();
+        for (path, now) in added {
+            if let Some(old_path) = deleted_by_id.get_mut(&now.id()).and_then(Vec::pop) {
+                renamed_from.insert(old_path);
+                self.changes.push(FileChange {
+                    path: path_string(path.as_ref()),
+                    status: ChangeStatus::Renamed,
+                    old_path: Some(path_string(old_path.as_ref())),
+                    additions: 0,
+                    deletions: 0,
+                });
+                continue;
+            }
+            let new = current_content(self.repository, self.worktree_path, path.as_ref(), now)?;
+            self.push(path.as_ref(), ChangeStatus::Added, &[], &new);
+        }
+        Ok(renamed_from)
+    }
 }
 
 /// Every file in the worktree now (tracked and not deleted, plus untracked non-ignored), by path.
@@ -257,67 +284,24 @@ fn current_files(
     let index = repository
         .index_or_empty()
         .map_err(|e| status_error(boxed(e)))?;
-    let mut current = BTreeMap::new();
-    for entry in index.entries() {
-        if entry.mode == gix::index::entry::Mode::COMMIT
-            || entry.stage() != gix::index::entry::Stage::Unconflicted
-        {
-            continue;
-        }
-        current.insert(
-            entry.path(&index).to_owned(),
-            Current::Index {
+    let mut current: BTreeMap<BString, Current> = index
+        .entries()
+        .iter()
+        .filter(|entry| {
+            entry.mode != gix::index::entry::Mode::COMMIT
+                && entry.stage() == gix::index::entry::Stage::Unconflicted
+        })
+        .map(|entry| {
+            let now = Current::Index {
                 id: entry.id,
                 mode: entry.mode,
-            },
-        );
-    }
-    let dirwalk = repository
-        .dirwalk_options()
-        .map_err(|e| status_error(boxed(e)))?;
-    let iter = repository
-        .status(gix::progress::Discard)
-        .map_err(|e| status_error(boxed(e)))?
-        .index_worktree_options_mut(|options| {
-            options.dirwalk_options = Some(dirwalk.empty_patterns_match_prefix(false));
-            options.rewrites = None;
+            };
+            (entry.path(&index).to_owned(), now)
         })
-        .untracked_files(gix::status::UntrackedFiles::Files)
-        .index_worktree_submodules(None)
-        .into_index_worktree_iter(None)
-        .map_err(|e| status_error(boxed(e)))?;
-    use gix::status::plumbing::index_as_worktree::{Change as EntryChange, EntryStatus};
-    let mut read_from_disk = Vec::new();
-    for item in iter {
-        match item.map_err(|e| status_error(boxed(e)))? {
-            WorktreeItem::Modification {
-                rela_path, status, ..
-            } => match status {
-                EntryStatus::Change(EntryChange::Removed) => {
-                    current.remove(&rela_path);
-                }
-                EntryStatus::Change(EntryChange::SubmoduleModification(_))
-                | EntryStatus::NeedsUpdate(_) => {}
-                EntryStatus::Change(
-                    EntryChange::Modification { .. } | EntryChange::Type { .. },
-                )
-                | EntryStatus::Conflict { .. }
-                | EntryStatus::IntentToAdd => read_from_disk.push(rela_path),
-            },
-            WorktreeItem::DirectoryContents { entry, .. } => {
-                if entry.status == gix::dir::entry::Status::Untracked
-                    && matches!(
-                        entry.disk_kind,
-                        Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink)
-                    )
-                {
-                    read_from_disk.push(entry.rela_path);
-                }
-            }
-            WorktreeItem::Rewrite { dirwalk_entry, .. } => {
-                read_from_disk.push(dirwalk_entry.rela_path)
-            }
-        }
+        .collect();
+    let (removed, read_from_disk) = changed_paths(repository).map_err(status_error)?;
+    for path in removed {
+        current.remove(&path);
     }
     let object_hash = repository.object_hash();
     // Content as `git add` would store it: clean filters, `core.autocrlf`, `eol`, `ident`, encodings.
@@ -355,6 +339,48 @@ fn current_files(
         }
     }
     Ok(current)
+}
+
+/// The index-to-worktree status: tracked files removed from disk, and the files whose content
+/// must be read from disk (changed, conflicted, intent-to-add, untracked).
+fn changed_paths(repository: &gix::Repository) -> Result<(Vec<BString>, Vec<BString>), BoxError> {
+    use gix::status::plumbing::index_as_worktree::{Change as EntryChange, EntryStatus};
+    let iter = status_with_untracked_files(repository)?
+        .index_worktree_submodules(None)
+        .into_index_worktree_iter(None)
+        .map_err(boxed)?;
+    let mut removed = Vec::new();
+    let mut read_from_disk = Vec::new();
+    for item in iter {
+        match item.map_err(boxed)? {
+            WorktreeItem::Modification {
+                rela_path, status, ..
+            } => match status {
+                EntryStatus::Change(EntryChange::Removed) => removed.push(rela_path),
+                EntryStatus::Change(EntryChange::SubmoduleModification(_))
+                | EntryStatus::NeedsUpdate(_) => {}
+                EntryStatus::Change(
+                    EntryChange::Modification { .. } | EntryChange::Type { .. },
+                )
+                | EntryStatus::Conflict { .. }
+                | EntryStatus::IntentToAdd => read_from_disk.push(rela_path),
+            },
+            WorktreeItem::DirectoryContents { entry, .. } => {
+                if entry.status == gix::dir::entry::Status::Untracked
+                    && matches!(
+                        entry.disk_kind,
+                        Some(gix::dir::entry::Kind::File | gix::dir::entry::Kind::Symlink)
+                    )
+                {
+                    read_from_disk.push(entry.rela_path);
+                }
+            }
+            WorktreeItem::Rewrite { dirwalk_entry, .. } => {
+                read_from_disk.push(dirwalk_entry.rela_path)
+            }
+        }
+    }
+    Ok((removed, read_from_disk))
 }
 
 /// Reads a file (or symlink target) as git would store it; `None` if it is gone or not a file.

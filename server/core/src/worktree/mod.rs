@@ -91,3 +91,33 @@ fn path_string(path: &BStr) -> String {
 fn open_worktree(worktree_path: &Path) -> Result<gix::Repository, BoxError> {
     gix::open(worktree_path).map_err(boxed)
 }
+
+/// A status of the worktree that walks for untracked files (one by one, even where
+/// `status.showUntrackedFiles=no` turned the walk off) and detects no rewrites: what both
+/// "what would removal lose" and the diff need to see.
+fn status_with_untracked_files(
+    repository: &gix::Repository,
+) -> Result<gix::status::Platform<'_, gix::progress::Discard>, BoxError> {
+    let dirwalk = repository.dirwalk_options().map_err(boxed)?;
+    Ok(repository
+        .status(gix::progress::Discard)
+        .map_err(boxed)?
+        .index_worktree_options_mut(|options| {
+            options.dirwalk_options = Some(dirwalk.empty_patterns_match_prefix(false));
+            options.rewrites = None;
+        })
+        .untracked_files(gix::status::UntrackedFiles::Files))
+}
+
+/// `refs/heads/<branch>`: `Err(None)` when there is no such branch, `Err(Some(cause))` when the
+/// name is invalid or the reference could not be read.
+fn find_branch<'repo>(
+    repository: &'repo gix::Repository,
+    branch: &str,
+) -> Result<gix::Reference<'repo>, Option<BoxError>> {
+    let full_name = branch_full_name(branch).map_err(Some)?;
+    repository
+        .try_find_reference(full_name.as_ref())
+        .map_err(|source| Some(boxed(source)))?
+        .ok_or(None)
+}

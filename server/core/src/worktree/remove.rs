@@ -172,11 +172,8 @@ pub fn delete_branch(repo: &Path, branch: &str) -> Result<(), DeleteBranchError>
         branch: branch.to_owned(),
         source,
     };
-    let full_name = branch_full_name(branch).map_err(|source| not_found(Some(source)))?;
-    let reference = repository
-        .try_find_reference(full_name.as_ref())
-        .map_err(|source| not_found(Some(boxed(source))))?
-        .ok_or_else(|| not_found(None))?;
+    let reference = find_branch(&repository, branch).map_err(not_found)?;
+    let full_name = reference.name().to_owned();
     let worktrees_error = |source: BoxError| DeleteBranchError::Worktrees {
         repo: repo.to_owned(),
         source,

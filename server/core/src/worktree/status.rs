@@ -89,18 +89,8 @@ pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, S
         path: worktree_path.to_owned(),
         source,
     };
-    let dirwalk = repository
-        .dirwalk_options()
-        .map_err(|e| status_error(boxed(e)))?;
-    let iter = repository
-        .status(gix::progress::Discard)
-        .map_err(|e| status_error(boxed(e)))?
-        .index_worktree_options_mut(|options| {
-            // Walk for untracked files even if `status.showUntrackedFiles=no` turned the walk off.
-            options.dirwalk_options = Some(dirwalk.empty_patterns_match_prefix(false));
-            options.rewrites = None;
-        })
-        .untracked_files(gix::status::UntrackedFiles::Files)
+    let iter = status_with_untracked_files(&repository)
+        .map_err(status_error)?
         .into_iter(None)
         .map_err(|e| status_error(boxed(e)))?;
     let mut changed = BTreeSet::new();
@@ -154,11 +144,8 @@ pub fn unmerged_commits(repo: &Path, branch: &str, base_ref: &str) -> Result<usi
         branch: branch.to_owned(),
         source,
     };
-    let full_name = branch_full_name(branch).map_err(|source| not_found(Some(source)))?;
-    let tip = repository
-        .try_find_reference(full_name.as_ref())
-        .map_err(|source| not_found(Some(boxed(source))))?
-        .ok_or_else(|| not_found(None))?
+    let tip = find_branch(&repository, branch)
+        .map_err(not_found)?
         .peel_to_commit()
         .map_err(|source| not_found(Some(boxed(source))))?
         .id;

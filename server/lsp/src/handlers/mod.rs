@@ -28,41 +28,15 @@ use crate::protocol::{
     WatchParams, code, method, quote_short,
 };
 
-/// The methods `register` adds, in docs/protocol.md's order.
-pub(super) const REGISTERED: &[&str] = &[
-    method::SPAWN,
-    method::LIST,
-    method::SESSION,
-    method::TRANSCRIPT,
-    method::WATCH,
-    method::UNWATCH,
-    method::CANCEL,
-    method::CONTINUE,
-    method::REMOVE,
-    method::DIFF,
-    method::AGENTS,
-    method::APPROVALS,
-    method::APPROVE,
-    method::SEND,
-];
-
-pub(super) fn register(builder: LspServiceBuilder<Backend>) -> LspServiceBuilder<Backend> {
-    builder
-        .custom_method(method::SPAWN, Backend::spawn)
-        .custom_method(method::LIST, Backend::list)
-        .custom_method(method::SESSION, Backend::session)
-        .custom_method(method::TRANSCRIPT, Backend::transcript)
-        .custom_method(method::WATCH, Backend::watch)
-        .custom_method(method::UNWATCH, Backend::unwatch)
-        .custom_method(method::CANCEL, Backend::cancel)
-        .custom_method(method::CONTINUE, Backend::continue_session)
-        .custom_method(method::REMOVE, Backend::remove)
-        .custom_method(method::DIFF, Backend::diff)
-        .custom_method(method::AGENTS, Backend::agents)
-        .custom_method(method::APPROVALS, Backend::approvals)
-        .custom_method(method::APPROVE, Backend::approve)
-        .custom_method(method::SEND, Backend::send)
+macro_rules! register_requests {
+    ($($constant:ident $name:literal $handler:ident($params:ty) -> $result:ty;)*) => {
+        /// Adds a handler for every request of `protocol::for_each_request`.
+        pub(super) fn register(builder: LspServiceBuilder<Backend>) -> LspServiceBuilder<Backend> {
+            builder$(.custom_method(method::$constant, Backend::$handler))*
+        }
+    };
 }
+crate::protocol::for_each_request!(register_requests);
 
 // ---------------------------------------------------------------------------------------------
 // Errors

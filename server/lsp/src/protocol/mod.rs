@@ -9,6 +9,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
+use ts_rs::TS;
+
+mod typescript;
+pub use typescript::{lua_error_codes, typescript_bindings};
 
 use lulu_core::model::{Event, Session};
 
@@ -18,93 +22,121 @@ pub use approvals::*;
 /// The protocol version announced in `capabilities.experimental.lulu.protocolVersion`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Every request method `lulu serve` answers beside the LSP lifecycle, in docs/protocol.md's order.
-pub const REQUEST_METHODS: &[&str] = &[
-    method::SPAWN,
-    method::LIST,
-    method::SESSION,
-    method::TRANSCRIPT,
-    method::WATCH,
-    method::UNWATCH,
-    method::CANCEL,
-    method::CONTINUE,
-    method::REMOVE,
-    method::DIFF,
-    method::AGENTS,
-    method::APPROVALS,
-    method::APPROVE,
-    method::SEND,
-];
+/// The one list of requests: for each, its constant in [`method`], its name on the wire, the
+/// `Backend` method that serves it, its params and its result. Everything else that lists
+/// requests (the method constants, [`REQUEST_METHODS`], the server's registration, the
+/// TypeScript `Requests` map) is generated from it, so none of them can drift.
+macro_rules! for_each_request {
+    ($callback:ident) => {
+        $callback! {
+            SPAWN "lulu/spawn" spawn(SpawnParams) -> SessionRow;
+            LIST "lulu/list" list(ListParams) -> ListResult;
+            SESSION "lulu/session" session(IdParams) -> SessionDetail;
+            TRANSCRIPT "lulu/transcript" transcript(TranscriptParams) -> TranscriptResult;
+            WATCH "lulu/watch" watch(WatchParams) -> Empty;
+            UNWATCH "lulu/unwatch" unwatch(IdParams) -> Empty;
+            CANCEL "lulu/cancel" cancel(IdParams) -> SessionRow;
+            CONTINUE "lulu/continue" continue_session(ContinueParams) -> SessionRow;
+            REMOVE "lulu/remove" remove(RemoveParams) -> Empty;
+            DIFF "lulu/diff" diff(IdParams) -> DiffResult;
+            AGENTS "lulu/agents" agents(Empty) -> AgentsResult;
+            APPROVALS "lulu/approvals" approvals(ApprovalsParams) -> ApprovalsResult;
+            APPROVE "lulu/approve" approve(ApproveParams) -> Empty;
+            SEND "lulu/send" send(SendParams) -> Empty;
+        }
+    };
+}
+pub(crate) use for_each_request;
+
+/// The one list of notifications the server sends: constant, name, params.
+macro_rules! for_each_notification {
+    ($callback:ident) => {
+        $callback! {
+            SESSION_CHANGED "lulu/sessionChanged" SessionChangedParams;
+            SESSION_REMOVED "lulu/sessionRemoved" SessionRemovedParams;
+            OUTPUT "lulu/output" OutputParams;
+            APPROVAL_REQUESTED "lulu/approvalRequested" ApprovalRequestedParams;
+            APPROVAL_RESOLVED "lulu/approvalResolved" ApprovalResolvedParams;
+        }
+    };
+}
+pub(crate) use for_each_notification;
+
+macro_rules! request_names {
+    ($($constant:ident $name:literal $handler:ident($params:ty) -> $result:ty;)*) => {
+        /// Request method names.
+        pub mod request {
+            $(pub const $constant: &str = $name;)*
+        }
+        /// Every request method `lulu serve` answers beside the LSP lifecycle, in
+        /// docs/protocol.md's order.
+        pub const REQUEST_METHODS: &[&str] = &[$(request::$constant),*];
+    };
+}
+for_each_request!(request_names);
+
+macro_rules! notification_names {
+    ($($constant:ident $name:literal $params:ty;)*) => {
+        /// Notification method names.
+        pub mod notification {
+            $(pub const $constant: &str = $name;)*
+        }
+        /// Every notification `lulu serve` sends.
+        pub const NOTIFICATION_METHODS: &[&str] = &[$(notification::$constant),*];
+    };
+}
+for_each_notification!(notification_names);
+
+/// Method names, requests and notifications alike.
+pub mod method {
+    pub use super::notification::*;
+    pub use super::request::*;
+}
 
 /// The LSP lifecycle messages `lulu serve` handles.
 pub const LIFECYCLE_METHODS: &[&str] = &["initialize", "initialized", "shutdown", "exit"];
 
-/// Every notification `lulu serve` sends.
-pub const NOTIFICATION_METHODS: &[&str] = &[
-    method::SESSION_CHANGED,
-    method::SESSION_REMOVED,
-    method::OUTPUT,
-    method::APPROVAL_REQUESTED,
-    method::APPROVAL_RESOLVED,
-];
+/// Declares the error codes once, each with the name every client uses for it.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $constant:ident = $value:literal, $name:literal;)*) => {
+        /// JSON-RPC and lulu error codes (docs/protocol.md, "Errors").
+        pub mod code {
+            $($(#[$doc])* pub const $constant: i64 = $value;)*
 
-/// Method names.
-pub mod method {
-    pub const SPAWN: &str = "lulu/spawn";
-    pub const LIST: &str = "lulu/list";
-    pub const SESSION: &str = "lulu/session";
-    pub const TRANSCRIPT: &str = "lulu/transcript";
-    pub const WATCH: &str = "lulu/watch";
-    pub const UNWATCH: &str = "lulu/unwatch";
-    pub const CANCEL: &str = "lulu/cancel";
-    pub const CONTINUE: &str = "lulu/continue";
-    pub const REMOVE: &str = "lulu/remove";
-    pub const DIFF: &str = "lulu/diff";
-    pub const AGENTS: &str = "lulu/agents";
-    pub const SESSION_CHANGED: &str = "lulu/sessionChanged";
-    pub const SESSION_REMOVED: &str = "lulu/sessionRemoved";
-    pub const OUTPUT: &str = "lulu/output";
-    pub const APPROVALS: &str = "lulu/approvals";
-    pub const APPROVE: &str = "lulu/approve";
-    pub const SEND: &str = "lulu/send";
-    pub const APPROVAL_REQUESTED: &str = "lulu/approvalRequested";
-    pub const APPROVAL_RESOLVED: &str = "lulu/approvalResolved";
+            /// Every code the server sends.
+            pub const ALL: &[i64] = &[$($constant),*];
+
+            /// Every code with its name in the clients (TypeScript `ErrorCodes.X`, Lua
+            /// `codes.X`), generated from this list.
+            pub const NAMED: &[(&str, i64)] = &[$(($name, $constant)),*];
+        }
+    };
 }
 
-/// JSON-RPC and lulu error codes (docs/protocol.md, "Errors").
-pub mod code {
-    pub const PARSE_ERROR: i64 = -32700;
-    pub const INVALID_REQUEST: i64 = -32600;
-    pub const METHOD_NOT_FOUND: i64 = -32601;
-    pub const INVALID_PARAMS: i64 = -32602;
-    pub const INTERNAL_ERROR: i64 = -32603;
-    pub const NO_SUCH_SESSION: i64 = -32001;
-    pub const NOT_INITIALIZED: i64 = -32002;
-    pub const SESSION_ACTIVE: i64 = -32010;
-    pub const WOULD_LOSE_WORK: i64 = -32011;
-    pub const BAD_REPOSITORY: i64 = -32012;
-    pub const UNKNOWN_AGENT: i64 = -32013;
-    pub const BAD_BASE_REF: i64 = -32014;
-    pub const NOT_RUNNING: i64 = -32019;
-    pub const AGENT_CANNOT_TAKE: i64 = -32020;
-
-    /// Every code the server sends.
-    pub const ALL: &[i64] = &[
-        PARSE_ERROR,
-        INVALID_REQUEST,
-        METHOD_NOT_FOUND,
-        INVALID_PARAMS,
-        INTERNAL_ERROR,
-        NO_SUCH_SESSION,
-        NOT_INITIALIZED,
-        SESSION_ACTIVE,
-        WOULD_LOSE_WORK,
-        BAD_REPOSITORY,
-        UNKNOWN_AGENT,
-        BAD_BASE_REF,
-        NOT_RUNNING,
-        AGENT_CANNOT_TAKE,
-    ];
+error_codes! {
+    PARSE_ERROR = -32700, "ParseError";
+    INVALID_REQUEST = -32600, "InvalidRequest";
+    METHOD_NOT_FOUND = -32601, "MethodNotFound";
+    INVALID_PARAMS = -32602, "InvalidParams";
+    INTERNAL_ERROR = -32603, "InternalError";
+    /// No session with that id.
+    NO_SUCH_SESSION = -32001, "NoSuchSession";
+    /// Server not initialized (LSP).
+    NOT_INITIALIZED = -32002, "NotInitialized";
+    /// The session is starting or running (the operation needs it ended, or `force`).
+    SESSION_ACTIVE = -32010, "SessionActive";
+    /// Uncommitted changes or untracked files, or unmerged commits (needs `force`).
+    WOULD_LOSE_WORK = -32011, "WouldLoseWork";
+    /// Not a git repository, or one lulu cannot use (bare, no commit yet).
+    BAD_REPOSITORY = -32012, "BadRepository";
+    /// Unknown agent, or its program is not on `PATH`.
+    UNKNOWN_AGENT = -32013, "UnknownAgent";
+    /// `baseRef` does not name a commit.
+    BAD_BASE_REF = -32014, "BadBaseRef";
+    /// The session is not running (`lulu/send`).
+    NOT_RUNNING = -32019, "NotRunning";
+    /// The session's agent cannot take this (messages, approvals).
+    AGENT_CANNOT_TAKE = -32020, "AgentCannotTake";
 }
 
 /// Default and largest page sizes.
@@ -131,18 +163,20 @@ fn path_text(path: &std::path::Path) -> String {
 // Objects
 
 /// What a dashboard row needs, and nothing more.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRow {
     pub id: String,
     pub name: String,
     pub repo: String,
     /// `starting`, `running`, `completed` or `failed`.
+    #[ts(type = "Status")]
     pub status: String,
     pub created_at: String,
     pub last_activity_at: String,
     /// Present iff `status` is `failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub failure_reason: Option<String>,
 }
 
@@ -172,7 +206,7 @@ impl From<&Session> for SessionRow {
 }
 
 /// Every `SessionRow` field, and the whole story of the session.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionDetail {
     #[serde(flatten)]
@@ -185,6 +219,7 @@ pub struct SessionDetail {
     pub base_commit: Option<String>,
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
+    #[ts(type = "Outcome | null")]
     pub outcome: Option<String>,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
@@ -227,16 +262,19 @@ impl From<&Session> for SessionDetail {
 }
 
 /// One transcript line.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscriptEvent {
     pub seq: i64,
     pub at: String,
     /// `stdout`, `stderr` or `lulu`.
+    #[ts(type = "TranscriptStream")]
     pub stream: String,
     pub kind: String,
     pub text: String,
+    /// The parsed agent JSON, when the line was JSON.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional, type = "Record<string, unknown>")]
     pub data: Option<Value>,
 }
 
@@ -257,8 +295,9 @@ impl From<&Event> for TranscriptEvent {
 // initializationOptions
 
 /// `initializationOptions` of `initialize`; every field is optional.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct InitializationOptions {
     #[serde(default)]
     pub state_dir: Option<String>,
@@ -273,18 +312,22 @@ pub struct InitializationOptions {
 }
 
 /// An agent profile in `initializationOptions.agents`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[ts(optional_fields)]
 pub struct AgentProfileParams {
     pub command: Vec<String>,
+    #[ts(type = "AgentFormat")]
     pub format: String,
     #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
     /// `"stream-json"`: the runner hosts the agent (approvals, messages).
     #[serde(default)]
+    #[ts(type = "\"stream-json\" | \"closed\"")]
     pub input: Option<String>,
     /// Seconds, or a text such as `"30m"` or `"none"`.
     #[serde(default)]
+    #[ts(type = "number | string")]
     pub approval_timeout: Option<Value>,
     #[serde(default)]
     pub max_cost_usd: Option<f64>,
@@ -295,8 +338,9 @@ pub struct AgentProfileParams {
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
 pub struct SpawnParams {
     pub prompt: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -313,8 +357,9 @@ pub struct SpawnParams {
     pub max_minutes: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
 pub struct ListParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,
@@ -326,7 +371,7 @@ pub struct ListParams {
     pub all_repos: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ListResult {
     pub sessions: Vec<SessionRow>,
@@ -334,14 +379,15 @@ pub struct ListResult {
 }
 
 /// The params of `lulu/session`, `lulu/unwatch`, `lulu/cancel` and `lulu/diff`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct IdParams {
     pub id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
 pub struct TranscriptParams {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,30 +396,32 @@ pub struct TranscriptParams {
     pub limit: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TranscriptResult {
     pub events: Vec<TranscriptEvent>,
     pub last_seq: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
 pub struct WatchParams {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_seq: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ContinueParams {
     pub id: String,
     pub prompt: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
 pub struct RemoveParams {
     pub id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -384,36 +432,38 @@ pub struct RemoveParams {
 
 /// `{}`: the result of `lulu/watch`, `lulu/unwatch`, `lulu/remove`, and the params of
 /// `lulu/agents`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
 pub struct Empty {}
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DiffResult {
     pub base_commit: String,
     pub files: Vec<FileChange>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct FileChange {
     pub path: String,
     /// `added`, `modified`, `deleted` or `renamed`.
+    #[ts(type = "DiffFileStatus")]
     pub status: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
     pub old_path: Option<String>,
     pub additions: u64,
     pub deletions: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentsResult {
     pub agents: Vec<AgentInfo>,
     pub default_agent: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentInfo {
     pub name: String,
@@ -421,25 +471,26 @@ pub struct AgentInfo {
     pub format: String,
     pub available: bool,
     /// `"stream-json"` when the agent can ask for approvals and take messages, else `"closed"`.
+    #[ts(type = "\"stream-json\" | \"closed\"")]
     pub input: String,
 }
 
 // ---------------------------------------------------------------------------------------------
 // Notifications
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionChangedParams {
     pub session: SessionRow,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionRemovedParams {
     pub id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct OutputParams {
     pub id: String,

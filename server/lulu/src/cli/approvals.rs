@@ -1,21 +1,19 @@
 //! `lulu approvals`, `lulu approve`, `lulu send` (issue 12).
 
-use std::io::Write;
+use lulu_core::sessions::ApprovalAnswer;
 
-use lulu_core::sessions::{ApprovalAnswer, Sessions};
-use lulu_lsp::protocol;
-
-use super::write_json;
+use super::*;
 
 /// `lulu approvals [ID] [--json]`: pending permission requests, oldest first.
 pub(super) fn list(
-    sessions: &Sessions,
-    id: Option<&str>,
-    json: bool,
+    global: &GlobalOptions,
+    args: ApprovalsArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let approvals = sessions.approvals(id)?;
-    if json {
+    let sessions = sessions(global)?;
+    reconcile_sessions(&sessions);
+    let approvals = sessions.approvals(args.id.as_deref())?;
+    if args.json {
         let wire: Vec<protocol::Approval> =
             approvals.iter().map(protocol::Approval::from).collect();
         return write_json(out, &protocol::ApprovalsResult { approvals: wire });
@@ -42,29 +40,26 @@ pub(super) fn list(
 
 /// `lulu approve APPROVAL_ID [--deny] [-m MESSAGE]`.
 pub(super) fn approve(
-    sessions: &Sessions,
-    answer: ApprovalAnswer,
+    global: &GlobalOptions,
+    args: ApproveArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let allow = answer.allow;
-    let approval = sessions.approve(answer)?;
-    writeln!(
-        out,
-        "{} {}",
-        if allow { "allowed" } else { "denied" },
-        approval.summary
-    )?;
+    let sessions = sessions(global)?;
+    let allow = !args.deny;
+    let approval = sessions.approve(ApprovalAnswer {
+        approval_id: args.approval_id,
+        allow,
+        message: args.message,
+    })?;
+    let verb = if allow { "allowed" } else { "denied" };
+    writeln!(out, "{verb} {}", approval.summary)?;
     Ok(())
 }
 
 /// `lulu send ID TEXT...`.
-pub(super) fn send(
-    sessions: &Sessions,
-    id: &str,
-    text: &str,
-    out: &mut impl Write,
-) -> anyhow::Result<()> {
-    sessions.send(id, text)?;
+pub(super) fn send(global: &GlobalOptions, args: SendArgs, out: &mut impl Write) -> anyhow::Result<()> {
+    let sessions = sessions(global)?;
+    sessions.send(&args.id, &args.text.join(" "))?;
     writeln!(out, "sent")?;
     Ok(())
 }

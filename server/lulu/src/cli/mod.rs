@@ -25,6 +25,9 @@ use lulu_lsp::protocol;
 use crate::render::{self, ListStyle};
 
 mod approvals;
+mod internal;
+mod session;
+mod upkeep;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -52,112 +55,168 @@ pub struct GlobalOptions {
     pub worktree_dir: Option<String>,
 }
 
+#[derive(Debug, Args)]
+pub struct SpawnArgs {
+    /// What the agent should do.
+    #[arg(required = true, num_args = 1..)]
+    pub prompt: Vec<String>,
+    /// Agent profile (default: claude, or config.toml's default_agent).
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Revision to branch from (default HEAD).
+    #[arg(long = "base", value_name = "REF")]
+    pub base_ref: Option<String>,
+    /// Human name (default: derived from the prompt).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Any path inside the repository (default: the current directory).
+    #[arg(long, value_name = "PATH")]
+    pub repo: Option<PathBuf>,
+    /// Print the new session as JSON (a SessionRow).
+    #[arg(long)]
+    pub json: bool,
+    /// Stop the session once the agent reports spending more than this (US dollars).
+    #[arg(long = "max-cost", value_name = "USD")]
+    pub max_cost_usd: Option<f64>,
+    /// Stop the session after this many minutes of running.
+    #[arg(long, value_name = "N")]
+    pub max_minutes: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    /// Only this session's.
+    pub id: Option<String>,
+    /// Print `{ approvals: Approval[] }` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The approval id (from `lulu approvals`).
+    pub approval_id: String,
+    #[arg(long)]
+    pub deny: bool,
+    /// Words for the agent (with --deny: why).
+    #[arg(long, short = 'm', value_name = "MSG")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    pub id: String,
+    #[arg(required = true, num_args = 1..)]
+    pub text: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Print SessionRow objects as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Every repository, not only the one around the current directory.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long, default_value_t = 200)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub id: String,
+    /// Print the SessionDetail as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    pub id: String,
+    /// Keep streaming until the session ends.
+    #[arg(long, short)]
+    pub follow: bool,
+    /// Print TranscriptEvent objects, one JSON object a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ContinueArgs {
+    pub id: String,
+    #[arg(required = true, num_args = 1..)]
+    pub prompt: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    pub id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    pub id: String,
+    /// Cancel it if running and discard uncommitted work (and unmerged commits with --delete-branch).
+    #[arg(long)]
+    pub force: bool,
+    /// Delete the session's branch too.
+    #[arg(long)]
+    pub delete_branch: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// How often reconciliation runs after the first, in milliseconds (tests shorten it).
+    #[arg(long, hide = true, value_name = "MS", default_value_t = 30_000)]
+    pub reconcile_every_ms: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[arg(long)]
+    pub session: String,
+    #[arg(long)]
+    pub run: i64,
+    #[arg(long)]
+    pub lock_fd: i32,
+    #[arg(long)]
+    pub worktree: Option<PathBuf>,
+    #[arg(long)]
+    pub branch: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IdArgs {
+    pub id: String,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Start a session: a new worktree and an agent working in it. Returns at once.
-    Spawn {
-        /// What the agent should do.
-        #[arg(required = true, num_args = 1..)]
-        prompt: Vec<String>,
-        /// Agent profile (default: claude, or config.toml's default_agent).
-        #[arg(long)]
-        agent: Option<String>,
-        /// Revision to branch from (default HEAD).
-        #[arg(long = "base", value_name = "REF")]
-        base_ref: Option<String>,
-        /// Human name (default: derived from the prompt).
-        #[arg(long)]
-        name: Option<String>,
-        /// Any path inside the repository (default: the current directory).
-        #[arg(long, value_name = "PATH")]
-        repo: Option<PathBuf>,
-        /// Print the new session as JSON (a SessionRow).
-        #[arg(long)]
-        json: bool,
-        /// Stop the session once the agent reports spending more than this (US dollars).
-        #[arg(long = "max-cost", value_name = "USD")]
-        max_cost_usd: Option<f64>,
-        /// Stop the session after this many minutes of running.
-        #[arg(long, value_name = "N")]
-        max_minutes: Option<f64>,
-    },
-    /// Pending permission requests of running agents, oldest first.
-    Approvals {
-        /// Only this session's.
-        id: Option<String>,
-        /// Print `{ approvals: Approval[] }` as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Answer a permission request: allow it (default) or deny it.
-    Approve {
-        /// The approval id (from `lulu approvals`).
-        approval_id: String,
-        #[arg(long)]
-        deny: bool,
-        /// Words for the agent (with --deny: why).
-        #[arg(long, short = 'm', value_name = "MSG")]
-        message: Option<String>,
-    },
-    /// Send a message to a running agent; it takes it after what it is doing now.
-    Send {
-        id: String,
-        #[arg(required = true, num_args = 1..)]
-        text: Vec<String>,
-    },
+    Spawn(SpawnArgs),
     /// The session list: newest first, status, name, failure reason, age.
     #[command(alias = "list")]
-    Ls {
-        /// Print SessionRow objects as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Every repository, not only the one around the current directory.
-        #[arg(long)]
-        all: bool,
-        #[arg(long, default_value_t = 200)]
-        limit: usize,
-    },
+    Ls(LsArgs),
     /// A session's details: worktree, branch, base, outcome, exit code, cost, failure detail.
-    Show {
-        id: String,
-        /// Print the SessionDetail as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Show(ShowArgs),
     /// A session's transcript.
-    Logs {
-        id: String,
-        /// Keep streaming until the session ends.
-        #[arg(long, short)]
-        follow: bool,
-        /// Print TranscriptEvent objects, one JSON object a line.
-        #[arg(long)]
-        json: bool,
-    },
+    Logs(LogsArgs),
     /// Cancel a starting or running session (SIGTERM, then SIGKILL after a grace period).
-    Cancel { id: String },
+    Cancel(IdArgs),
     /// Run the agent again in the same worktree, resuming its conversation.
-    Continue {
-        id: String,
-        #[arg(required = true, num_args = 1..)]
-        prompt: Vec<String>,
-    },
+    Continue(ContinueArgs),
     /// Files changed in the session's worktree against its base commit.
-    Diff {
-        id: String,
-        #[arg(long)]
-        json: bool,
-    },
+    Diff(DiffArgs),
     /// Remove a session's worktree and row (refuses to lose work unless --force).
-    Rm {
-        id: String,
-        /// Cancel it if running and discard uncommitted work (and unmerged commits with --delete-branch).
-        #[arg(long)]
-        force: bool,
-        /// Delete the session's branch too.
-        #[arg(long)]
-        delete_branch: bool,
-    },
+    Rm(RmArgs),
+    /// Pending permission requests of running agents, oldest first.
+    Approvals(ApprovalsArgs),
+    /// Answer a permission request: allow it (default) or deny it.
+    Approve(ApproveArgs),
+    /// Send a message to a running agent; it takes it after what it is doing now.
+    Send(SendArgs),
     /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders.
     Gc,
     /// The agent profiles and whether their programs are installed.
@@ -165,25 +224,10 @@ pub enum CliCommand {
     /// Show the machinery on a scratch repository with a demo agent (touches nothing of yours).
     Demo,
     /// Speak the Lulu protocol (LSP framing) on stdin/stdout, for editors.
-    Serve {
-        /// How often reconciliation runs after the first, in milliseconds (tests shorten it).
-        #[arg(long, hide = true, value_name = "MS", default_value_t = 30_000)]
-        reconcile_every_ms: u64,
-    },
+    Serve(ServeArgs),
     /// Runs one run of a session (started by lulu itself).
     #[command(name = "__run", hide = true)]
-    Run {
-        #[arg(long)]
-        session: String,
-        #[arg(long)]
-        run: i64,
-        #[arg(long)]
-        lock_fd: i32,
-        #[arg(long)]
-        worktree: Option<PathBuf>,
-        #[arg(long)]
-        branch: Option<String>,
-    },
+    Run(RunArgs),
     /// Kills its process group when its stdin closes (started by a runner).
     #[command(name = "__watchdog", hide = true)]
     Watchdog,
@@ -237,310 +281,26 @@ fn current_dir() -> anyhow::Result<PathBuf> {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let global = &cli.global;
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     match cli.command {
-        CliCommand::Spawn {
-            prompt,
-            agent,
-            base_ref,
-            name,
-            repo,
-            json,
-            max_cost_usd,
-            max_minutes,
-        } => {
-            let sessions = sessions(&cli.global)?;
-            let repo = match repo {
-                Some(repo) => repo,
-                None => current_dir()?,
-            };
-            let session = sessions.spawn(SpawnRequest {
-                prompt: prompt.join(" "),
-                name,
-                agent,
-                base_ref,
-                repo,
-                max_cost_usd,
-                max_minutes,
-            })?;
-            if json {
-                write_json(&mut out, &protocol::SessionRow::from(&session))?;
-            } else {
-                writeln!(out, "{}  {}", session.id, session.name)?;
-            }
-        }
-        CliCommand::Ls { json, all, limit } => {
-            let sessions = sessions(&cli.global)?;
-            reconcile_sessions(&sessions);
-            let repos = if all {
-                None
-            } else {
-                match sessions.repository_of(&current_dir()?) {
-                    Ok(repo) => Some(vec![repo]),
-                    Err(_) => None,
-                }
-            };
-            let page = sessions.list(&ListQuery {
-                limit: limit.clamp(1, 1000),
-                before: None,
-                repos,
-            })?;
-            if json {
-                let rows: Vec<protocol::SessionRow> = page
-                    .sessions
-                    .iter()
-                    .map(protocol::SessionRow::from)
-                    .collect();
-                write_json(&mut out, &rows)?;
-            } else {
-                let style = ListStyle {
-                    color: std::io::stdout().is_terminal(),
-                    frame: 0,
-                };
-                write!(
-                    out,
-                    "{}",
-                    render::session_table(&page.sessions, Utc::now(), style)
-                )?;
-            }
-        }
-        CliCommand::Show { id, json } => {
-            let sessions = sessions(&cli.global)?;
-            reconcile_sessions(&sessions);
-            let session = sessions.session(&id)?;
-            if json {
-                let mut detail = protocol::SessionDetail::from(&session);
-                detail.pending_approvals = sessions
-                    .approvals(Some(session.id.as_str()))?
-                    .iter()
-                    .map(protocol::Approval::from)
-                    .collect();
-                write_json(&mut out, &detail)?;
-            } else {
-                write!(out, "{}", render::session_detail(&session, Utc::now()))?;
-            }
-        }
-        CliCommand::Logs { id, follow, json } => {
-            let sessions = sessions(&cli.global)?;
-            reconcile_sessions(&sessions);
-            let session = sessions.session(&id)?;
-            let mut after = 0;
-            loop {
-                let transcript = sessions.transcript(session.id.as_str(), after, 1000)?;
-                for event in &transcript.events {
-                    if json {
-                        serde_json::to_writer(&mut out, &protocol::TranscriptEvent::from(event))?;
-                        writeln!(out)?;
-                    } else {
-                        write!(out, "{}", render::transcript_event(event))?;
-                    }
-                    after = event.seq;
-                }
-                out.flush()?;
-                if !transcript.events.is_empty() {
-                    continue;
-                }
-                if !follow {
-                    break;
-                }
-                let current = sessions.session(session.id.as_str())?;
-                if current.status.is_ended() && after >= current.last_seq {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(200));
-                reconcile_sessions(&sessions);
-            }
-        }
-        CliCommand::Cancel { id } => {
-            let sessions = sessions(&cli.global)?;
-            let session = sessions.cancel(&id)?;
-            let reason = session
-                .failure_reason
-                .as_deref()
-                .map(|reason| format!(" ({reason})"))
-                .unwrap_or_default();
-            writeln!(out, "{}  {}{reason}", session.id, session.status.as_str())?;
-        }
-        CliCommand::Continue { id, prompt } => {
-            let sessions = sessions(&cli.global)?;
-            let session = sessions.continue_session(&id, prompt.join(" "))?;
-            writeln!(
-                out,
-                "{}  {}  (run {})",
-                session.id, session.name, session.run
-            )?;
-        }
-        CliCommand::Diff { id, json } => {
-            let sessions = sessions(&cli.global)?;
-            let diff = sessions.diff(&id)?;
-            if json {
-                write_json(&mut out, &protocol::DiffResult::from(&diff))?;
-            } else {
-                writeln!(out, "base {}", diff.base_commit)?;
-                if diff.files.is_empty() {
-                    writeln!(out, "no changes")?;
-                }
-                for file in &diff.files {
-                    let path = match &file.old_path {
-                        Some(old) => format!("{old} → {}", file.path),
-                        None => file.path.clone(),
-                    };
-                    writeln!(
-                        out,
-                        "{:<8} {:>6} {:>6}  {path}",
-                        protocol::change_status_name(file.status),
-                        format!("+{}", file.additions),
-                        format!("-{}", file.deletions),
-                    )?;
-                }
-            }
-        }
-        CliCommand::Rm {
-            id,
-            force,
-            delete_branch,
-        } => {
-            let sessions = sessions(&cli.global)?;
-            let session = sessions.session(&id)?;
-            sessions.remove(
-                session.id.as_str(),
-                RemoveOptions {
-                    force,
-                    delete_branch,
-                },
-            )?;
-            writeln!(out, "removed {}  {}", session.id, session.name)?;
-        }
-        CliCommand::Gc => {
-            let sessions = sessions(&cli.global)?;
-            let report = sessions.reconcile(ReconcileOptions {
-                sessions_only: false,
-                remove_clean_orphans: true,
-            })?;
-            for id in &report.interrupted {
-                writeln!(out, "interrupted  {id}  (its runner was gone)")?;
-            }
-            for path in &report.pruned {
-                writeln!(
-                    out,
-                    "pruned       {}  (stale worktree metadata)",
-                    path.display()
-                )?;
-            }
-            for path in &report.removed_orphans {
-                writeln!(
-                    out,
-                    "removed      {}  (clean orphan worktree)",
-                    path.display()
-                )?;
-            }
-            for orphan in &report.orphans {
-                if report.removed_orphans.contains(&orphan.path) {
-                    continue;
-                }
-                let why = if orphan.registered {
-                    "orphan worktree with uncommitted work; kept"
-                } else {
-                    "folder no session owns; kept"
-                };
-                writeln!(out, "orphan       {}  ({why})", orphan.path.display())?;
-            }
-            for problem in &report.problems {
-                writeln!(out, "problem      {problem}")?;
-            }
-            if report.interrupted.is_empty()
-                && report.pruned.is_empty()
-                && report.orphans.is_empty()
-                && report.problems.is_empty()
-            {
-                writeln!(out, "nothing to reconcile")?;
-            }
-        }
-        CliCommand::Approvals { id, json } => {
-            let sessions = sessions(&cli.global)?;
-            reconcile_sessions(&sessions);
-            approvals::list(&sessions, id.as_deref(), json, &mut out)?;
-        }
-        CliCommand::Approve {
-            approval_id,
-            deny,
-            message,
-        } => {
-            let sessions = sessions(&cli.global)?;
-            let answer = lulu_core::sessions::ApprovalAnswer {
-                approval_id,
-                allow: !deny,
-                message,
-            };
-            approvals::approve(&sessions, answer, &mut out)?;
-        }
-        CliCommand::Send { id, text } => {
-            let sessions = sessions(&cli.global)?;
-            approvals::send(&sessions, &id, &text.join(" "), &mut out)?;
-        }
-        CliCommand::Agents => {
-            let sessions = sessions(&cli.global)?;
-            let default = &sessions.settings().default_agent;
-            for agent in sessions.agents() {
-                writeln!(
-                    out,
-                    "{}{:<10} {:<20} {:<14} {:<16} {}",
-                    if &agent.name == default { "* " } else { "  " },
-                    agent.name,
-                    agent.format,
-                    if agent.available {
-                        "available"
-                    } else {
-                        "not on PATH"
-                    },
-                    if agent.input == "stream-json" {
-                        "approvals, send"
-                    } else {
-                        "no approvals"
-                    },
-                    lulu_core::runner::shell_words(&agent.command)
-                )?;
-            }
-        }
-        CliCommand::Demo => crate::demo::run(&mut out)?,
-        CliCommand::Serve { reconcile_every_ms } => {
-            drop(out);
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("could not start the async runtime")?;
-            let code = runtime.block_on(lulu_lsp::serve_stdio(lulu_lsp::ServeOptions {
-                overrides: cli.global.overrides(),
-                reconcile_every: std::time::Duration::from_millis(reconcile_every_ms.max(100)),
-            }));
-            // Stdin may still be open and its reader blocked: end now (see serve_stdio).
-            std::process::exit(code);
-        }
-        CliCommand::Run {
-            session,
-            run,
-            lock_fd,
-            worktree,
-            branch,
-        } => {
-            lulu_core::process::adopt_runner_lock(lock_fd)
-                .context("the runner lock was not handed over")?;
-            let settings = Settings::resolve(cli.global.overrides())?;
-            let worktree = match (worktree, branch) {
-                (Some(path), Some(branch)) => Some((path, branch)),
-                (None, None) => None,
-                _ => bail!("--worktree and --branch go together"),
-            };
-            runner::run(RunnerOptions {
-                state_dir: settings.state_dir,
-                id: lulu_core::model::SessionId(session),
-                run,
-                worktree,
-                cancel_grace: runner::cancel_grace_from_env(),
-            })?;
-        }
+        // `serve` owns stdout (the protocol) and `__run` prints nothing: neither takes its lock.
+        CliCommand::Serve(args) => internal::serve(global, args),
+        CliCommand::Run(args) => internal::run(global, args),
         CliCommand::Watchdog => lulu_core::process::run_watchdog(),
+        CliCommand::Spawn(args) => session::spawn(global, args, &mut stdout.lock()),
+        CliCommand::Ls(args) => session::ls(global, args, &mut stdout.lock()),
+        CliCommand::Show(args) => session::show(global, args, &mut stdout.lock()),
+        CliCommand::Logs(args) => session::logs(global, args, &mut stdout.lock()),
+        CliCommand::Cancel(args) => session::cancel(global, args, &mut stdout.lock()),
+        CliCommand::Continue(args) => session::continue_session(global, args, &mut stdout.lock()),
+        CliCommand::Diff(args) => session::diff(global, args, &mut stdout.lock()),
+        CliCommand::Rm(args) => session::rm(global, args, &mut stdout.lock()),
+        CliCommand::Approvals(args) => approvals::list(global, args, &mut stdout.lock()),
+        CliCommand::Approve(args) => approvals::approve(global, args, &mut stdout.lock()),
+        CliCommand::Send(args) => approvals::send(global, args, &mut stdout.lock()),
+        CliCommand::Gc => upkeep::gc(global, &mut stdout.lock()),
+        CliCommand::Agents => upkeep::agents(global, &mut stdout.lock()),
+        CliCommand::Demo => crate::demo::run(&mut stdout.lock()),
     }
-    Ok(())
 }

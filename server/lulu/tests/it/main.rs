@@ -2,6 +2,7 @@
 //! and sessions through the CLI, sharing one client and fixture support.
 
 mod approvals;
+mod docs;
 mod protocol;
 mod sessions;
 mod support;

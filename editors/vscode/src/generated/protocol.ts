@@ -1,0 +1,143 @@
+// Generated from server/lsp/src/protocol by `LULU_BLESS=1 cargo test -p lulu-lsp generated_client_files`. Do not edit.
+
+export const PROTOCOL_VERSION = 1;
+
+export type Status = "starting" | "running" | "completed" | "failed";
+export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "worktree_failed" | "agent_error" | "interrupted";
+export type TranscriptStream = "stdout" | "stderr" | "lulu";
+export type AgentFormat = "claude-stream-json" | "codex-json" | "text";
+export type DiffFileStatus = "added" | "modified" | "deleted" | "renamed";
+
+/**
+ * What a dashboard row needs, and nothing more.
+ */
+export type SessionRow = { id: string, name: string, repo: string, 
+/**
+ * `starting`, `running`, `completed` or `failed`.
+ */
+status: Status, createdAt: string, lastActivityAt: string, 
+/**
+ * Present iff `status` is `failed`.
+ */
+failureReason?: string, };
+
+/**
+ * Every `SessionRow` field, and the whole story of the session.
+ */
+export type SessionDetail = { prompt: string, agent: string, command: Array<string>, worktreePath: string | null, branch: string | null, baseCommit: string | null, startedAt: string | null, endedAt: string | null, outcome: Outcome | null, exitCode: number | null, signal: number | null, failureDetail: string | null, agentSessionId: string | null, costUsd: number | null, inputTokens: number | null, outputTokens: number | null, id: string, name: string, repo: string, 
+/**
+ * `starting`, `running`, `completed` or `failed`.
+ */
+status: Status, createdAt: string, lastActivityAt: string, 
+/**
+ * Present iff `status` is `failed`.
+ */
+failureReason?: string, };
+
+/**
+ * One transcript line.
+ */
+export type TranscriptEvent = { seq: number, at: string, 
+/**
+ * `stdout`, `stderr` or `lulu`.
+ */
+stream: TranscriptStream, kind: string, text: string, 
+/**
+ * The parsed agent JSON, when the line was JSON.
+ */
+data?: Record<string, unknown>, };
+
+/**
+ * An agent profile in `initializationOptions.agents`.
+ */
+export type AgentProfileParams = { command: Array<string>, format: AgentFormat, env?: { [key in string]: string }, };
+
+/**
+ * `initializationOptions` of `initialize`; every field is optional.
+ */
+export type InitializationOptions = { stateDir?: string, worktreeDir?: string, maxRunning?: number, defaultAgent?: string, agents?: { [key in string]: AgentProfileParams }, };
+
+export type SpawnParams = { prompt: string, name?: string, agent?: string, baseRef?: string, repo?: string, };
+
+export type ListParams = { limit?: number, before?: string, repo?: string, allRepos?: boolean, };
+
+export type ListResult = { sessions: Array<SessionRow>, next: string | null, };
+
+/**
+ * The params of `lulu/session`, `lulu/unwatch`, `lulu/cancel` and `lulu/diff`.
+ */
+export type IdParams = { id: string, };
+
+export type TranscriptParams = { id: string, afterSeq?: number, limit?: number, };
+
+export type TranscriptResult = { events: Array<TranscriptEvent>, lastSeq: number, };
+
+export type WatchParams = { id: string, afterSeq?: number, };
+
+export type ContinueParams = { id: string, prompt: string, };
+
+export type RemoveParams = { id: string, force?: boolean, deleteBranch?: boolean, };
+
+/**
+ * `{}`: the result of `lulu/watch`, `lulu/unwatch`, `lulu/remove`, and the params of
+ * `lulu/agents`.
+ */
+export type Empty = Record<symbol, never>;
+
+export type FileChange = { path: string, 
+/**
+ * `added`, `modified`, `deleted` or `renamed`.
+ */
+status: DiffFileStatus, oldPath?: string, additions: number, deletions: number, };
+
+export type DiffResult = { baseCommit: string, files: Array<FileChange>, };
+
+export type AgentInfo = { name: string, command: Array<string>, format: string, available: boolean, };
+
+export type AgentsResult = { agents: Array<AgentInfo>, defaultAgent: string, };
+
+export type SessionChangedParams = { session: SessionRow, };
+
+export type SessionRemovedParams = { id: string, };
+
+export type OutputParams = { id: string, events: Array<TranscriptEvent>, };
+
+/** Request method names with their params and results. */
+export interface Requests {
+  "lulu/spawn": [SpawnParams, SessionRow];
+  "lulu/list": [ListParams, ListResult];
+  "lulu/session": [IdParams, SessionDetail];
+  "lulu/transcript": [TranscriptParams, TranscriptResult];
+  "lulu/watch": [WatchParams, Empty];
+  "lulu/unwatch": [IdParams, Empty];
+  "lulu/cancel": [IdParams, SessionRow];
+  "lulu/continue": [ContinueParams, SessionRow];
+  "lulu/remove": [RemoveParams, Empty];
+  "lulu/diff": [IdParams, DiffResult];
+  "lulu/agents": [Empty, AgentsResult];
+}
+export type RequestMethod = keyof Requests;
+
+/** Notification method names with their params. */
+export interface Notifications {
+  "lulu/sessionChanged": SessionChangedParams;
+  "lulu/sessionRemoved": SessionRemovedParams;
+  "lulu/output": OutputParams;
+}
+export type NotificationMethod = keyof Notifications;
+
+/** Every error code, by the one name all clients use. */
+export const ErrorCodes = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  NoSuchSession: -32001,
+  NotInitialized: -32002,
+  SessionActive: -32010,
+  WouldLoseWork: -32011,
+  BadRepository: -32012,
+  UnknownAgent: -32013,
+  BadBaseRef: -32014,
+} as const;
