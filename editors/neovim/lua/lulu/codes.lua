@@ -15,4 +15,6 @@ return {
   BadRepository = -32012,
   UnknownAgent = -32013,
   BadBaseRef = -32014,
+  NotRunning = -32019,
+  AgentCannotTake = -32020,
 }

@@ -57,7 +57,11 @@ pub(super) fn approve(
 }
 
 /// `lulu send ID TEXT...`.
-pub(super) fn send(global: &GlobalOptions, args: SendArgs, out: &mut impl Write) -> anyhow::Result<()> {
+pub(super) fn send(
+    global: &GlobalOptions,
+    args: SendArgs,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let sessions = sessions(global)?;
     sessions.send(&args.id, &args.text.join(" "))?;
     writeln!(out, "sent")?;
