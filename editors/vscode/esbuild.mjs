@@ -12,7 +12,7 @@ function testFiles(dir) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
     if (statSync(p).isDirectory()) out.push(...testFiles(p));
-    else if (name.endsWith(".test.ts")) out.push(p);
+    else if (name.endsWith(".test.ts") || name.endsWith(".bench.ts")) out.push(p);
   }
   return out;
 }

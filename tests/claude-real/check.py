@@ -248,6 +248,12 @@ def cmd_first(session_id):
     return 1 if failures else 0
 
 
+def resumes(command, agent_id):
+    """`--resume ID` right before the `--` that ends the options, then the prompt (lulu's built-in
+    profile: a prompt is never an option)."""
+    return command[-4:-1] == ["--resume", agent_id, "--"]
+
+
 def cmd_continued(session_id, first_agent_id):
     what = "continued run"
     final_text = conversation()["scenarios"]["[again]"][0][0]["text"]
@@ -257,7 +263,7 @@ def cmd_continued(session_id, first_agent_id):
     command = detail.get("command") or []
     check(
         f"{what}: the command resumed the first conversation (--resume {first_agent_id})",
-        command[:1] == ["claude"] and command[-2:] == ["--resume", first_agent_id],
+        command[:1] == ["claude"] and resumes(command, first_agent_id),
         brief(command),
     )
     check_usage(detail, what)
@@ -352,7 +358,7 @@ def cmd_lost(session_id, agent_id):
     detail = show(session_id)
     check(f"{what}: status failed", detail["status"] == "failed", brief(detail))
     command = detail.get("command") or []
-    check(f"{what}: the command resumed {agent_id}", command[-2:] == ["--resume", agent_id], brief(command))
+    check(f"{what}: the command resumed {agent_id}", resumes(command, agent_id), brief(command))
     check(
         f"{what}: outcome agent_error, exit code 1",
         (detail.get("outcome"), detail.get("exitCode")) == ("agent_error", 1),

@@ -201,6 +201,7 @@ test('lifecycle and error codes', { timeout: 300_000 }, async () => {
   assert.deepEqual(await client.failure('lulu/session', { id: 'ffff' }), { code: -32001, message: 'no session with id "ffff"' });
   assert.deepEqual(n.apply(await client.failure('lulu/spawn', { prompt: 'x', agent: 'nobody' })), {
     code: -32013, message: 'unknown agent "nobody" (known agents: claude, codex, text)',
+    data: { reason: 'unknownAgent', agent: 'nobody' },
   });
   const badRef = n.apply(await client.failure('lulu/spawn', { prompt: 'x', baseRef: 'nope' }));
   assert.deepEqual([badRef.code, badRef.message], [-32014, '"nope" does not name a commit in the repository at <tmp>/repo']);
@@ -235,6 +236,7 @@ test('a session through its whole life', { timeout: 300_000 }, async () => {
     outcome: 'exited', outputTokens: null, prompt: 'take notes [edit] [lines 3]', signal: null,
     startedAt: '<time>', worktreePath: '<tmp>/repo/.lulu/worktrees/notes-<tail1>',
     pendingApprovals: [], maxCostUsd: null, maxMinutes: null,
+    ports: [], worktreeGone: false,
   });
 
   const transcript = await client.request('lulu/transcript', { id });

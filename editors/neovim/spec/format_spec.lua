@@ -177,6 +177,44 @@ describe("format.detail_lines", function()
       string.rep("─", 20) .. " transcript " .. string.rep("─", 20),
     }, lines)
   end)
+
+  it("keeps a multi-line command on one line, and shows the base branch and the landing", function()
+    local now = format.parse_time("2026-11-25T12:10:00Z")
+    local lines = format.detail_lines({
+      id = "x2", name = "sync", repo = "/r", status = "completed", createdAt = "2026-11-25T12:00:00Z",
+      lastActivityAt = "2026-11-25T12:09:00Z", prompt = "resolve\nthem", agent = "text",
+      command = { "fake-text", "resolve\nthem" }, worktreePath = "/r/w", branch = "lulu/sync",
+      baseCommit = "0123456789abcdef", startedAt = vim.NIL, endedAt = vim.NIL, outcome = "exited",
+      exitCode = 0, signal = vim.NIL, failureDetail = vim.NIL, baseBranch = "main", ahead = 2, behind = 0,
+      landed = { into = "main", commit = "fedcba9876543210", strategy = "squash", at = "2026-11-25T12:09:30Z" },
+    }, now)
+    assert.are.same({
+      "Agent:     text  (fake-text resolve them)",
+      "Based on:  main  (2 ahead, 0 behind)",
+      "Landed:    into main (squash) as fedcba987654 at 2026-11-25T12:09:30Z",
+    }, { lines[4], lines[11], lines[12] })
+    for _, line in ipairs(lines) do
+      assert.is_nil(line:find("\n"), line)
+    end
+  end)
+
+  it("shows the leased ports, and a worktree gc removed", function()
+    local now = format.parse_time("2026-11-25T12:10:00Z")
+    local base = {
+      id = "x2", name = "serve", repo = "/r", status = "running", createdAt = "2026-11-25T12:00:00Z",
+      lastActivityAt = "2026-11-25T12:09:00Z", prompt = "serve", agent = "text", command = { "t" },
+      worktreePath = "/r/.lulu/worktrees/serve", branch = "lulu/serve", baseCommit = vim.NIL,
+      startedAt = vim.NIL, endedAt = vim.NIL, outcome = vim.NIL, ports = { 21020, 21021 }, worktreeGone = false,
+    }
+    local lines = format.detail_lines(base, now)
+    assert.are.same({ "Worktree:  /r/.lulu/worktrees/serve", "Ports:     21020, 21021" }, { lines[7], lines[8] })
+    local gone = vim.tbl_extend("force", base, { worktreePath = vim.NIL, worktreeGone = true, ports = {} })
+    lines = format.detail_lines(gone, now)
+    assert.are.same(
+      { "Worktree:  removed by gc (continue re-creates it from the branch)", "Branch:    lulu/serve" },
+      { lines[7], lines[8] }
+    )
+  end)
 end)
 
 describe("format.server_exit", function()

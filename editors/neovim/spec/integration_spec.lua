@@ -427,6 +427,45 @@ describe("lulu against the real server", function()
     end
   end)
 
+  it("shows the exact setup command before trusting it, and its output reaches the session view", function()
+    local setup = "echo 'setting up' && touch setup.done # $HOME"
+    local f = assert(io.open(repo_dir .. "/lulu.toml", "w"))
+    f:write('[worktree]\nsetup = "' .. setup:gsub('"', '\\"') .. '"\n')
+    f:close()
+    local asked = {}
+    local orig_confirm = vim.fn.confirm
+    vim.fn.confirm = function(message, choices)
+      asked[#asked + 1] = { message = message, choices = choices }
+      return #asked == 1 and 2 or 1
+    end
+    -- Cancel first: nothing starts.
+    local msgs = env.capture_notify(function()
+      actions.spawn(repo, { prompt = "mu-setup", agent = "text", name = "mu-setup" })
+    end, function(m)
+      return #m > 0
+    end)
+    assert.are.equal("lulu: not started; the setup command is not trusted", msgs[1].msg)
+    -- Then trust it: the session starts, its setup runs in the worktree first.
+    local row = spawn(repo, "mu-setup", { name = "mu-setup" })
+    vim.fn.confirm = orig_confirm
+    assert.are.equal(2, #asked)
+    assert.are.equal(
+      repo_dir
+        .. " runs this setup command in each new worktree (sh -c), before the agent:\n\n"
+        .. setup
+        .. "\n\nTrust this exact command for this repository?",
+      asked[1].message
+    )
+    assert.are.equal("&Trust and start\n&Cancel", asked[1].choices)
+    wait_status(repo, row.id, "completed")
+    local bufnr = view.open(repo, row.id)
+    env.wait(function()
+      return env.find_line(bufnr, "setting up")
+    end, "the setup's output in the session view")
+    local detail = env.request(repo, "lulu/session", { id = row.id })
+    assert.is_not_nil(vim.uv.fs_stat(detail.worktreePath .. "/setup.done"))
+  end)
+
   it("asks for the prompt, then for the agent among the available ones", function()
     local asked = {}
     local orig_input, orig_select = vim.ui.input, vim.ui.select

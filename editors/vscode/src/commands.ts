@@ -2,11 +2,21 @@
 // A command run from a row gets the row's id; from the palette it asks which session,
 // offering the selected row first.
 
-import { execFile } from "node:child_process";
 import * as vscode from "vscode";
-import { BASE_SCHEME, BaseContentProvider, EMPTY_SCHEME, EmptyContentProvider, showChanges } from "./diff";
+import { BASE_SCHEME, BaseContentProvider, showChanges } from "./diff";
 import type { Lulu } from "./lulu";
-import { ErrorCodes, type SessionRow, type Status, errorCode, errorMessage } from "./protocol";
+import { filterSessions, removeAllEnded, removeMany, selectedRows } from "./cleanup";
+import { newSession } from "./newSession";
+import {
+  ErrorCodes,
+  type SessionRow,
+  type Status,
+  errorCode,
+  errorMessage,
+  isEnded,
+} from "./protocol";
+import { isUnder, removalQuestion } from "./removal";
+import { registerLandCommands } from "./land";
 import { STATUS_LOOK, renderRow } from "./rows";
 
 /** Two clicks on the same row closer than this are a double click (see README). */
@@ -25,7 +35,6 @@ export function registerCommands(lulu: Lulu): void {
     );
 
   lulu.track(vscode.workspace.registerTextDocumentContentProvider(BASE_SCHEME, new BaseContentProvider()));
-  lulu.track(vscode.workspace.registerTextDocumentContentProvider(EMPTY_SCHEME, new EmptyContentProvider()));
 
   let lastClick: { id: string; at: number } | undefined;
   reg("lulu.rowClicked", () => {
@@ -53,7 +62,12 @@ export function registerCommands(lulu: Lulu): void {
 
   reg("lulu.newSession", () => newSession(lulu));
 
-  reg("lulu.cancelSession", async (arg) => {
+  reg("lulu.cancelSession", async (arg, selected) => {
+    const many = selectedRows(lulu, arg, selected);
+    if (many) {
+      for (const r of many.filter((r) => !isEnded(r.status))) lulu.tree.upsert(await lulu.request("lulu/cancel", { id: r.id }));
+      return;
+    }
     const row = await sessionArg(lulu, arg, ["starting", "running"], "Cancel which session?");
     if (!row) return;
     const after = await lulu.request("lulu/cancel", { id: row.id });
@@ -74,7 +88,18 @@ export function registerCommands(lulu: Lulu): void {
     lulu.tree.upsert(after);
   });
 
-  reg("lulu.removeSession", async (arg) => {
+  registerLandCommands(lulu, reg, (arg, placeHolder) =>
+    sessionArg(lulu, arg ?? lulu.views.activeSessionId(), ["completed", "failed"], placeHolder),
+  );
+
+  reg("lulu.removeSession", async (arg, selected) => {
+    // The Delete key passes { focused: true }: the multi-selection when there is one.
+    const fromKey = typeof arg === "object" && arg !== null && (arg as { focused?: unknown }).focused === true;
+    const many = selectedRows(lulu, arg, fromKey ? [...lulu.treeView.selection] : selected);
+    if (many) {
+      await removeMany(lulu, many);
+      return;
+    }
     const row = await sessionArg(lulu, arg, undefined, "Remove which session?");
     if (row) await removeSession(lulu, row);
   });
@@ -101,6 +126,16 @@ export function registerCommands(lulu: Lulu): void {
     });
   });
 
+  reg("lulu.removeAllEnded", () => removeAllEnded(lulu));
+  const useView = (which: "tree" | "dashboard") => async () => {
+    await vscode.workspace.getConfiguration("lulu").update("view", which, vscode.ConfigurationTarget.Global);
+    await vscode.commands.executeCommand(which === "dashboard" ? "lulu.dashboard.focus" : "lulu.sessions.focus");
+  };
+  reg("lulu.useDashboard", useView("dashboard"));
+  reg("lulu.useTree", useView("tree"));
+  reg("lulu.filter", () => filterSessions(lulu));
+  reg("lulu.clearFilter", () => lulu.tree.setFilter({}));
+
   reg("lulu.refresh", async () => {
     if (!lulu.isRunning) {
       await lulu.restart();
@@ -120,16 +155,21 @@ async function sessionArg(
   statuses: Status[] | undefined,
   placeHolder: string,
 ): Promise<SessionRow | undefined> {
+  // A row of the Dashboard's context menu: its data-vscode-context.
+  if (typeof arg === "object" && arg !== null && typeof (arg as { sessionId?: unknown }).sessionId === "string") {
+    arg = (arg as { sessionId: string }).sessionId;
+  }
   if (typeof arg === "string") {
     const row = lulu.tree.get(arg);
     if (!row) throw new Error(`There is no session with id ${arg} any more.`);
     return row;
   }
   const fits = (r: SessionRow) => !statuses || statuses.includes(r.status);
-  // Enter in the tree (the keybinding passes { selected: true }): the selected row.
-  if (typeof arg === "object" && arg !== null && (arg as { selected?: unknown }).selected === true) {
-    const selected = lulu.treeView.selection.length === 1 ? lulu.tree.get(lulu.treeView.selection[0]) : undefined;
-    if (selected && fits(selected)) return selected;
+  // Enter in the tree (the keybinding passes { focused: true }): the row the arrow keys
+  // moved to, which is the focused row and not always the selected one.
+  if (typeof arg === "object" && arg !== null && (arg as { focused?: unknown }).focused === true) {
+    const focused = await focusedRow(lulu);
+    if (focused && fits(focused)) return focused;
   }
   const rows = lulu.rows().filter(fits);
   if (rows.length === 0) {
@@ -147,7 +187,7 @@ async function sessionArg(
       row: r,
     };
   });
-  const selectedId = lulu.treeView.selection[0];
+  const selectedId = lulu.treeView.visible ? lulu.treeView.selection[0] : (lulu.dashboard.selectedId ?? lulu.treeView.selection[0]);
   const pick = vscode.window.createQuickPick<Item>();
   pick.items = items;
   pick.placeholder = placeHolder;
@@ -168,189 +208,110 @@ async function sessionArg(
   });
 }
 
+/**
+ * The row that has the keyboard focus in the tree. VS Code tells extensions the selection,
+ * not the focus, so this selects the focused row first (`list.select`, what Enter does in
+ * any list) and reads the selection once VS Code has said it changed.
+ */
+async function focusedRow(lulu: Lulu): Promise<SessionRow | undefined> {
+  const changed = new Promise<void>((resolve) => {
+    const sub = lulu.treeView.onDidChangeSelection(() => {
+      sub.dispose();
+      resolve();
+    });
+    setTimeout(() => {
+      sub.dispose();
+      resolve();
+    }, 300);
+  });
+  await vscode.commands.executeCommand("list.select");
+  await changed;
+  return lulu.treeView.selection.length === 1 ? lulu.tree.get(lulu.treeView.selection[0]) : undefined;
+}
+
 async function removeSession(lulu: Lulu, row: SessionRow): Promise<void> {
-  const detail = await lulu.request("lulu/session", { id: row.id });
-  const where = detail.worktreePath ? `its worktree ${detail.worktreePath}` : "its worktree";
-  const branch = detail.branch ? `the branch ${detail.branch}` : "its branch";
-  const remove = "Remove";
-  const removeAndBranch = "Remove and Delete Branch";
-  const choice = await vscode.window.showWarningMessage(
-    `Remove the session "${detail.name}"?`,
-    {
-      modal: true,
-      detail:
-        `This deletes ${where} and the session's transcript. ` +
-        `${branch[0].toUpperCase()}${branch.slice(1)} and its commits are kept unless you delete it too. ` +
-        "A running session, uncommitted changes or untracked files stop the removal and ask again.",
-    },
-    remove,
-    removeAndBranch,
-  );
-  if (!choice) return;
+  // Ask the server first what the removal would take with it, so the first question can
+  // say it in plain words.
+  const [detail, diff] = await Promise.all([
+    lulu.request("lulu/session", { id: row.id }),
+    lulu.request("lulu/diff", { id: row.id }).catch((err: unknown) => {
+      lulu.output.warn(`lulu/diff of ${row.id} before Remove: ${errorMessage(err)}`);
+      return undefined;
+    }),
+  ]);
+  const question = removalQuestion(detail, diff);
+  const reviewItem: vscode.MessageItem = { title: "Show Changes" };
+  const remove: vscode.MessageItem = { title: "Remove" };
+  const removeAndBranch: vscode.MessageItem = { title: "Remove and Delete Branch" };
+  // The first button is the default one (Enter): when there is work to lose, it is the
+  // safe Show Changes.
+  const buttons = question.atRisk ? [reviewItem, remove, removeAndBranch] : [remove, removeAndBranch];
+  const choice = await vscode.window.showWarningMessage(question.title, { modal: true, detail: question.detail }, ...buttons);
+  if (choice === reviewItem) {
+    if (diff) await showChanges(detail, diff);
+    return;
+  }
+  if (choice !== remove && choice !== removeAndBranch) return;
   const deleteBranch = choice === removeAndBranch;
   try {
     await lulu.request("lulu/remove", { id: row.id, deleteBranch });
   } catch (err) {
     const code = errorCode(err);
-    if (code !== ErrorCodes.SessionActive && code !== ErrorCodes.UnsavedWork) throw err;
+    if (code !== ErrorCodes.SessionActive && code !== ErrorCodes.WouldLoseWork) throw err;
     const lost: string[] = [];
     if (code === ErrorCodes.SessionActive) lost.push("the agent is cancelled mid-run and its work so far is deleted with the worktree");
-    if (code === ErrorCodes.UnsavedWork) {
+    if (code === ErrorCodes.WouldLoseWork) {
       lost.push(`the uncommitted changes and untracked files in ${detail.worktreePath ?? "the worktree"} are lost for good`);
       if (deleteBranch) lost.push(`commits on ${detail.branch ?? "the branch"} that are not in the base branch are lost`);
     }
-    const force = "Force Remove";
+    const force: vscode.MessageItem = { title: "Force Remove" };
+    // Show Changes first: Enter must never confirm a loss that cannot be undone.
     const again = await vscode.window.showWarningMessage(
       `Force the removal of "${detail.name}"?`,
       { modal: true, detail: `${errorMessage(err)}\n\nIf you force it, ${lost.join("; ")}.` },
+      reviewItem,
       force,
     );
+    if (again === reviewItem) {
+      if (diff) await showChanges(detail, diff);
+      return;
+    }
     if (again !== force) return;
     await lulu.request("lulu/remove", { id: row.id, force: true, deleteBranch });
   }
-  lulu.tree.remove(row.id);
+  await afterRemoval(lulu, row.id, detail.worktreePath);
 }
 
-// ---- New Session -----------------------------------------------------------------
-
-function git(cwd: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("git", args, { cwd, encoding: "utf8" }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`git ${args.join(" ")} in ${cwd} failed: ${stderr.trim() || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-/**
- * One input box: type the prompt, press Enter, and the session spawns with the default
- * agent on HEAD of the workspace's repository. Its title says which; its buttons change
- * the agent, the base and (with several folders) the repository first.
- */
-async function newSession(lulu: Lulu): Promise<void> {
-  const folders = vscode.workspace.workspaceFolders ?? [];
-  if (folders.length === 0) throw new Error("Open a folder inside a git repository first: sessions run in its worktrees.");
-  const activeFolder = vscode.window.activeTextEditor
-    ? vscode.workspace.getWorkspaceFolder(vscode.window.activeTextEditor.document.uri)
-    : undefined;
-  const state = {
-    agent: undefined as string | undefined,
-    defaultAgent: "",
-    baseRef: undefined as string | undefined,
-    folder: activeFolder ?? folders[0],
-    prompt: "",
-  };
-  const agentsPromise = lulu.request("lulu/agents", {}).then(
-    (r) => r,
-    (err) => {
-      lulu.output.warn(`lulu/agents: ${errorMessage(err)}`);
-      return undefined;
-    },
-  );
-
-  const agentButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("hubot"), tooltip: "Choose the agent" };
-  const baseButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("git-branch"), tooltip: "Choose the base branch" };
-  const repoButton: vscode.QuickInputButton = { iconPath: new vscode.ThemeIcon("repo"), tooltip: "Choose the repository" };
-
-  for (;;) {
-    const input = vscode.window.createInputBox();
-    const retitle = () => {
-      const agent = state.agent ?? (state.defaultAgent || "default agent");
-      const repo = folders.length > 1 ? ` · ${state.folder.name}` : "";
-      input.title = `Lulu: New Session — ${agent} on ${state.baseRef ?? "HEAD"}${repo}`;
-    };
-    input.placeholder = "What should the agent do?";
-    input.prompt = "Enter starts the session; the buttons change the agent and the base branch.";
-    input.value = state.prompt;
-    input.ignoreFocusOut = true;
-    input.buttons = folders.length > 1 ? [agentButton, baseButton, repoButton] : [agentButton, baseButton];
-    retitle();
-    void agentsPromise.then((r) => {
-      if (r) {
-        state.defaultAgent = r.defaultAgent;
-        retitle();
-      }
-    });
-    const outcome = await new Promise<"spawn" | "agent" | "base" | "repo" | "cancel">((resolve) => {
-      let done = false;
-      const finish = (v: "spawn" | "agent" | "base" | "repo" | "cancel") => {
-        if (done) return;
-        done = true;
-        state.prompt = input.value;
-        resolve(v);
-        input.hide();
-      };
-      input.onDidChangeValue(() => (input.validationMessage = undefined));
-      input.onDidAccept(() => {
-        if (!input.value.trim()) {
-          input.validationMessage = "Type what the agent should do.";
-          return;
-        }
-        finish("spawn");
-      });
-      input.onDidTriggerButton((b) => finish(b === agentButton ? "agent" : b === baseButton ? "base" : "repo"));
-      input.onDidHide(() => {
-        finish("cancel");
-        input.dispose();
-      });
-      input.show();
-    });
-    if (outcome === "cancel") return;
-    if (outcome === "spawn") break;
-    if (outcome === "agent") {
-      const r = await agentsPromise;
-      const names = r?.agents ?? [];
-      const picked = await vscode.window.showQuickPick(
-        names.map((a) => ({
-          label: a.name,
-          description: `${a.name === r?.defaultAgent ? "default · " : ""}${a.format}${a.available ? "" : " · not found on PATH"}`,
-          detail: a.command.join(" "),
-        })),
-        { title: "Lulu: Agent for the new session", placeHolder: "Pick an agent" },
-      );
-      if (picked) state.agent = picked.label;
-    } else if (outcome === "base") {
-      let branches: string[] = [];
-      try {
-        branches = (await git(state.folder.uri.fsPath, ["for-each-ref", "--format=%(refname:short)", "refs/heads"]))
-          .split("\n")
-          .filter(Boolean);
-      } catch (err) {
-        lulu.output.warn(errorMessage(err));
-      }
-      const pick = vscode.window.createQuickPick();
-      pick.title = "Lulu: Base of the new session";
-      pick.placeholder = "A branch, or type any revision (HEAD~2, a commit hash)";
-      pick.items = [{ label: "HEAD", description: "the checked-out commit" }, ...branches.map((b) => ({ label: b }))];
-      const base = await new Promise<string | undefined>((resolve) => {
-        let value: string | undefined;
-        pick.onDidAccept(() => {
-          value = pick.selectedItems[0]?.label ?? (pick.value.trim() || undefined);
-          pick.hide();
-        });
-        pick.onDidHide(() => {
-          pick.dispose();
-          resolve(value);
-        });
-        pick.show();
-      });
-      if (base) state.baseRef = base === "HEAD" ? undefined : base;
-    } else if (outcome === "repo") {
-      const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: "Repository for the new session" });
-      if (picked) state.folder = picked;
+/** After a removal: the next row has the focus, and no editor shows the deleted worktree. */
+async function afterRemoval(lulu: Lulu, id: string, worktreePath: string | null): Promise<void> {
+  const order = lulu.rows().map((r) => r.id);
+  const at = order.indexOf(id);
+  const next = at >= 0 ? (order[at + 1] ?? order[at - 1]) : undefined;
+  lulu.tree.remove(id);
+  lulu.views.onSessionRemoved(id);
+  if (worktreePath) await closeEditorsUnder(worktreePath);
+  if (next) {
+    try {
+      await lulu.treeView.reveal(next, { select: true, focus: true });
+    } catch {
+      // The view is hidden; nothing to focus.
     }
   }
+}
 
-  const row = await lulu.request("lulu/spawn", {
-    prompt: state.prompt,
-    ...(state.agent ? { agent: state.agent } : {}),
-    ...(state.baseRef ? { baseRef: state.baseRef } : {}),
-    ...(folders.length > 1 ? { repo: state.folder.uri.fsPath } : {}),
+/** Closes the tabs (files, diffs) that show a file of `folder`. */
+async function closeEditorsUnder(folder: string): Promise<void> {
+  const inside = (uri: vscode.Uri | undefined) => uri !== undefined && isUnder(uriPath(uri), folder);
+  const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((tab) => {
+    const input = tab.input;
+    if (input instanceof vscode.TabInputText) return inside(input.uri);
+    if (input instanceof vscode.TabInputTextDiff) return inside(input.original) || inside(input.modified);
+    return false;
   });
-  lulu.tree.upsert(row);
-  try {
-    await lulu.treeView.reveal(row.id, { select: true, focus: false });
-  } catch {
-    // The view may be hidden; the row is there when it shows.
-  }
+  if (tabs.length) await vscode.window.tabGroups.close(tabs, true);
+}
+
+/** The file a tab's URI stands for: a file, or (lulu-base) the worktree file it is the base of. */
+function uriPath(uri: vscode.Uri): string {
+  return uri.scheme === "file" ? uri.fsPath : uri.scheme === BASE_SCHEME ? uri.path : "";
 }

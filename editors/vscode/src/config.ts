@@ -97,3 +97,34 @@ export function initializationOptions(s: LuluSettings, agents: Record<string, Ag
   if (Object.keys(agents).length) opts.agents = agents;
   return opts;
 }
+
+/** The setting a start-up failure of the server is about, from the server's sentence. */
+export function settingAtFault(message: string): string {
+  const rules: Array<[RegExp, string]> = [
+    [/stateDir|state directory|session database|LULU_HOME/i, "lulu.stateDir"],
+    [/worktreeDir|worktree folder template/i, "lulu.worktreeDir"],
+    [/maxRunning|max_running/i, "lulu.maxRunning"],
+    [/defaultAgent|default agent/i, "lulu.defaultAgent"],
+    [/initializationOptions\.agents|agent profile/i, "lulu.agents"],
+  ];
+  for (const [re, setting] of rules) if (re.test(message)) return setting;
+  return "lulu.server.path";
+}
+
+/**
+ * Why a program named as the server is not it: it exited (with its own last words) before
+ * it answered `initialize`. Undefined when it did not exit.
+ */
+export function notAServerMessage(serverPath: string, exit: { code: number | null; signal: string | null } | undefined, stderr: string): string | undefined {
+  if (!exit) return undefined;
+  const last = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, 6)
+    .join(" ");
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.code}`;
+  const said = last ? ` and said: ${last.length > 300 ? `${last.slice(0, 299)}…` : last}` : " without a word";
+  const sentence = `"${serverPath} serve" ${how}${said}`;
+  return `${sentence}${/[.!?]$/.test(sentence) ? "" : "."} Is lulu.server.path the lulu server?`;
+}

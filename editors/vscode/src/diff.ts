@@ -12,27 +12,32 @@ export const BASE_SCHEME = "lulu-base";
 interface BaseQuery {
   /** Where to run git: the worktree, or the repository when it is gone. */
   cwd: string;
-  /** A commit, or "" for an empty document (the left side of an added file). */
+  /** The commit to read the file at. */
   commit: string;
+  /** The file's path in the repository at that commit. */
+  file: string;
 }
 
-export function baseUri(file: string, q: BaseQuery): vscode.Uri {
-  return vscode.Uri.from({ scheme: BASE_SCHEME, path: `/${file}`, query: JSON.stringify(q) });
+/**
+ * A file at a commit, as a read-only document. Its path is the path the file has in the
+ * worktree (`at`), so VS Code's multi-file diff, which marks a file R when the two sides'
+ * paths differ, sees the same file on both sides; what to read is in the query.
+ */
+export function baseUri(at: string, q: BaseQuery): vscode.Uri {
+  return vscode.Uri.from({ scheme: BASE_SCHEME, path: at, query: JSON.stringify(q) });
 }
 
 /** Serves `lulu-base:` documents: a file's content at a commit. */
 export class BaseContentProvider implements vscode.TextDocumentContentProvider {
   provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
     const q = JSON.parse(uri.query) as BaseQuery;
-    const file = uri.path.replace(/^\//, "");
-    if (!q.commit) return Promise.resolve("");
     return new Promise((resolve, reject) => {
       execFile(
         "git",
-        ["show", `${q.commit}:${file}`],
+        ["show", `${q.commit}:${q.file}`],
         { cwd: q.cwd, maxBuffer: 256 * 1024 * 1024, encoding: "utf8" },
         (err, stdout, stderr) => {
-          if (err) reject(new Error(`git show ${q.commit}:${file} in ${q.cwd} failed: ${stderr.trim() || err.message}`));
+          if (err) reject(new Error(`git show ${q.commit}:${q.file} in ${q.cwd} failed: ${stderr.trim() || err.message}`));
           else resolve(stdout);
         },
       );
@@ -40,27 +45,19 @@ export class BaseContentProvider implements vscode.TextDocumentContentProvider {
   }
 }
 
-export const EMPTY_SCHEME = "lulu-empty";
-
-/** The two sides of one changed file. */
-export function diffSides(detail: SessionDetail, baseCommit: string, f: DiffFile): [vscode.Uri, vscode.Uri] {
+/**
+ * The two sides of one changed file: no left side for an added file and no right side
+ * for a deleted one (an empty document there would show a phantom empty line).
+ */
+export function diffSides(detail: SessionDetail, baseCommit: string, f: DiffFile): [vscode.Uri | undefined, vscode.Uri | undefined] {
   const worktree = detail.worktreePath ?? detail.repo;
-  const cwd = detail.worktreePath ?? detail.repo;
+  const at = path.join(worktree, f.path);
+  const oldPath = f.status === "renamed" && f.oldPath ? f.oldPath : f.path;
+  // A renamed file's left side stands at its old path, so the multi-file diff marks it R.
   const left =
-    f.status === "added"
-      ? baseUri(f.path, { cwd, commit: "" })
-      : baseUri(f.status === "renamed" && f.oldPath ? f.oldPath : f.path, { cwd, commit: baseCommit });
-  const right =
-    f.status === "deleted"
-      ? vscode.Uri.from({ scheme: EMPTY_SCHEME, path: `/${f.path}` })
-      : vscode.Uri.file(path.join(worktree, f.path));
+    f.status === "added" ? undefined : baseUri(path.join(worktree, oldPath), { cwd: worktree, commit: baseCommit, file: oldPath });
+  const right = f.status === "deleted" ? undefined : vscode.Uri.file(at);
   return [left, right];
-}
-
-export class EmptyContentProvider implements vscode.TextDocumentContentProvider {
-  provideTextDocumentContent(): string {
-    return "";
-  }
 }
 
 const STATUS_ICON: Record<DiffFile["status"], string> = {
@@ -99,17 +96,26 @@ export async function showChanges(
     matchOnDescription: true,
   });
   if (!picked) return;
-  if (picked.all) {
-    const resources = diff.files.map((f) => {
-      const [left, right] = diffSides(detail, diff.baseCommit, f);
-      return [right, left, right] as [vscode.Uri, vscode.Uri, vscode.Uri];
-    });
-    await vscode.commands.executeCommand("vscode.changes", `Lulu: ${detail.name} (${short} ↔ worktree)`, resources);
+  const files = picked.all ? diff.files : picked.file ? [picked.file] : [];
+  const resources = files.map((f) => {
+    const [left, right] = diffSides(detail, diff.baseCommit, f);
+    return [right ?? left, left, right] as [vscode.Uri, vscode.Uri | undefined, vscode.Uri | undefined];
+  });
+  // One added (or deleted) file: the file itself (or its last content), as VS Code's Source
+  // Control opens an untracked file; a diff against nothing would show a phantom empty line.
+  if (picked.file && (picked.file.status === "added" || picked.file.status === "deleted")) {
+    const [left, right] = resources[0].slice(1) as [vscode.Uri | undefined, vscode.Uri | undefined];
+    const uri = right ?? left;
+    if (uri) await vscode.commands.executeCommand("vscode.open", uri, { preview: true });
     return;
   }
-  if (picked.file) {
-    const f = picked.file;
-    const [left, right] = diffSides(detail, diff.baseCommit, f);
-    await vscode.commands.executeCommand("vscode.diff", left, right, `${f.path} (${short} ↔ ${detail.name})`);
+  if (picked.file && picked.file.status === "modified") {
+    const [left, right] = resources[0];
+    await vscode.commands.executeCommand("vscode.diff", left, right, `${picked.file.path} (${short} ↔ ${detail.name})`);
+    return;
   }
+  // A renamed file, and all of them at once: VS Code's multi-file diff, which marks a
+  // missing side A or D (and a rename R) rather than diffing against an empty document.
+  const title = picked.all ? `Lulu: ${detail.name} (${short} ↔ worktree)` : `${picked.file?.path} (${short} ↔ ${detail.name})`;
+  await vscode.commands.executeCommand("vscode.changes", title, resources);
 }

@@ -12,7 +12,8 @@ import {
   type ServerOptions,
   State,
 } from "vscode-languageclient/node";
-import { type LuluSettings, checkAgents, initializationOptions, resolveServer } from "./config";
+import { spawn } from "node:child_process";
+import { type LuluSettings, checkAgents, initializationOptions, notAServerMessage, resolveServer, settingAtFault } from "./config";
 import {
   type Notifications,
   PROTOCOL_VERSION,
@@ -20,13 +21,33 @@ import {
   type Requests,
   type SessionRow,
 } from "./protocol";
+import { DASHBOARD_VIEW, Dashboard } from "./dashboard";
+import { countRows } from "./rows";
 import { SessionViews } from "./sessionView";
 import { SessionsTree } from "./sessionsTree";
+
+/** Readable text for what the language client logs beside a message (never "[object Object]"). */
+function logData(data: unknown): string | undefined {
+  if (data === null || data === undefined || typeof data === "string") return data ?? undefined;
+  if (data instanceof Error) {
+    const rpc = data as Error & { code?: unknown; data?: unknown };
+    const extra = rpc.data === undefined ? "" : ` ${JSON.stringify(rpc.data)}`;
+    return `  ${rpc.message}${typeof rpc.code === "number" ? ` (code ${rpc.code})` : ""}${extra}`;
+  }
+  try {
+    return JSON.stringify(data);
+  } catch {
+    return String(data);
+  }
+}
 
 /** A LanguageClient that never raises its own notifications: Lulu says one clear thing itself. */
 class QuietLanguageClient extends LanguageClient {
   override error(message: string, data?: unknown, _showNotification?: boolean | "force"): void {
-    super.error(message, data, false);
+    super.error(message, logData(data), false);
+  }
+  override warn(message: string, data?: unknown, _showNotification?: boolean): void {
+    super.warn(message, logData(data), false);
   }
 }
 
@@ -44,11 +65,24 @@ export function readSettings(): LuluSettings {
   };
 }
 
+/** The settings a start runs with, for the log's start-up line. */
+function settingsSummary(s: LuluSettings): string {
+  const parts = [
+    `stateDir ${s.stateDir.trim() || "(server default)"}`,
+    `worktreeDir ${s.worktreeDir.trim() || "(server default)"}`,
+    `maxRunning ${s.maxRunning ?? "(server default)"}`,
+    `defaultAgent ${s.defaultAgent.trim() || "(server default)"}`,
+    `agents ${Object.keys(s.agents).join(", ") || "(built-in)"}`,
+  ];
+  return parts.join("; ");
+}
+
 export class Lulu implements vscode.Disposable {
   readonly output: vscode.LogOutputChannel;
   readonly tree: SessionsTree;
   readonly views: SessionViews;
   readonly treeView: vscode.TreeView<string>;
+  readonly dashboard: Dashboard;
 
   private readonly disposables: vscode.Disposable[] = [];
   private client: LanguageClient | undefined;
@@ -56,6 +90,8 @@ export class Lulu implements vscode.Disposable {
   /** Why the server is not running, when it is not. */
   private notRunningReason: string | undefined = "The lulu server has not started yet.";
   private restartTimes: number[] = [];
+  /** A start-up error toast is (perhaps) still showing. */
+  private failureToastOpen = false;
   private readonly onDidStartEmitter = new vscode.EventEmitter<void>();
   /** Fires each time a server is up and initialized (first start and every restart). */
   readonly onDidStart = this.onDidStartEmitter.event;
@@ -68,18 +104,36 @@ export class Lulu implements vscode.Disposable {
       vscode.window.createTreeView("lulu.sessions", {
         treeDataProvider: this.tree,
         showCollapseAll: false,
-        canSelectMany: false,
+        canSelectMany: true,
       }),
     );
     this.tree.attach(this.treeView);
+    // Running and failed counts, in the status bar and as the view's badge, for a user
+    // working elsewhere.
+    const status = this.track(vscode.window.createStatusBarItem("lulu.status", vscode.StatusBarAlignment.Left, 10));
+    status.name = "Lulu Sessions";
+    status.command = "lulu.sessions.focus";
+    const showCounts = () => {
+      const c = countRows(this.tree.rows());
+      status.text = c.text;
+      status.tooltip = c.tooltip;
+      status.accessibilityInformation = { label: c.tooltip };
+      if (c.text) status.show();
+      else status.hide();
+      this.treeView.badge = c.running + c.failed > 0 ? { value: c.running + c.failed, tooltip: c.tooltip } : undefined;
+    };
+    this.track(this.tree.onDidChangeCounts(showCounts));
     this.views = this.track(new SessionViews(this));
+    this.dashboard = this.track(new Dashboard(this));
+    this.track(vscode.window.registerWebviewViewProvider(DASHBOARD_VIEW, this.dashboard));
     this.track(
       vscode.workspace.onDidChangeConfiguration((e) => {
         const relevant = ["lulu.server.path", "lulu.agents", "lulu.defaultAgent", "lulu.maxRunning", "lulu.worktreeDir", "lulu.stateDir"];
-        if (relevant.some((s) => e.affectsConfiguration(s))) void this.restart();
+        const changed = relevant.filter((s) => e.affectsConfiguration(s));
+        if (changed.length) void this.restart(`${changed.join(", ")} changed`);
       }),
     );
-    this.track(vscode.workspace.onDidChangeWorkspaceFolders(() => void this.restart()));
+    this.track(vscode.workspace.onDidChangeWorkspaceFolders(() => void this.restart("the workspace folders changed")));
   }
 
   track<T extends vscode.Disposable>(d: T): T {
@@ -101,13 +155,22 @@ export class Lulu implements vscode.Disposable {
     const agents = checkAgents(settings.agents);
     if (!agents.ok) return this.failed(agents.message, "lulu.agents");
 
-    // No `transport`: the client then speaks over the process's stdio without adding
-    // a `--stdio` argument, which `lulu serve` does not take.
-    const serverOptions: ServerOptions = {
-      command: server.path,
-      args: ["serve"],
-      options: { env: process.env },
+    // The extension starts the process itself, so that a program that is not lulu (it
+    // exits at once) can be told apart by its own last words on stderr.
+    let stderr = "";
+    let exit: { code: number | null; signal: string | null } | undefined;
+    const serverOptions: ServerOptions = async () => {
+      const child = spawn(server.path, ["serve"], { env: process.env, stdio: "pipe" });
+      child.stderr.setEncoding("utf8");
+      child.stderr.on("data", (chunk: string) => {
+        stderr = (stderr + chunk).slice(-4096);
+      });
+      child.on("exit", (code, signal) => {
+        exit = { code, signal };
+      });
+      return child;
     };
+    this.output.info(`Starting ${server.path} serve (${settingsSummary(settings)})`);
     let everRunning = false;
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],
@@ -158,23 +221,51 @@ export class Lulu implements vscode.Disposable {
         if (e.newState === State.Stopped) this.setState("stopped");
       }),
     ];
+    // A program that exits at once may do so just after the client gave up on it.
+    const exitedSaying = async () => {
+      for (let i = 0; i < 10 && !exit; i++) await new Promise((r) => setTimeout(r, 50));
+      return notAServerMessage(server.path, exit, stderr);
+    };
     try {
       await client.start();
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
-      return this.failed(`The lulu server "${server.path}" did not start (its output is in the Lulu log): ${why}`);
-    }
-    const version = (client.initializeResult?.capabilities.experimental as { lulu?: { protocolVersion?: unknown } } | undefined)
-      ?.lulu?.protocolVersion;
-    if (version !== PROTOCOL_VERSION) {
+      const notLulu = await exitedSaying();
+      if (notLulu) return this.failed(`The lulu server did not start: ${notLulu}`);
+      const setting = settingAtFault(why);
       return this.failed(
-        `The lulu server "${server.path}" speaks protocol version ${JSON.stringify(version ?? null)}; this extension needs version ${PROTOCOL_VERSION}.`,
+        setting === "lulu.server.path"
+          ? `The lulu server "${server.path}" did not start (its output is in the Lulu log): ${why}`
+          : `The lulu server cannot use the setting ${setting}: ${why}`,
+        setting,
       );
     }
+    const lulu = (client.initializeResult?.capabilities.experimental as { lulu?: { protocolVersion?: unknown; stateDir?: unknown } } | undefined)
+      ?.lulu;
+    const version = lulu?.protocolVersion;
+    if (version !== PROTOCOL_VERSION) {
+      const notLulu = await exitedSaying();
+      if (notLulu) return this.failed(`The lulu server did not start: ${notLulu}`);
+      return this.failed(
+        version === undefined
+          ? `"${server.path}" answered like a language server, but not like lulu (no protocol version). Is lulu.server.path the lulu server?`
+          : `The lulu server "${server.path}" speaks protocol version ${JSON.stringify(version)}; this extension needs version ${PROTOCOL_VERSION}.`,
+      );
+    }
+    const info = client.initializeResult?.serverInfo;
+    this.output.info(
+      `Started ${info?.name ?? "lulu"} ${info?.version ?? "(unknown version)"} from ${server.path}, protocol ${version}, state dir ${String(lulu?.stateDir ?? "(unknown)")}`,
+    );
     return true;
   }
 
   private started(): void {
+    // A start-up error still on screen is out of date now: move it to the notification
+    // centre (VS Code lets an extension hide toasts, not close its own).
+    if (this.failureToastOpen) {
+      this.failureToastOpen = false;
+      void vscode.commands.executeCommand("notifications.hideToasts");
+    }
     this.notRunningReason = undefined;
     this.setState("running");
     this.onDidStartEmitter.fire();
@@ -192,7 +283,9 @@ export class Lulu implements vscode.Disposable {
     await this.disposeClient();
     const openSettings = "Open Settings";
     const showLog = "Show Log";
+    this.failureToastOpen = true;
     void vscode.window.showErrorMessage(`Lulu: ${message}`, openSettings, showLog).then((choice) => {
+      this.failureToastOpen = false;
       if (choice === openSettings) void vscode.commands.executeCommand("workbench.action.openSettings", setting);
       if (choice === showLog) this.output.show();
     });
@@ -218,7 +311,8 @@ export class Lulu implements vscode.Disposable {
     await this.disposeClient();
   }
 
-  async restart(): Promise<boolean> {
+  async restart(why = "asked to"): Promise<boolean> {
+    this.output.info(`Restarting the lulu server (${why}).`);
     await this.stop();
     this.restartTimes = [];
     return this.start();

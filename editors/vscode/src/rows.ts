@@ -60,7 +60,7 @@ export const STATUS_LOOK: Readonly<Record<Status, StatusLook>> = {
 export interface RowView {
   id: string;
   label: string;
-  /** The dim text after the label: the failure reason (failed only), then the age, last. */
+  /** The dim text after the label: the age, then the failure reason (failed only). */
   description: string;
   icon: string;
   iconColor: string;
@@ -83,7 +83,62 @@ export function escapeMarkdown(text: string): string {
   return text.replace(/[\\`*_{}[\]()#+\-.!|<>~]/g, (c) => `\\${c}`);
 }
 
-export function renderRow(row: SessionRow, nowMs: number): RowView {
+/** A timestamp of the wire (RFC 3339, UTC) in the user's local time, as people read it. */
+export function localTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const at = Date.parse(iso);
+  if (Number.isNaN(at)) return iso;
+  return new Date(at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
+}
+
+/** A duration as people say it: `45s`, `3m 12s`, `2h 5m`, `3d 4h`. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor((Number.isFinite(ms) ? ms : 0) / SECOND));
+  const d = Math.floor(total / 86400);
+  const h = Math.floor((total % 86400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  if (d) return `${d}d ${h}h`;
+  if (h) return `${h}h ${m}m`;
+  if (m) return `${m}m ${s}s`;
+  return `${s}s`;
+}
+
+/** 1st, 2nd, 3rd, 4th, 11th, 21st... */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? "th" : ({ 1: "st", 2: "nd", 3: "rd" } as Record<number, string>)[n % 10] ?? "th";
+  return `${n}${suffix}`;
+}
+
+/** What a row can say beyond the row itself. */
+export interface RowContext {
+  /** A Starting row's place in the queue for a running slot (1 = next), when known. */
+  queuePlace?: number;
+}
+
+/** The status line of the tooltip: a Starting row says it is queued, and where. */
+function statusLine(row: SessionRow, word: string, reason: string, ctx: RowContext): string {
+  if (row.status === "starting") {
+    if (ctx.queuePlace === undefined) return "Starting: waiting for a running slot, or setting up its worktree";
+    const place = ctx.queuePlace === 1 ? "first in line" : `${ordinal(ctx.queuePlace)} in line (first come, first served)`;
+    return `Starting: queued for a running slot, ${place}`;
+  }
+  return `${word}${reason ? `: ${escapeMarkdown(reason)}` : ""}`;
+}
+
+/**
+ * The places of the Starting rows in the queue for running slots: first come (oldest
+ * `createdAt`), first served.
+ */
+export function queuePlaces(rows: readonly SessionRow[]): Map<string, number> {
+  const starting = rows
+    .filter((r) => r.status === "starting")
+    .sort((a, b) => Date.parse(a.createdAt) - Date.parse(b.createdAt) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return new Map(starting.map((r, i) => [r.id, i + 1]));
+}
+
+export function renderRow(row: SessionRow, nowMs: number, ctx: RowContext = {}): RowView {
   const look = STATUS_LOOK[row.status] ?? {
     word: String(row.status),
     icon: "question",
@@ -91,14 +146,17 @@ export function renderRow(row: SessionRow, nowMs: number): RowView {
   };
   const age = formatAge(rowAgeMs(row, nowMs));
   const reason = row.status === "failed" ? oneLine(row.failureReason ?? "failed") : "";
-  const description = reason ? `${reason} · ${age}` : age;
+  // The age first: a narrow sidebar cuts the end of the text, and the age must always
+  // show (the reason is whole in the tooltip and the session view).
+  const description = reason ? `${age} · ${reason}` : age;
+  const created = formatAge(nowMs - Date.parse(row.createdAt));
   const tooltip = [
     `**${escapeMarkdown(row.name)}**`,
     "",
-    `${look.word}${reason ? `: ${escapeMarkdown(reason)}` : ""}`,
+    statusLine(row, look.word, reason, ctx),
     "",
-    `Last activity ${age} ago (${row.lastActivityAt})  `,
-    `Created ${row.createdAt}  `,
+    `Last activity ${localTime(row.lastActivityAt)} (${age} ago)  `,
+    `Created ${localTime(row.createdAt)} (${created} ago)  `,
     `Repository \`${row.repo}\`  `,
     `Id \`${row.id}\``,
   ].join("\n");
@@ -114,4 +172,50 @@ export function renderRow(row: SessionRow, nowMs: number): RowView {
     ariaLabel,
     age,
   };
+}
+
+/** The counts the status bar item and the view's badge show. */
+export interface Counts {
+  running: number;
+  starting: number;
+  failed: number;
+  /** The status bar text, codicons included; empty when nothing runs and nothing failed. */
+  text: string;
+  tooltip: string;
+}
+
+export function countRows(rows: readonly SessionRow[]): Counts {
+  const n = (s: Status) => rows.filter((r) => r.status === s).length;
+  const running = n("running");
+  const starting = n("starting");
+  const failed = n("failed");
+  const parts: string[] = [];
+  if (running) parts.push(`$(loading~spin) ${running} running`);
+  if (starting) parts.push(`$(clock) ${starting} starting`);
+  if (failed) parts.push(`$(error) ${failed} failed`);
+  const said = [
+    `${running} running`,
+    ...(starting ? [`${starting} starting`] : []),
+    `${n("completed")} completed`,
+    `${failed} failed`,
+  ];
+  return { running, starting, failed, text: parts.join("  "), tooltip: `Lulu sessions: ${said.join(", ")}` };
+}
+
+/** What the Sessions view shows: every row, or those of one status and/or a name part. */
+export interface RowFilter {
+  status?: Status;
+  name?: string;
+}
+
+export function matchesFilter(row: SessionRow, f: RowFilter): boolean {
+  if (f.status && row.status !== f.status) return false;
+  if (f.name && !row.name.toLowerCase().includes(f.name.toLowerCase())) return false;
+  return true;
+}
+
+/** The view's description while a filter is on. */
+export function describeFilter(f: RowFilter): string | undefined {
+  const parts = [...(f.status ? [STATUS_LOOK[f.status].word] : []), ...(f.name ? [`“${f.name}”`] : [])];
+  return parts.length ? `Filter: ${parts.join(", ")}` : undefined;
 }

@@ -3,13 +3,28 @@
 // holds, so a server restart resumes it with no event lost or shown twice.
 
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
 import type { Lulu } from "./lulu";
 import { type OutputParams, type SessionRow, type TranscriptEvent, errorCode, errorMessage, ErrorCodes } from "./protocol";
-import { type PageMessage, pageHtml, renderDetailsHtml } from "./sessionPage";
-import { eventsToHtml } from "./transcript";
+import { PAGE_COMMANDS, type PageMessage, type PageRequest, pageHtml, renderDetailsHtml } from "./sessionPage";
+import { isUnder } from "./removal";
+import { blocksToHtml, renderEvents } from "./transcript";
 
-export class SessionViews implements vscode.Disposable {
+/** How many events the view asks for at a time (on opening, and scrolling to either end). */
+const PAGE_EVENTS = 400;
+
+/** The webview panels' type, also the key of the serializer that restores them. */
+export const VIEW_TYPE = "lulu.session";
+const WEBVIEW_OPTIONS: vscode.WebviewPanelOptions & vscode.WebviewOptions = {
+  enableScripts: true,
+  retainContextWhenHidden: true,
+  enableFindWidget: true,
+  localResourceRoots: [],
+};
+
+export class SessionViews implements vscode.Disposable, vscode.WebviewPanelSerializer {
   private readonly panels = new Map<string, SessionPanel>();
   private readonly disposables: vscode.Disposable[] = [];
 
@@ -17,6 +32,7 @@ export class SessionViews implements vscode.Disposable {
     this.disposables.push(lulu.onDidStart(() => {
       for (const p of this.panels.values()) void p.resume();
     }));
+    this.disposables.push(vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, this));
   }
 
   open(id: string): void {
@@ -26,9 +42,39 @@ export class SessionViews implements vscode.Disposable {
       return;
     }
     const row = this.lulu.tree.get(id);
-    const panel = new SessionPanel(this.lulu, id, row?.name ?? id, () => this.panels.delete(id));
+    const name = row?.name ?? id;
+    const webviewPanel = vscode.window.createWebviewPanel(
+      VIEW_TYPE,
+      `Lulu: ${name}`,
+      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
+      WEBVIEW_OPTIONS,
+    );
+    this.adopt(id, name, webviewPanel);
+  }
+
+  /** Takes a webview panel (new, or restored by VS Code after a reload) as the view of `id`. */
+  private adopt(id: string, name: string, webviewPanel: vscode.WebviewPanel): void {
+    const panel = new SessionPanel(this.lulu, id, name, webviewPanel, () => this.panels.delete(id));
     this.panels.set(id, panel);
     void panel.resume();
+  }
+
+  /** Brings back the session views that were open before Reload Window. */
+  deserializeWebviewPanel(webviewPanel: vscode.WebviewPanel, state: unknown): Thenable<void> {
+    const id = typeof state === "object" && state !== null ? (state as { id?: unknown }).id : undefined;
+    if (typeof id !== "string" || this.panels.has(id)) {
+      webviewPanel.dispose();
+      return Promise.resolve();
+    }
+    webviewPanel.webview.options = WEBVIEW_OPTIONS;
+    this.adopt(id, webviewPanel.title.replace(/^Lulu: /, ""), webviewPanel);
+    return Promise.resolve();
+  }
+
+  /** The session of the session view that is active, if one is. */
+  activeSessionId(): string | undefined {
+    for (const [id, panel] of this.panels) if (panel.active) return id;
+    return undefined;
   }
 
   onOutput(p: OutputParams): void {
@@ -50,44 +96,80 @@ export class SessionViews implements vscode.Disposable {
 }
 
 class SessionPanel {
-  private readonly panel: vscode.WebviewPanel;
   /** The highest `seq` shown; output at or below it is a duplicate and dropped. */
   private lastSeq = 0;
-  /** Everything posted, so a reloaded page can be rebuilt. */
-  private readonly history: PageMessage[] = [];
   private ready = false;
   private queue: PageMessage[] = [];
   private detailsInFlight = false;
   private detailsAgain = false;
   private disposed = false;
+  private isRemoved = false;
+  private worktreePath: string | null = null;
+  private detailsMessage: PageMessage | undefined;
+  private status: string | undefined;
+  /** The first page of events was asked for. */
+  private opened = false;
+  private repo: string | null = null;
 
   constructor(
     private readonly lulu: Lulu,
     private readonly id: string,
-    name: string,
+    private name: string,
+    private readonly panel: vscode.WebviewPanel,
     private readonly onDispose: () => void,
   ) {
-    this.panel = vscode.window.createWebviewPanel(
-      "lulu.session",
-      `Lulu: ${name}`,
-      { viewColumn: vscode.ViewColumn.Active, preserveFocus: false },
-      { enableScripts: true, retainContextWhenHidden: true, enableFindWidget: true, localResourceRoots: [] },
-    );
     this.panel.iconPath = vscode.Uri.joinPath(lulu.extension.extensionUri, "media", "lulu.svg");
     const nonce = randomBytes(16).toString("base64");
-    this.panel.webview.html = pageHtml({ title: name, nonce, cspSource: this.panel.webview.cspSource });
-    this.panel.webview.onDidReceiveMessage((msg: { type?: string }) => {
-      if (msg?.type !== "ready") return;
-      if (this.ready) {
-        // The page was rebuilt: replay what it showed.
-        this.queue = [...this.history];
+    this.panel.webview.html = pageHtml({ title: name, nonce, cspSource: this.panel.webview.cspSource, sessionId: id });
+    this.panel.webview.onDidReceiveMessage((msg: PageRequest) => {
+      if (msg?.type === "command") {
+        if (PAGE_COMMANDS.includes(msg.command)) void vscode.commands.executeCommand(msg.command, this.id);
+        return;
       }
+      if (msg?.type === "openUrl") {
+        if (/^https?:\/\//.test(msg.url)) void vscode.env.openExternal(vscode.Uri.parse(msg.url));
+        return;
+      }
+      if (msg?.type === "openFile") {
+        void this.openFile(msg.file, msg.line);
+        return;
+      }
+      if (msg?.type === "older") void this.page(Math.max(0, msg.before - 1 - PAGE_EVENTS), msg.before - 1, "start");
+      if (msg?.type === "newer") void this.page(msg.after, msg.after + PAGE_EVENTS, "end");
+      if (msg?.type === "latest") void this.openLatest(true);
+      if (msg?.type !== "ready") return;
+      const rebuilt = this.ready;
       this.ready = true;
       const queued = this.queue;
       this.queue = [];
       for (const m of queued) void this.panel.webview.postMessage(m);
+      if (rebuilt) {
+        // The page was rebuilt: its details again, and the newest events.
+        if (this.detailsMessage) void this.panel.webview.postMessage(this.detailsMessage);
+        void this.openLatest(this.following());
+      }
     });
     this.panel.onDidDispose(() => this.dispose());
+  }
+
+  /** Opens a file the transcript names, if it is in the session's worktree (or repository). */
+  private async openFile(file: string, line: number): Promise<void> {
+    const root = this.worktreePath ?? this.repo;
+    if (!root || typeof file !== "string") return;
+    const target = path.resolve(root, file);
+    if (!isUnder(target, root) || !existsSync(target)) {
+      void vscode.window.showInformationMessage(`Lulu: ${file} is not a file of this session's worktree.`);
+      return;
+    }
+    const at = Math.max(0, (Number.isFinite(line) ? line : 1) - 1);
+    await vscode.window.showTextDocument(vscode.Uri.file(target), {
+      selection: new vscode.Range(at, 0, at, 0),
+      viewColumn: vscode.ViewColumn.Beside,
+    });
+  }
+
+  get active(): boolean {
+    return this.panel.active;
   }
 
   reveal(): void {
@@ -95,21 +177,52 @@ class SessionPanel {
   }
 
   private post(msg: PageMessage): void {
-    if (msg.type === "details") {
-      const i = this.history.findIndex((m) => m.type === "details");
-      if (i >= 0) this.history.splice(i, 1);
-    }
-    if (msg.type !== "notice") this.history.push(msg);
-    // A rebuilt page replays at most this much (the page itself keeps MAX_BLOCKS blocks).
-    if (this.history.length > 2000) this.history.splice(0, this.history.length - 2000);
+    if (msg.type === "details") this.detailsMessage = msg;
     if (this.ready) void this.panel.webview.postMessage(msg);
     else this.queue.push(msg);
   }
 
-  /** Loads the details and (re)starts the watch after the last event shown. */
+  /** A running session's view sticks to its newest output; an ended one opens at the top. */
+  private following(): boolean {
+    return this.status === "running" || this.status === "starting";
+  }
+
+  /** The newest page of events, replacing what the page shows. */
+  private async openLatest(follow: boolean): Promise<void> {
+    try {
+      const probe = await this.lulu.request("lulu/transcript", { id: this.id, afterSeq: Number.MAX_SAFE_INTEGER, limit: 1 });
+      const after = Math.max(0, probe.lastSeq - PAGE_EVENTS);
+      await this.page(after, probe.lastSeq, "end", { replace: true, follow });
+    } catch (err) {
+      this.post({ type: "notice", text: `Could not load the transcript: ${errorMessage(err)}` });
+    }
+  }
+
+  /** Events after `after` up to `upTo` (seq), to one end of the page. */
+  private async page(after: number, upTo: number, where: "start" | "end", opts: { replace?: boolean; follow?: boolean } = {}): Promise<void> {
+    const limit = Math.min(10_000, Math.max(1, upTo - after));
+    try {
+      const r = await this.lulu.request("lulu/transcript", { id: this.id, afterSeq: after, limit });
+      const events = r.events.filter((e) => e.seq <= upTo);
+      const to = events.length ? events[events.length - 1].seq : Math.min(upTo, r.lastSeq);
+      if (where === "end") this.lastSeq = Math.max(this.lastSeq, to);
+      this.post({ type: "page", html: blocksToHtml(renderEvents(events)), from: after + 1, to, where, tail: Math.max(r.lastSeq, this.lastSeq), ...opts });
+    } catch (err) {
+      this.post({ type: "notice", text: `Could not load the transcript: ${errorMessage(err)}` });
+    }
+  }
+
+  /**
+   * Loads the details, the newest page of events (first time), and (re)starts the watch
+   * after the last event the panel has.
+   */
   async resume(): Promise<void> {
     await this.refreshDetails();
     if (this.disposed) return;
+    if (!this.opened && this.lulu.isRunning) {
+      this.opened = true;
+      await this.openLatest(this.following());
+    }
     try {
       await this.lulu.request("lulu/watch", { id: this.id, afterSeq: this.lastSeq });
     } catch (err) {
@@ -129,6 +242,10 @@ class SessionPanel {
         try {
           const detail = await this.lulu.request("lulu/session", { id: this.id });
           if (this.disposed) return;
+          this.name = detail.name;
+          this.worktreePath = detail.worktreePath;
+          this.status = detail.status;
+          this.repo = detail.repo;
           this.panel.title = `Lulu: ${detail.name}`;
           this.post({ type: "details", html: renderDetailsHtml(detail) });
         } catch (err) {
@@ -144,8 +261,9 @@ class SessionPanel {
   append(events: TranscriptEvent[]): void {
     const fresh = events.filter((e) => e.seq > this.lastSeq).sort((a, b) => a.seq - b.seq);
     if (fresh.length === 0) return;
+    const previous = this.lastSeq;
     this.lastSeq = fresh[fresh.length - 1].seq;
-    this.post({ type: "append", html: eventsToHtml(fresh) });
+    this.post({ type: "live", html: blocksToHtml(renderEvents(fresh)), from: previous + 1, to: this.lastSeq });
   }
 
   changed(_row: SessionRow): void {
@@ -153,7 +271,10 @@ class SessionPanel {
   }
 
   removed(): void {
-    this.post({ type: "notice", text: "This session was removed." });
+    if (this.isRemoved) return;
+    this.isRemoved = true;
+    this.panel.title = `Lulu: ${this.name} (removed)`;
+    this.post({ type: "removed", text: "This session was removed: its worktree and its row are gone. What is shown here is all that is left." });
   }
 
   dispose(): void {

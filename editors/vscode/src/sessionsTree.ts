@@ -6,7 +6,7 @@
 import * as vscode from "vscode";
 import type { Lulu } from "./lulu";
 import { type SessionRow, compareRows, errorMessage } from "./protocol";
-import { msUntilAgeChanges, renderRow, rowAgeMs } from "./rows";
+import { type RowFilter, describeFilter, matchesFilter, msUntilAgeChanges, queuePlaces, renderRow, rowAgeMs } from "./rows";
 
 /** How many rows the tree loads at most (pages of 500 from `lulu/list`). */
 const MAX_ROWS = 5000;
@@ -25,9 +25,15 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
   /** While a reload is in flight, notifications are kept here and applied on top of its result. */
   private pending: Map<string, SessionRow | null> | undefined;
   private loadError: string | undefined;
+  /** The Starting rows' places in the queue, computed again when a row changes. */
+  private places: Map<string, number> | undefined;
+  private filter: RowFilter = {};
+  private readonly counts = new vscode.EventEmitter<void>();
+  /** Fires when a row's status may have changed (for the status bar and the badge). */
+  readonly onDidChangeCounts = this.counts.event;
 
   constructor(private readonly lulu: Lulu) {
-    this.disposables.push(this.changed);
+    this.disposables.push(this.changed, this.counts);
     this.disposables.push(lulu.onDidStart(() => void this.reload()));
   }
 
@@ -47,7 +53,8 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
   getTreeItem(id: string): vscode.TreeItem {
     const row = this.byId.get(id);
     if (!row) return new vscode.TreeItem("(removed)");
-    const view = renderRow(row, Date.now());
+    this.places ??= queuePlaces(this.rows());
+    const view = renderRow(row, Date.now(), { queuePlace: this.places.get(id) });
     const item = new vscode.TreeItem(view.label, vscode.TreeItemCollapsibleState.None);
     item.id = id;
     item.description = view.description;
@@ -67,7 +74,24 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
   }
 
   getChildren(element?: string): string[] {
-    return element === undefined ? this.order : [];
+    if (element !== undefined) return [];
+    if (!this.filter.status && !this.filter.name) return this.order;
+    return this.order.filter((id) => {
+      const row = this.byId.get(id);
+      return row !== undefined && matchesFilter(row, this.filter);
+    });
+  }
+
+  /** Shows only the rows of one status and/or a name part; `{}` shows every row again. */
+  setFilter(filter: RowFilter): void {
+    this.filter = filter;
+    if (this.view) this.view.description = describeFilter(filter);
+    void vscode.commands.executeCommand("setContext", "lulu.filtered", describeFilter(filter) !== undefined);
+    this.changed.fire(undefined);
+  }
+
+  getFilter(): RowFilter {
+    return this.filter;
   }
 
   getParent(): undefined {
@@ -104,6 +128,8 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
       else this.byId.delete(id);
     }
     this.order = [...this.byId.values()].sort(compareRows).map((r) => r.id);
+    this.places = undefined;
+    this.counts.fire();
     this.setMessage();
     this.changed.fire(undefined);
     this.scheduleTick();
@@ -111,10 +137,13 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
 
   upsert(row: SessionRow): void {
     this.pending?.set(row.id, row);
-    const known = this.byId.has(row.id);
+    const before = this.byId.get(row.id);
     this.byId.set(row.id, row);
-    if (known) {
-      this.changed.fire(row.id);
+    this.places = undefined;
+    if (before?.status !== row.status) this.counts.fire();
+    if (before) {
+      // A Starting row leaving the queue moves the places of the others.
+      this.changed.fire(before.status !== row.status && before.status === "starting" ? undefined : row.id);
     } else {
       // Insert in place: the order is by creation, so nothing else moves.
       let i = 0;
@@ -133,6 +162,8 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
   remove(id: string): void {
     this.pending?.set(id, null);
     if (!this.byId.delete(id)) return;
+    this.places = undefined;
+    this.counts.fire();
     this.drawnAge.delete(id);
     this.order = this.order.filter((x) => x !== id);
     this.setMessage();

@@ -84,6 +84,16 @@ impl AgentHost {
         }
     }
 
+    /// When a pending request times out next (the runner must tick by then even if nothing
+    /// wakes it); None when nothing is pending or there is no timeout.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        let timeout = self.approval_timeout?;
+        self.waiting
+            .iter()
+            .map(|waiting| waiting.asked + timeout)
+            .min()
+    }
+
     /// Looks at one stdout line of the agent.
     pub fn observe(&mut self, store: &mut Store, line: &str) -> Result<(), StoreError> {
         let Ok(value) = serde_json::from_str::<Value>(line) else {
@@ -387,6 +397,14 @@ impl Budget {
             agent_enforces_cost: session.format == OutputFormat::ClaudeStreamJson,
             started: Instant::now(),
         }
+    }
+
+    /// When the time limit is reached, if the session has one.
+    pub fn time_limit_at(&self) -> Option<Instant> {
+        let minutes = self.max_minutes?;
+        Duration::try_from_secs_f64(minutes * 60.0)
+            .ok()
+            .and_then(|limit| self.started.checked_add(limit))
     }
 
     /// The reason to stop the agent now, if a limit is passed.

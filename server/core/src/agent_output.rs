@@ -35,7 +35,7 @@ pub fn parse_line(
     at: DateTime<Utc>,
     verdict: &mut AgentVerdict,
 ) -> NewEvent {
-    let event = |kind: &str, text: String, data: Option<Value>| NewEvent {
+    let event = |kind: &str, text: String, data: Option<String>| NewEvent {
         at,
         stream,
         kind: kind.to_owned(),
@@ -56,10 +56,10 @@ pub fn parse_line(
         OutputFormat::CodexJson => render_codex(&value, verdict),
         OutputFormat::Text => unreachable!("text lines returned above"),
     };
-    event(&kind, text, Some(value))
+    event(&kind, text, Some(line.to_owned()))
 }
 
-fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key).and_then(Value::as_str)
 }
 
@@ -208,7 +208,7 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
 }
 
 /// Input and output tokens summed over `modelUsage` (every model the conversation used).
-fn model_usage_totals(value: &Value) -> Option<(i64, i64)> {
+pub(crate) fn model_usage_totals(value: &Value) -> Option<(i64, i64)> {
     let models = value.get("modelUsage")?.as_object()?;
     if models.is_empty() {
         return None;
@@ -222,7 +222,7 @@ fn model_usage_totals(value: &Value) -> Option<(i64, i64)> {
     Some((sum("inputTokens"), sum("outputTokens")))
 }
 
-fn claude_error_reason(subtype: &str, result_text: &str) -> String {
+pub(crate) fn claude_error_reason(subtype: &str, result_text: &str) -> String {
     let described = match subtype {
         "error_max_turns" => "Claude stopped: it reached the maximum number of turns".to_owned(),
         "error_max_budget_usd" => "Claude stopped: it reached the maximum budget".to_owned(),
@@ -291,7 +291,7 @@ fn render_claude_content(value: &Value, role: &str) -> (String, String) {
     (kind, parts.join("\n"))
 }
 
-fn summarize_tool_input(input: &Value) -> String {
+pub(crate) fn summarize_tool_input(input: &Value) -> String {
     for key in [
         "command",
         "file_path",
@@ -481,6 +481,7 @@ mod tests {
                 },
                 saw_result: true,
                 error: None,
+                budget_exceeded: false,
             },
         );
     }
@@ -505,6 +506,7 @@ mod tests {
                 },
                 saw_result: true,
                 error: Some("Claude reported an error: API Error: 529 overloaded".to_owned()),
+                budget_exceeded: false,
             },
         );
     }
@@ -541,6 +543,7 @@ mod tests {
                     "Claude failed during execution: No conversation found with session ID: s3"
                         .to_owned(),
                 ),
+                budget_exceeded: false,
             },
         );
     }
@@ -576,6 +579,7 @@ mod tests {
                 },
                 saw_result: false,
                 error: Some("Codex turn failed: rate limit".to_owned()),
+                budget_exceeded: false,
             },
         );
     }

@@ -17,6 +17,8 @@ use crate::model::{InputMode, OutputFormat};
 pub struct AgentProfile {
     pub name: String,
     /// The program and its arguments; an argument that is exactly `{prompt}` is the prompt.
+    /// A prompt is data, never an option: a profile whose program accepts `--` puts it right
+    /// before `{prompt}` (the built-in profiles do), so a prompt such as `--help` stays a prompt.
     pub command: Vec<String>,
     pub format: OutputFormat,
     pub env: BTreeMap<String, String>,
@@ -35,6 +37,10 @@ pub struct AgentProfile {
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub const PROMPT_PLACEHOLDER: &str = "{prompt}";
+/// The end of a command's options: what follows is an operand, whatever it starts with.
+pub const END_OF_OPTIONS: &str = "--";
+/// The placeholders a worktree folder template may hold.
+pub const WORKTREE_PLACEHOLDERS: &[&str] = &["{repo}"];
 pub const DEFAULT_MAX_RUNNING: i64 = 6;
 pub const DEFAULT_AGENT: &str = "claude";
 pub const DEFAULT_WORKTREE_DIR: &str = "{repo}/.lulu/worktrees";
@@ -90,17 +96,35 @@ impl AgentProfile {
         };
         match self.format {
             OutputFormat::ClaudeStreamJson => {
+                // `--resume ID` is an option: it goes before the end of the options, if any.
                 let mut argv = self.argv(prompt);
-                argv.push("--resume".to_owned());
-                argv.push(agent_session_id.to_owned());
+                let at = self
+                    .command
+                    .iter()
+                    .position(|argument| argument == END_OF_OPTIONS)
+                    .unwrap_or(argv.len());
+                argv.insert(at, agent_session_id.to_owned());
+                argv.insert(at, "--resume".to_owned());
                 argv
             }
             OutputFormat::CodexJson => {
                 let mut argv = Vec::with_capacity(self.command.len() + 2);
-                for argument in &self.command {
-                    if argument == PROMPT_PLACEHOLDER {
+                // `exec [OPTIONS] [--] PROMPT` becomes `exec [OPTIONS] resume ID [--] PROMPT`:
+                // the subcommand goes where the options end.
+                let ends_options = |argument: &String| {
+                    argument == END_OF_OPTIONS || argument == PROMPT_PLACEHOLDER
+                };
+                let at = self
+                    .command
+                    .iter()
+                    .position(ends_options)
+                    .unwrap_or(self.command.len());
+                for (index, argument) in self.command.iter().enumerate() {
+                    if index == at {
                         argv.push("resume".to_owned());
                         argv.push(agent_session_id.to_owned());
+                    }
+                    if argument == PROMPT_PLACEHOLDER {
                         argv.push(prompt.to_owned());
                     } else {
                         argv.push(argument.clone());
@@ -155,7 +179,13 @@ pub fn builtin_agents() -> BTreeMap<String, AgentProfile> {
         "codex".to_owned(),
         AgentProfile::new(
             "codex",
-            strings(&["codex", "exec", "--json", PROMPT_PLACEHOLDER]),
+            strings(&[
+                "codex",
+                "exec",
+                "--json",
+                END_OF_OPTIONS,
+                PROMPT_PLACEHOLDER,
+            ]),
             OutputFormat::CodexJson,
             BTreeMap::new(),
         ),
@@ -221,6 +251,13 @@ pub enum ConfigError {
     },
     #[error("the agent profile {name:?} has no command (only a built-in profile may omit it)")]
     NoCommand { name: String },
+    #[error(
+        "the worktree folder template {template:?} holds the unknown placeholder {placeholder} (known: {{repo}})"
+    )]
+    UnknownPlaceholder {
+        template: String,
+        placeholder: String,
+    },
 }
 
 /// The state dir by docs/protocol.md's rule: `$LULU_HOME`, else `$XDG_STATE_HOME/lulu`, else
@@ -403,6 +440,7 @@ impl Settings {
         if worktree_dir.trim().is_empty() {
             return Err(ConfigError::EmptyWorktreeDir);
         }
+        check_placeholders(&worktree_dir)?;
         Ok(Settings {
             state_dir,
             worktree_dir,
@@ -434,6 +472,25 @@ impl Settings {
     }
 }
 
+/// Refuses a `{name}` in a worktree folder template that is not one lulu fills in (it would
+/// otherwise become part of a folder name).
+fn check_placeholders(template: &str) -> Result<(), ConfigError> {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start..];
+        let end = after.find('}').map_or(after.len(), |end| end + 1);
+        let placeholder = &after[..end];
+        if !WORKTREE_PLACEHOLDERS.contains(&placeholder) {
+            return Err(ConfigError::UnknownPlaceholder {
+                template: template.to_owned(),
+                placeholder: placeholder.to_owned(),
+            });
+        }
+        rest = &after[end..];
+    }
+    Ok(())
+}
+
 fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -449,8 +506,23 @@ fn read_config_file(path: &Path) -> Result<ConfigFile, ConfigError> {
     };
     toml::from_str(&text).map_err(|error| ConfigError::Parse {
         path: path.to_owned(),
-        message: error.message().to_owned(),
+        message: parse_message(&text, &error),
     })
+}
+
+/// The parser's words, with where they apply: the line and the text at fault (toml says only
+/// "duplicate key", the span says which).
+fn parse_message(text: &str, error: &toml::de::Error) -> String {
+    let message = error.message().trim_end_matches('\n').to_owned();
+    let Some(span) = error.span() else {
+        return message;
+    };
+    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+    let at_fault = text.get(span.clone()).unwrap_or("").trim();
+    if at_fault.is_empty() || at_fault.len() > 80 || message.contains(at_fault) {
+        return format!("{message} (line {line})");
+    }
+    format!("{message} `{at_fault}` (line {line})")
 }
 
 /// Finds `program` the way `execvp` would: a path with a slash is taken as it is; a bare name
@@ -519,9 +591,16 @@ mod tests {
         check(
             codex,
             Some("t1"),
-            &["codex", "exec", "--json", "resume", "t1", "next step"],
+            &["codex", "exec", "--json", "resume", "t1", "--", "next step"],
         );
-        check(codex, None, &["codex", "exec", "--json", "next step"]);
+        check(codex, None, &["codex", "exec", "--json", "--", "next step"]);
+        // A profile without `--` (the fake agents of the tests): the subcommand before the prompt.
+        let old_codex = profile(OutputFormat::CodexJson, &["codex", "exec", "{prompt}"]);
+        check(
+            &old_codex,
+            Some("t1"),
+            &["codex", "exec", "resume", "t1", "next step"],
+        );
         let text = profile(OutputFormat::Text, &["sh", "-c", "{prompt}", "{prompt}x"]);
         check(&text, Some("x"), &["sh", "-c", "next step", "{prompt}x"]);
     }
@@ -553,6 +632,43 @@ mod tests {
         .expect_err("typo is refused");
         assert!(error.to_string().contains("config.toml"), "{error}");
         assert!(error.to_string().contains("max_runing"), "{error}");
+
+        // Failed before the fix: "duplicate key", without naming it.
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "max_running = 2\nworktree_dir = \"a\"\nmax_running = 3\n",
+        )
+        .expect("write");
+        let error = Settings::resolve(SettingsOverrides {
+            state_dir: Some(dir.path().to_owned()),
+            ..SettingsOverrides::default()
+        })
+        .expect_err("duplicate key is refused");
+        assert!(error.to_string().contains("max_running"), "{error}");
+        assert!(error.to_string().contains("line 3"), "{error}");
+    }
+
+    #[test]
+    fn worktree_templates_hold_only_known_placeholders() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let resolve = |template: &str| {
+            Settings::resolve(SettingsOverrides {
+                state_dir: Some(dir.path().to_owned()),
+                worktree_dir: Some(template.to_owned()),
+                ..SettingsOverrides::default()
+            })
+            .map(|settings| settings.worktree_dir)
+            .map_err(|error| error.to_string())
+        };
+        assert_eq!(resolve("{repo}/../wt"), Ok("{repo}/../wt".to_owned()));
+        assert_eq!(
+            resolve("~/wt/{branch}"),
+            Err("the worktree folder template \"~/wt/{branch}\" holds the unknown placeholder {branch} (known: {repo})".to_owned())
+        );
+        assert_eq!(
+            resolve("{repo}/{oops"),
+            Err("the worktree folder template \"{repo}/{oops\" holds the unknown placeholder {oops (known: {repo})".to_owned())
+        );
     }
 
     fn check_timeout(text: &str, expected: Result<Option<Duration>, &str>) {

@@ -5,13 +5,18 @@
 
 pub mod agent_host;
 pub mod agent_output;
+pub mod agent_record;
+pub mod agent_view;
 pub mod config;
+pub mod git_env;
 pub mod model;
 pub mod process;
+pub mod provision;
 pub mod repo_lock;
 pub mod runner;
 pub mod sessions;
 pub mod store;
+pub mod wake;
 pub mod worktree;
 
 /// An error and its causes, one per line: the full detail kept for a person to read.

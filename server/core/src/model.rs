@@ -107,6 +107,8 @@ named_enum! {
         Interrupted => "interrupted",
         /// lulu stopped the agent at its cost or time limit (or the agent stopped itself at it).
         OverBudget => "over_budget",
+        /// The repository's setup command failed (issue 14); the worktree is kept.
+        SetupFailed => "setup_failed",
     }
 }
 
@@ -141,6 +143,8 @@ named_enum! {
     }
 }
 
+// `named_enum!` generates the enum, so `#[derive(Default)]` with `#[default]` cannot be used.
+#[allow(clippy::derivable_impls)]
 impl Default for InputMode {
     fn default() -> Self {
         InputMode::Closed
@@ -219,7 +223,8 @@ pub struct NewEvent {
     pub stream: Stream,
     pub kind: String,
     pub text: String,
-    pub data: Option<serde_json::Value>,
+    /// The line's JSON object as the agent wrote it (stored as is: parsed once, to render it).
+    pub data: Option<String>,
 }
 
 impl NewEvent {

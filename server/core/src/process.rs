@@ -9,12 +9,20 @@ use std::{
     fs::File,
     io::{self, Write},
     os::{
-        fd::{AsRawFd, RawFd},
+        fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd},
         unix::process::CommandExt,
     },
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::{Duration, Instant},
+};
+
+use nix::unistd::ForkResult;
+use rustix::{
+    fs::FlockOperation,
+    io::{Errno, FdFlags},
+    pipe::PipeFlags,
+    process::{Pid, Signal},
 };
 
 use crate::model::SessionId;
@@ -91,13 +99,12 @@ pub enum LaunchError {
     },
 }
 
-fn flock(file: &File, operation: libc::c_int) -> io::Result<()> {
-    // SAFETY: flock on a valid, open file descriptor owned by `file`.
-    let result = unsafe { libc::flock(file.as_raw_fd(), operation) };
-    if result == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+/// Takes an exclusive `flock` on `file` without waiting. False if another open file holds it.
+fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    match rustix::fs::flock(file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(Errno::WOULDBLOCK) => Ok(false),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -120,11 +127,7 @@ pub fn runner_alive(state_dir: &Path, id: &SessionId) -> io::Result<bool> {
         Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(false),
         Err(error) => return Err(error),
     };
-    match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
-        Ok(()) => Ok(false),
-        Err(error) if error.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(true),
-        Err(error) => Err(error),
-    }
+    Ok(!try_lock_exclusive(&file)?)
 }
 
 /// What a runner needs to be told on its command line.
@@ -159,9 +162,9 @@ impl RunnerLock {
         })?;
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
-                Ok(()) => return Ok(RunnerLock { file }),
-                Err(error) if error.raw_os_error() == Some(libc::EWOULDBLOCK) => {
+            match try_lock_exclusive(&file) {
+                Ok(true) => return Ok(RunnerLock { file }),
+                Ok(false) => {
                     if Instant::now() > deadline {
                         return Err(LaunchError::StillLocked { id: id.clone() });
                     }
@@ -183,11 +186,13 @@ impl RunnerLock {
 /// orphaned), stdout to nowhere and stderr to the session's log. Returns once the runner has
 /// been exec'd; the runner is not our child (double fork), so nothing needs to reap it.
 pub fn launch_runner(launch: &RunnerLaunch, lock: RunnerLock) -> Result<(), LaunchError> {
+    use std::os::unix::fs::OpenOptionsExt;
     let lock = lock.file;
     let log_path = log_path(&launch.state_dir, &launch.id);
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&log_path)
         .map_err(|source| LaunchError::File {
             path: log_path.clone(),
@@ -223,24 +228,19 @@ pub fn launch_runner(launch: &RunnerLaunch, lock: RunnerLock) -> Result<(), Laun
     }
     let lock_fd = lock.as_raw_fd();
     // SAFETY: between fork and exec we call only async-signal-safe functions (fork, _exit,
-    // setsid, dup2, fcntl) and touch no memory shared with other threads.
+    // setsid, fcntl) and touch no memory shared with other threads.
     unsafe {
         command.pre_exec(move || {
             // Double fork: the intermediate child exits at once (and is reaped by `wait`
             // below); the grandchild becomes the runner, adopted by init.
-            match libc::fork() {
-                -1 => return Err(io::Error::last_os_error()),
-                0 => {}
-                _ => libc::_exit(0),
+            if let ForkResult::Parent { .. } = nix::unistd::fork()? {
+                libc::_exit(0);
             }
-            if libc::setsid() == -1 {
-                return Err(io::Error::last_os_error());
-            }
+            nix::unistd::setsid()?;
             // Let the lock survive exec; the runner marks it close-on-exec again at once.
-            let flags = libc::fcntl(lock_fd, libc::F_GETFD);
-            if flags == -1 || libc::fcntl(lock_fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) == -1 {
-                return Err(io::Error::last_os_error());
-            }
+            let lock = BorrowedFd::borrow_raw(lock_fd);
+            let flags = rustix::io::fcntl_getfd(lock)?;
+            rustix::io::fcntl_setfd(lock, flags.difference(FdFlags::CLOEXEC))?;
             Ok(())
         });
     }
@@ -260,66 +260,105 @@ pub fn launch_runner(launch: &RunnerLaunch, lock: RunnerLock) -> Result<(), Laun
 /// In the runner: keeps the inherited lock for the process's life, but out of the agent's
 /// reach.
 pub fn adopt_runner_lock(lock_fd: RawFd) -> io::Result<()> {
-    // SAFETY: fcntl on a descriptor number; failure is reported, not undefined.
-    let flags = unsafe { libc::fcntl(lock_fd, libc::F_GETFD) };
-    if flags == -1 {
-        return Err(io::Error::last_os_error());
+    // A number from the command line may name nothing: ask the kernel first, so that borrowing
+    // it below is sound.
+    if !Path::new(&format!("/proc/self/fd/{lock_fd}")).exists() {
+        return Err(io::Error::from(Errno::BADF));
     }
-    // SAFETY: as above.
-    let result = unsafe { libc::fcntl(lock_fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) };
-    if result == -1 {
-        return Err(io::Error::last_os_error());
-    }
+    // SAFETY: the descriptor is open (checked above) and stays open for the process's life:
+    // nothing in the runner closes it.
+    let lock = unsafe { BorrowedFd::borrow_raw(lock_fd) };
+    let flags = rustix::io::fcntl_getfd(lock)?;
+    rustix::io::fcntl_setfd(lock, flags | FdFlags::CLOEXEC)?;
     Ok(())
 }
 
 /// Sends `signal` to every process in the group. Only call it while the group is provably
 /// ours (a member we started, such as the watchdog, is alive and unreaped).
-pub fn signal_group(process_group: i32, signal: libc::c_int) -> io::Result<()> {
-    // SAFETY: kill with a negative pid addresses a process group; no memory is touched.
-    let result = unsafe { libc::kill(-process_group, signal) };
-    if result == 0 {
-        return Ok(());
+pub fn signal_group(process_group: i32, signal: Signal) -> io::Result<()> {
+    let group = Pid::from_raw(process_group).ok_or_else(|| io::Error::from(Errno::INVAL))?;
+    match rustix::process::kill_process_group(group, signal) {
+        Ok(()) | Err(Errno::SRCH) => Ok(()),
+        Err(error) => Err(error.into()),
     }
-    let error = io::Error::last_os_error();
-    if error.raw_os_error() == Some(libc::ESRCH) {
-        return Ok(());
-    }
-    Err(error)
 }
 
-/// The watchdog's whole life: ignore the signals meant for the agent, wait until the runner's
-/// end of the pipe on stdin closes (the runner ended or died), then kill the process group it
-/// belongs to, which is the agent's.
-pub fn run_watchdog() -> ! {
-    use std::io::Read;
-    for signal in [
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGPIPE,
-    ] {
-        // SAFETY: installing SIG_IGN for standard signals.
-        unsafe {
-            libc::signal(signal, libc::SIG_IGN);
+/// The agent's watchdog: a forked copy of the runner (no exec, so it shares the runner's pages
+/// and costs a few of its own) that joins the agent's process group and waits on a pipe. When
+/// the runner's end of the pipe closes (the runner reaps it, or dies however it dies), it kills
+/// its whole group, itself included.
+///
+/// While it is alive and unreaped, the group id cannot be reused: that is what lets the runner
+/// signal the group. While the runner is dead but the watchdog not yet, the watchdog still holds
+/// the runner lock (it inherited it), so nobody settles the session before its agent is gone.
+pub struct Watchdog {
+    pid: nix::unistd::Pid,
+    /// The runner's end of the watchdog's pipe.
+    pipe: OwnedFd,
+}
+
+impl Watchdog {
+    /// Starts the watchdog of the agent whose process group is `process_group`.
+    pub fn start(process_group: i32) -> io::Result<Watchdog> {
+        let group = Pid::from_raw(process_group).ok_or_else(|| io::Error::from(Errno::INVAL))?;
+        let (read_end, write_end) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+        // SAFETY: the child runs only `watch_pipe`, which makes async-signal-safe system calls,
+        // allocates nothing and never returns.
+        let child = match unsafe { nix::unistd::fork() }? {
+            ForkResult::Child => {
+                drop(write_end);
+                watch_pipe(read_end, group)
+            }
+            ForkResult::Parent { child } => child,
+        };
+        drop(read_end);
+        let watchdog = Watchdog {
+            pid: child,
+            pipe: write_end,
+        };
+        // Both sides set the group, so it is set before either goes on. The group is gone if
+        // the agent has already exited: there is then nothing to watch.
+        if let Err(error) = rustix::process::setpgid(Pid::from_raw(child.as_raw()), Some(group)) {
+            watchdog.reap();
+            return Err(error.into());
         }
+        Ok(watchdog)
     }
+
+    /// Ends the watchdog: closing the pipe makes it kill its group (by now empty, or about to
+    /// be); waits for it to be gone.
+    pub fn reap(self) {
+        let Watchdog { pid, pipe } = self;
+        drop(pipe);
+        nix::sys::wait::waitpid(pid, None).ok();
+    }
+}
+
+/// The watchdog's whole life after the fork.
+fn watch_pipe(pipe: OwnedFd, group: Pid) -> ! {
+    if rustix::process::setpgid(None, Some(group)).is_err() {
+        exit_now();
+    }
+    nix::sys::prctl::set_name(c"lulu-watchdog").ok();
+    // The signals meant for the agent (a cancel's SIGTERM to the group, a terminal's SIGINT or
+    // SIGHUP) wait, blocked; only SIGKILL, which cannot be blocked, ends the watchdog early.
+    nix::sys::signal::SigSet::all().thread_block().ok();
     let mut buffer = [0_u8; 64];
-    let mut stdin = io::stdin().lock();
     loop {
-        match stdin.read(&mut buffer) {
+        match rustix::io::read(&pipe, &mut buffer) {
             Ok(0) => break,
-            Ok(_) => continue,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(_) | Err(Errno::INTR) => continue,
             Err(_) => break,
         }
     }
-    // SAFETY: kill(0, ..) addresses our own process group: provably ours.
-    unsafe {
-        libc::kill(0, libc::SIGKILL);
-        libc::_exit(0)
-    }
+    // Our own process group: provably ours.
+    rustix::process::kill_current_process_group(Signal::KILL).ok();
+    exit_now()
+}
+
+fn exit_now() -> ! {
+    // SAFETY: `_exit` ends the process at once, without running anything of the runner's.
+    unsafe { libc::_exit(0) }
 }
 
 /// Process ids in a process group, from /proc (for tests and diagnostics).

@@ -7,7 +7,6 @@
 
 use std::{
     fs::File,
-    os::fd::AsRawFd,
     path::{Path, PathBuf},
 };
 
@@ -61,14 +60,10 @@ impl RepositoryLock {
             .open(&path)
             .map_err(lock_error)?;
         loop {
-            // SAFETY: flock on a descriptor owned by `file`.
-            let result = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
-            if result == 0 {
-                return Ok(RepositoryLock { _file: file });
-            }
-            let error = std::io::Error::last_os_error();
-            if error.kind() != std::io::ErrorKind::Interrupted {
-                return Err(lock_error(error));
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive) {
+                Ok(()) => return Ok(RepositoryLock { _file: file }),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(error) => return Err(lock_error(error.into())),
             }
         }
     }

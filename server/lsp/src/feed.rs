@@ -17,11 +17,12 @@
 
 use std::{
     collections::HashMap,
-    path::PathBuf,
+    path::{Path, PathBuf},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
+use rustix::fs::inotify;
 use tokio::{sync::watch, task::JoinHandle};
 use tower_lsp_server::Client;
 
@@ -36,8 +37,11 @@ use crate::protocol::{
     SessionRemovedParams, SessionRow, TranscriptEvent,
 };
 
-/// How often the poller looks at `data_version`.
+/// How often the poller looks at `data_version` when it cannot watch the state dir.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+/// How often the poller looks at `data_version` without being woken: the safety net for a
+/// change inotify did not report.
+pub const SAFETY_POLL: Duration = Duration::from_secs(5);
 /// The least time between two activity-only `sessionChanged` of one session.
 pub const ACTIVITY_INTERVAL: Duration = Duration::from_secs(1);
 /// How long the feed waits after a database error before it tries again.
@@ -72,6 +76,7 @@ struct Watcher {
 struct Shared {
     client: Client,
     store: Arc<Mutex<Store>>,
+    changes: ChangeSignal,
     scope: Mutex<Scope>,
     watchers: Mutex<HashMap<SessionId, Watcher>>,
 }
@@ -118,6 +123,7 @@ impl Feed {
         state_dir: PathBuf,
         repos: Vec<PathBuf>,
     ) -> Result<Feed, FeedError> {
+        let changes = ChangeSignal::watch(&state_dir);
         let store = tokio::task::spawn_blocking(move || Store::open(&state_dir))
             .await
             .map_err(|error| FeedError::Panicked(error.to_string()))?
@@ -126,6 +132,7 @@ impl Feed {
             shared: Arc::new(Shared {
                 client,
                 store: Arc::new(Mutex::new(store)),
+                changes,
                 scope: Mutex::new(Scope { all: false, repos }),
                 watchers: Mutex::new(HashMap::new()),
             }),
@@ -217,6 +224,66 @@ impl Feed {
     }
 }
 
+/// Wakes the poller when the database may have changed: inotify on the state dir, where every
+/// commit writes `lulu.db-wal` (or `lulu.db`) and reading writes nothing. A thread of its own
+/// sleeps in `read` on the inotify descriptor and stores a permit in a `Notify`, so a change
+/// between two waits is not missed. Without inotify (out of instances), the poller falls back
+/// to polling every [`POLL_INTERVAL`].
+struct ChangeSignal {
+    changed: Option<Arc<tokio::sync::Notify>>,
+}
+
+impl ChangeSignal {
+    fn watch(state_dir: &Path) -> ChangeSignal {
+        match watch_dir(state_dir) {
+            Ok(changed) => ChangeSignal {
+                changed: Some(changed),
+            },
+            Err(error) => {
+                tracing::warn!(state_dir = %state_dir.display(), %error, "cannot watch the state dir; polling the database every {POLL_INTERVAL:?}");
+                ChangeSignal { changed: None }
+            }
+        }
+    }
+
+    /// Returns when the database may have changed, or after `timeout`.
+    async fn wait(&self, timeout: Duration) {
+        match &self.changed {
+            Some(changed) => {
+                let _ = tokio::time::timeout(timeout, changed.notified()).await;
+            }
+            None => tokio::time::sleep(timeout.min(POLL_INTERVAL)).await,
+        }
+    }
+}
+
+fn watch_dir(state_dir: &Path) -> std::io::Result<Arc<tokio::sync::Notify>> {
+    let fd = inotify::init(inotify::CreateFlags::CLOEXEC)?;
+    inotify::add_watch(
+        &fd,
+        state_dir,
+        inotify::WatchFlags::MODIFY | inotify::WatchFlags::CREATE | inotify::WatchFlags::MOVED_TO,
+    )?;
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let notify = changed.clone();
+    std::thread::Builder::new()
+        .name("lulu-feed-inotify".to_owned())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let mut buffer = [0_u8; 4096];
+            loop {
+                match rustix::io::read(&fd, &mut buffer) {
+                    Ok(_) | Err(rustix::io::Errno::INTR) => notify.notify_one(),
+                    Err(error) => {
+                        tracing::warn!(%error, "watching the state dir failed; the feed polls every {SAFETY_POLL:?}");
+                        return;
+                    }
+                }
+            }
+        })?;
+    Ok(changed)
+}
+
 /// What was last sent for a session.
 struct Sent {
     row: SessionRow,
@@ -253,8 +320,8 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
                 .filter_map(|id| sent.get(id))
                 .map(|sent| (sent.at + ACTIVITY_INTERVAL).saturating_duration_since(Instant::now()))
                 .min()
-                .map_or(POLL_INTERVAL, |due| due.min(POLL_INTERVAL));
-            tokio::time::sleep(wait).await;
+                .map_or(SAFETY_POLL, |due| due.min(SAFETY_POLL));
+            shared.changes.wait(wait).await;
         }
         let known_version = version;
         let polled = with_store(&shared.store, move |store| {

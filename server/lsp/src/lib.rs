@@ -98,6 +98,9 @@ pub(crate) struct Core {
     pub sessions: Arc<Sessions>,
     /// The workspace's repositories (top-level directories), in the client's order.
     pub repos: Vec<PathBuf>,
+    /// What `lulu/spawn` without `repo` answers when `repos` is empty: why the workspace
+    /// has no usable repository (-32012 with `data.reason`).
+    pub no_repository: tower_lsp_server::jsonrpc::Error,
     pub feed: feed::Feed,
     /// Becomes true once the first reconciliation is done (or failed).
     pub reconciled: watch::Receiver<bool>,
@@ -166,39 +169,46 @@ impl Backend {
     }
 }
 
-/// Runs reconciliation now and then every `every`; `done` turns true after the first.
+/// Runs reconciliation: at start the sessions whose runner died (proportional to the sessions
+/// not ended; `done` turns true after it, and the first `lulu/list` waits for nothing else),
+/// then the worktrees (stale registrations, orphan folders under lulu's own folders) once, and
+/// the sessions again every `every`.
 fn start_reconciliation(
     sessions: Arc<Sessions>,
     every: Duration,
     done: watch::Sender<bool>,
 ) -> tokio::task::JoinHandle<()> {
+    let sessions_only = ReconcileOptions {
+        sessions_only: true,
+        ..ReconcileOptions::default()
+    };
     tokio::spawn(async move {
+        reconcile_once(&sessions, sessions_only).await;
+        done.send_replace(true);
+        reconcile_once(&sessions, ReconcileOptions::default()).await;
         loop {
-            let sessions = sessions.clone();
-            let outcome = tokio::task::spawn_blocking(move || {
-                sessions.reconcile(ReconcileOptions::default())
-            })
-            .await;
-            match outcome {
-                Ok(Ok(report)) => {
-                    if !report.interrupted.is_empty() {
-                        tracing::info!(sessions = ?report.interrupted, "reconciliation: runners that died are now failed/interrupted");
-                    }
-                    for orphan in &report.orphans {
-                        tracing::warn!(
-                            ?orphan,
-                            "reconciliation: a worktree folder no session owns"
-                        );
-                    }
-                    for problem in &report.problems {
-                        tracing::warn!("reconciliation: {problem}");
-                    }
-                }
-                Ok(Err(error)) => tracing::error!("reconciliation failed: {error}: {error:?}"),
-                Err(error) => tracing::error!("reconciliation panicked: {error}"),
-            }
-            done.send_replace(true);
             tokio::time::sleep(every).await;
+            reconcile_once(&sessions, sessions_only).await;
         }
     })
+}
+
+async fn reconcile_once(sessions: &Arc<Sessions>, options: ReconcileOptions) {
+    let sessions = sessions.clone();
+    let outcome = tokio::task::spawn_blocking(move || sessions.reconcile(options)).await;
+    match outcome {
+        Ok(Ok(report)) => {
+            if !report.interrupted.is_empty() {
+                tracing::info!(sessions = ?report.interrupted, "reconciliation: runners that died are now failed/interrupted");
+            }
+            for orphan in &report.orphans {
+                tracing::warn!(?orphan, "reconciliation: a worktree folder no session owns");
+            }
+            for problem in &report.problems {
+                tracing::warn!("reconciliation: {problem}");
+            }
+        }
+        Ok(Err(error)) => tracing::error!("reconciliation failed: {error}: {error:?}"),
+        Err(error) => tracing::error!("reconciliation panicked: {error}"),
+    }
 }

@@ -39,6 +39,12 @@ use crate::protocol::code;
 pub const MAX_FRAME_BYTES: usize = 32 * 1024 * 1024;
 /// The longest header line; a longer one is skipped.
 const MAX_HEADER_LINE: usize = 8 * 1024;
+/// The most header bytes one message may have (lines before the blank line). Past it the
+/// headers are dropped unread-further and reported, so memory stays bounded whatever arrives
+/// (header lines that never end in a blank line, say).
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Bad header lines kept to show in the log, per message.
+const BAD_LINES_SHOWN: usize = 4;
 /// Requests served at once (beyond this, the reader waits: the queues stay bounded).
 const MAX_CONCURRENT_REQUESTS: usize = 16;
 /// Frames waiting to be written to stdout.
@@ -74,6 +80,10 @@ pub enum FrameError {
     TooLarge { length: usize, limit: usize },
     #[error("a header line is longer than {MAX_HEADER_LINE} bytes; skipped it")]
     LongHeaderLine,
+    #[error(
+        "a frame's headers run past {MAX_HEADER_BYTES} bytes without a blank line (first lines: {lines:?}); skipped them"
+    )]
+    HeadersTooLong { lines: Vec<String> },
     #[error("could not read stdin")]
     Read(#[source] std::io::Error),
 }
@@ -83,9 +93,13 @@ fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
     let mut content_length: Option<usize> = None;
     let mut bad_lines: Vec<String> = Vec::new();
     let mut seen_header = false;
+    let mut header_bytes = 0_usize;
     let mut line = Vec::new();
     loop {
         line.clear();
+        if header_bytes > MAX_HEADER_BYTES {
+            return Err(FrameError::HeadersTooLong { lines: bad_lines });
+        }
         let read = input
             .take(MAX_HEADER_LINE as u64 + 2)
             .read_until(b'\n', &mut line)
@@ -101,6 +115,7 @@ fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
             skip_line(input)?;
             return Err(FrameError::LongHeaderLine);
         }
+        header_bytes += read;
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\r', '\n']);
         if text.is_empty() {
@@ -114,7 +129,7 @@ fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
         // with a wrong length, say) is dropped.
         let header = match find_ignore_case(text, "content-length:") {
             Some(start) if start > 0 => {
-                bad_lines.push(text[..start].to_owned());
+                keep_bad_line(&mut bad_lines, &text[..start]);
                 &text[start..]
             }
             _ => text,
@@ -123,11 +138,11 @@ fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
             Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => {
                 match value.trim().parse::<usize>() {
                     Ok(length) => content_length = Some(length),
-                    Err(_) => bad_lines.push(header.to_owned()),
+                    Err(_) => keep_bad_line(&mut bad_lines, header),
                 }
             }
             Some((name, _)) if name.trim().eq_ignore_ascii_case("content-type") => {}
-            _ => bad_lines.push(header.to_owned()),
+            _ => keep_bad_line(&mut bad_lines, header),
         }
     }
     let Some(length) = content_length else {
@@ -155,6 +170,13 @@ fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, FrameError> {
             Ok(None)
         }
         Err(error) => Err(FrameError::Read(error)),
+    }
+}
+
+/// Keeps the first few bad header lines of a message (for the log), never all of them.
+fn keep_bad_line(bad_lines: &mut Vec<String>, line: &str) {
+    if bad_lines.len() < BAD_LINES_SHOWN {
+        bad_lines.push(line.chars().take(200).collect());
     }
 }
 
@@ -428,6 +450,12 @@ pub async fn serve<S: LanguageServer>(
             }
             continue;
         }
+        if let Some(id) = id.clone()
+            && let Some(response) = refused_request(&method, id, shut_down)
+        {
+            send(&output, &response).await;
+            continue;
+        }
         let request = with_default_params(request);
         if ORDERED_METHODS.contains(&method.as_str()) {
             let response = guarded(&method, id.clone(), call(&mut service, request)).await;
@@ -461,6 +489,27 @@ pub async fn serve<S: LanguageServer>(
     // ever waiting on a client that stopped reading or on a handler still at work.
     let _ = tokio::time::timeout(Duration::from_millis(200), written).await;
     exit_code
+}
+
+/// The answer to a request that is refused whatever its method: after `shutdown` every request
+/// is `-32600` (LSP: "requests after a shutdown request should error with InvalidRequest"),
+/// unknown methods included; a `$/` request (an optional protocol lulu does not implement) is
+/// `-32601` (LSP: "must error the request with MethodNotFound"). Notifications are not answered.
+fn refused_request(method: &str, id: Id, shut_down: bool) -> Option<Response> {
+    if shut_down {
+        return Some(error_response(id, code::INVALID_REQUEST, "Invalid request"));
+    }
+    if method.starts_with("$/") {
+        return Some(Response::from_error(
+            id,
+            RpcError {
+                code: ErrorCode::MethodNotFound,
+                message: "Method not found".into(),
+                data: Some(Value::String(method.to_owned())),
+            },
+        ));
+    }
+    None
 }
 
 type CallFuture =
@@ -691,6 +740,19 @@ mod tests {
         );
         // Truncated at the end: no frame.
         check(b"Content-Length: 10\r\n\r\n{}", &[]);
+        // Header lines that never end in a blank line: dropped 64 KiB at a time, never all
+        // held; the next frame is read.
+        let mut input = b"a\r\n".repeat(30_000);
+        input.extend_from_slice(b"Content-Length: 2\r\n\r\n{}");
+        check(
+            &input,
+            &[
+                Err(
+                    r#"a frame's headers run past 65536 bytes without a blank line (first lines: ["a", "a", "a", "a"]); skipped them"#,
+                ),
+                Ok("{}"),
+            ],
+        );
     }
 
     fn check_classify(body: &str, expected: Value) {

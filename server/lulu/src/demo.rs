@@ -82,6 +82,7 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
             repo: repo.clone(),
             max_cost_usd: None,
             max_minutes: None,
+            trust_setup: false,
         })?;
     }
     draw_until_all_ended(&sessions, out)?;

@@ -11,6 +11,8 @@ mod logging;
 mod render;
 
 fn main() -> std::process::ExitCode {
+    // SAFETY: the first thing lulu does, before any thread exists.
+    unsafe { lulu_core::git_env::clear_git_redirections() };
     let cli = cli::Cli::parse();
     logging::init();
     match cli::run(cli) {

@@ -83,10 +83,10 @@ pub fn session_table(sessions: &[Session], now: DateTime<Utc>, style: ListStyle)
         "ID", "STATUS", "NAME", "AGE"
     );
     for (session, id) in sessions.iter().zip(short) {
-        let mut name = session.name.clone();
+        let mut name = visible(&session.name);
         if let Some(reason) = &session.failure_reason {
             name.push_str(" — ");
-            name.push_str(reason);
+            name.push_str(&visible(reason));
         }
         let name = fit(&name, 72);
         let age = compact_age(session.last_activity_at, now);
@@ -97,6 +97,39 @@ pub fn session_table(sessions: &[Session], now: DateTime<Utc>, style: ListStyle)
         );
     }
     out
+}
+
+/// Stored text made safe for a terminal: every control character (newlines included, so a
+/// name cannot forge a row; escape sequences, so it cannot clear the screen) is shown as an
+/// escape (`\n`, `\x1b`, `\u{9b}`).
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            control if control.is_control() => {
+                let code = u32::from(control);
+                if code < 0x80 {
+                    let _ = write!(out, "\\x{code:02x}");
+                } else {
+                    let _ = write!(out, "\\u{{{code:x}}}");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Like [`visible`], but keeps line breaks (and tabs) as they are: for text shown over several
+/// lines (transcripts, prompts, details).
+pub fn visible_lines(text: &str) -> String {
+    text.split('\n')
+        .map(|line| visible(line).replace("\\t", "\t"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Pads or cuts to exactly `width` characters.
@@ -124,7 +157,8 @@ pub fn transcript_event(event: &Event) -> String {
         (_, "init") => "init",
         _ => "    ",
     };
-    let mut lines = event.text.lines();
+    let text = visible_lines(&event.text);
+    let mut lines = text.lines();
     let first = lines.next().unwrap_or("");
     let mut out = format!("{time} {marker} {first}\n");
     for line in lines {
@@ -235,7 +269,8 @@ pub fn session_detail(session: &Session, now: DateTime<Utc>) -> String {
     if let Some(detail) = &session.failure_detail {
         let _ = writeln!(out, "failure detail:\n  {}", detail.replace('\n', "\n  "));
     }
-    out
+    // Every field may hold stored text: nothing raw reaches the terminal.
+    visible_lines(&out)
 }
 
 #[cfg(test)]

@@ -112,6 +112,42 @@ function M.with_target(prompt, cb)
   end)
 end
 
+--- The setup command of the repository is code from the repository: it runs only once the
+--- user trusted that exact command. `lulu/spawn` answers -32021 until then; show the command
+--- as it is, ask with `vim.fn.confirm`, and on yes trust it (`lulu/trust`) and spawn again.
+---@param repo lulu.Repo
+---@param params table the `lulu/spawn` params
+---@param cb fun(row: lulu.SessionRow)
+function M.spawn_trusting(repo, params, cb)
+  client.request(repo, "lulu/spawn", params, function(err, row)
+    if not err then
+      cb(row)
+      return
+    end
+    if err.code ~= -32021 or type(err.data) ~= "table" then
+      client.error(err.message)
+      return
+    end
+    local data = err.data
+    local message = data.repo
+      .. " runs this setup command in each new worktree (sh -c), before the agent:\n\n"
+      .. data.setup
+      .. "\n\nTrust this exact command for this repository?"
+    local choice = vim.fn.confirm(message, "&Trust and start\n&Cancel", 2, "Question")
+    if choice ~= 1 then
+      vim.notify("lulu: not started; the setup command is not trusted", vim.log.levels.WARN)
+      return
+    end
+    client.request(repo, "lulu/trust", { repo = data.repo, setupHash = data.setupHash }, function(trust_err)
+      if trust_err then
+        client.error(trust_err.message)
+        return
+      end
+      client.call(repo, "lulu/spawn", params, cb)
+    end)
+  end)
+end
+
 --- Starts a session. Without a prompt, asks for one with `vim.ui.input`; without an agent, asks
 --- with `vim.ui.select` when the prompt was asked and several agents are available.
 ---@param repo lulu.Repo
@@ -125,7 +161,7 @@ function M.spawn(repo, opts)
     if opts.name then
       params.name = opts.name
     end
-    client.call(repo, "lulu/spawn", params, function(row)
+    M.spawn_trusting(repo, params, function(row)
       if row and row.id then
         -- The row is shown at once; notifications keep it current.
         if not repo.sessions[row.id] then

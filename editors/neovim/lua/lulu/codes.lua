@@ -15,6 +15,11 @@ return {
   BadRepository = -32012,
   UnknownAgent = -32013,
   BadBaseRef = -32014,
+  Conflicts = -32015,
+  NothingToLand = -32016,
+  ProgramMissing = -32017,
+  ProgramFailed = -32018,
   NotRunning = -32019,
   AgentCannotTake = -32020,
+  SetupNotTrusted = -32021,
 }

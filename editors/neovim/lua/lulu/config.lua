@@ -14,6 +14,9 @@ local M = {}
 ---@field diff string|false      changed files of the session in the quickfix list
 ---@field spawn string|false     start a new session
 ---@field continue string|false  continue an ended session with a new prompt
+---@field land string|false      land the session into its base branch
+---@field sync string|false      merge the latest base into the session
+---@field push string|false      push the session's branch
 ---@field refresh string|false   reload the list from the server
 ---@field help string|false      show these keymaps
 
@@ -46,6 +49,9 @@ M.defaults = {
     diff = "gd",
     spawn = "s",
     continue = "C",
+    land = "L",
+    sync = "S",
+    push = "P",
     refresh = "R",
     help = "g?",
   },
@@ -72,6 +78,9 @@ local schema = {
       diff = { "string", "boolean" },
       spawn = { "string", "boolean" },
       continue = { "string", "boolean" },
+      land = { "string", "boolean" },
+      sync = { "string", "boolean" },
+      push = { "string", "boolean" },
       refresh = { "string", "boolean" },
       help = { "string", "boolean" },
     },

@@ -383,7 +383,8 @@ function M.detail_lines(d, now)
   end
   add("Id", show(d.id))
   if d.agent then
-    local cmd = type(d.command) == "table" and table.concat(d.command, " ") or ""
+    -- One line: an argument may hold newlines (a multi-line prompt, such as a sync's).
+    local cmd = type(d.command) == "table" and M.one_line(table.concat(d.command, " ")) or ""
     add("Agent", show(d.agent) .. (cmd ~= "" and ("  (" .. cmd .. ")") or ""))
   end
   if d.prompt then
@@ -395,10 +396,20 @@ function M.detail_lines(d, now)
   end
   add("Repo", show(d.repo))
   if d.worktreePath ~= nil then
-    add("Worktree", show(d.worktreePath))
+    if d.worktreeGone == true then
+      add("Worktree", "removed by gc (continue re-creates it from the branch)")
+    else
+      add("Worktree", show(d.worktreePath))
+    end
+    if type(d.ports) == "table" and #d.ports > 0 then
+      add("Ports", table.concat(vim.tbl_map(tostring, d.ports), ", "))
+    end
     add("Branch", show(d.branch))
     local base = d.baseCommit
     add("Base", (base and base ~= vim.NIL) and base:sub(1, 12) or "-")
+    for _, line in ipairs(require("lulu.land").detail_lines(d)) do
+      add(line[1], line[2])
+    end
     add("Started", show(d.startedAt))
     add("Ended", show(d.endedAt))
     local outcome = show(d.outcome)

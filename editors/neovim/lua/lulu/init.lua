@@ -193,6 +193,33 @@ M.subcommands = {
       end)
     end,
   },
+  land = {
+    desc = "land an ended session into its base branch: :Lulu land [squash|rebase|merge]",
+    run = function(args)
+      local strategy = args[1]
+      actions().with_target("Land session", function(repo, row)
+        require("lulu.land").land(repo, row, strategy)
+      end)
+    end,
+  },
+  sync = {
+    desc = "merge the latest base into the session; conflicts go to the agent: :Lulu sync [--no-agent]",
+    run = function(args)
+      local agent = not vim.tbl_contains(args, "--no-agent")
+      actions().with_target("Sync session", function(repo, row)
+        require("lulu.land").sync(repo, row, { agent_resolves = agent })
+      end)
+    end,
+  },
+  push = {
+    desc = "push the session's branch: :Lulu push [--pr] [--draft]",
+    run = function(args)
+      local opts = { pr = vim.tbl_contains(args, "--pr"), draft = vim.tbl_contains(args, "--draft") }
+      actions().with_target("Push session", function(repo, row)
+        require("lulu.land").push(repo, row, opts)
+      end)
+    end,
+  },
   diff = {
     desc = "changed files in the quickfix list and a diff of one",
     run = function(args)
@@ -246,6 +273,16 @@ function M.complete(arglead, cmdline)
     return vim.tbl_filter(function(n)
       return vim.startswith(n, arglead)
     end, names)
+  end
+  local argument_words = {
+    land = { "squash", "rebase", "merge" },
+    sync = { "--no-agent" },
+    push = { "--pr", "--draft" },
+  }
+  if argument_words[words[1]] then
+    return vim.tbl_filter(function(w)
+      return vim.startswith(w, arglead)
+    end, argument_words[words[1]])
   end
   if words[1] == "spawn" and vim.startswith(arglead, "--") then
     local out = {}

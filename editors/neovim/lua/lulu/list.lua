@@ -191,6 +191,9 @@ M.key_help = {
   { "continue", "continue an ended session" },
   { "remove", "remove the session and its worktree" },
   { "diff", "changed files in the quickfix list, diff of one" },
+  { "land", "land the session into its base branch" },
+  { "sync", "merge the latest base into the session" },
+  { "push", "push the session's branch" },
   { "refresh", "reload the list" },
   { "close", "close the list" },
   { "help", "show this help" },
@@ -274,6 +277,15 @@ local function set_keymaps(bufnr)
       end
     end,
     continue = on_row(actions.continue),
+    land = on_row(function(r, row)
+      require("lulu.land").land(r, row)
+    end),
+    sync = on_row(function(r, row)
+      require("lulu.land").sync(r, row)
+    end),
+    push = on_row(function(r, row)
+      require("lulu.land").push(r, row)
+    end),
     refresh = function()
       local repo = M.repo_of(bufnr)
       if not repo then

@@ -15,6 +15,7 @@ local ns = vim.api.nvim_create_namespace("lulu_view")
 ---@field header_len integer     lines of the details header
 ---@field last_seq integer       last transcript event shown
 ---@field shown_age string|nil   the age the header shows ("5s")
+---@field detail_requests integer|nil  lulu/session requests sent; only the latest answer is shown
 
 ---@type table<integer, lulu.ViewState>
 M.states = {}
@@ -161,7 +162,14 @@ local function load_detail(bufnr)
   if not st then
     return
   end
+  -- The server answers requests concurrently: only the answer to the latest request counts, or
+  -- an older, slower answer (a session still starting) would overwrite a newer one.
+  st.detail_requests = (st.detail_requests or 0) + 1
+  local request = st.detail_requests
   client.request(st.repo, "lulu/session", { id = st.id }, function(err, detail)
+    if st.detail_requests ~= request then
+      return
+    end
     if err then
       client.error(err.message)
       return
@@ -366,6 +374,15 @@ local function set_keymaps(bufnr, st)
     end,
     diff = function()
       require("lulu.diff").open(st.repo, st.id)
+    end,
+    land = function()
+      require("lulu.land").land(st.repo, current())
+    end,
+    sync = function()
+      require("lulu.land").sync(st.repo, current())
+    end,
+    push = function()
+      require("lulu.land").push(st.repo, current())
     end,
   }
   for name, fn in pairs(view_keys) do

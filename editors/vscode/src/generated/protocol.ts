@@ -3,10 +3,12 @@
 export const PROTOCOL_VERSION = 1;
 
 export type Status = "starting" | "running" | "completed" | "failed";
-export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "worktree_failed" | "agent_error" | "interrupted" | "over_budget";
+export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "worktree_failed" | "agent_error" | "interrupted" | "over_budget" | "setup_failed";
 export type TranscriptStream = "stdout" | "stderr" | "lulu";
 export type AgentFormat = "claude-stream-json" | "codex-json" | "text";
 export type DiffFileStatus = "added" | "modified" | "deleted" | "renamed";
+export type EventBlockKind = "assistant" | "thinking" | "toolUse" | "toolResult" | "result" | "error" | "meta" | "text";
+export type LandStrategy = "squash" | "rebase" | "merge";
 
 /**
  * What a dashboard row needs, and nothing more.
@@ -36,7 +38,16 @@ status: Status, createdAt: string, lastActivityAt: string,
 /**
  * Present iff `status` is `failed`.
  */
-failureReason?: string, };
+failureReason?: string, baseBranch: string | null, ahead: number | null, behind: number | null, landed: Landed | null, 
+/**
+ * Ports leased to the session's current run; empty when none (or once it ended).
+ */
+ports: Array<number>, 
+/**
+ * lulu extension: `lulu gc` removed the worktree of this ended session (`worktreePath` is
+ * then null); `lulu/continue` re-creates it from the session's branch.
+ */
+worktreeGone: boolean, };
 
 /**
  * One transcript line.
@@ -49,7 +60,21 @@ stream: TranscriptStream, kind: string, text: string,
 /**
  * The parsed agent JSON, when the line was JSON.
  */
-data?: Record<string, unknown>, };
+data?: Record<string, unknown>, 
+/**
+ * What a client shows of agent JSON, read by the server (docs/protocol.md): present
+ * when `data` is a line of Claude's or Codex's JSON that lulu knows.
+ */
+blocks?: Array<EventBlock>, };
+
+/**
+ * One readable block of an event (`TranscriptEvent.blocks`).
+ */
+export type EventBlock = { 
+/**
+ * `assistant`, `thinking`, `toolUse`, `toolResult`, `result`, `error`, `meta`, `text`.
+ */
+kind: EventBlockKind, text: string, tool?: string, input?: string, isError?: boolean, exitCode?: number, costUsd?: number, inputTokens?: number, outputTokens?: number, turns?: number, };
 
 /**
  * An agent profile in `initializationOptions.agents`.
@@ -112,6 +137,74 @@ input: "stream-json" | "closed", };
 
 export type AgentsResult = { agents: Array<AgentInfo>, defaultAgent: string, };
 
+/**
+ * `SessionDetail.landed`.
+ */
+export type Landed = { into: string, commit: string, strategy: LandStrategy, at: string, };
+
+/**
+ * The landing fields of `SessionDetail` (flattened into it).
+ */
+export type BranchDetail = { baseBranch: string | null, ahead: number | null, behind: number | null, landed: Landed | null, };
+
+export type LandParams = { id: string, 
+/**
+ * `squash` (default), `rebase` or `merge`.
+ */
+strategy?: LandStrategy, into?: string, message?: string, };
+
+export type LandResult = { into: string, commit: string, strategy: LandStrategy, files: number, };
+
+export type SyncParams = { id: string, agentResolves?: boolean, };
+
+export type SyncResult = { 
+/**
+ * `upToDate`, `synced` or `conflicts`.
+ */
+result: "upToDate" | "synced" | "conflicts", files: Array<string>, session: SessionRow, };
+
+export type PullRequestParams = { title?: string, body?: string, draft?: boolean, };
+
+export type PushParams = { id: string, remote?: string, pullRequest?: PullRequestParams, };
+
+export type PushResult = { remote: string, branch: string, url: string | null, };
+
+/**
+ * The params of `lulu/trust`.
+ */
+export type TrustParams = { 
+/**
+ * Any path inside the repository (the `repo` of the -32021 error's data).
+ */
+repo: string, 
+/**
+ * The `setupHash` of the -32021 error's data.
+ */
+setupHash: string, };
+
+/**
+ * The data of error -32021.
+ */
+export type UntrustedSetupData = { repo: string, setup: string, setupHash: string, };
+
+/**
+ * The params of `lulu/gc` (lulu extension).
+ */
+export type GcParams = { 
+/**
+ * An age: `7d`, `12h`, `30m`, `45s`.
+ */
+olderThan: string, dryRun?: boolean, };
+
+export type GcRemoved = { id: string, worktreePath: string, };
+
+export type GcKept = { id: string, reason: string, };
+
+/**
+ * The result of `lulu/gc`.
+ */
+export type GcResult = { removed: Array<GcRemoved>, kept: Array<GcKept>, };
+
 export type SessionChangedParams = { session: SessionRow, };
 
 export type SessionRemovedParams = { id: string, };
@@ -152,6 +245,11 @@ export interface Requests {
   "lulu/remove": [RemoveParams, Empty];
   "lulu/diff": [IdParams, DiffResult];
   "lulu/agents": [Empty, AgentsResult];
+  "lulu/land": [LandParams, LandResult];
+  "lulu/sync": [SyncParams, SyncResult];
+  "lulu/push": [PushParams, PushResult];
+  "lulu/trust": [TrustParams, Empty];
+  "lulu/gc": [GcParams, GcResult];
   "lulu/approvals": [ApprovalsParams, ApprovalsResult];
   "lulu/approve": [ApproveParams, Empty];
   "lulu/send": [SendParams, Empty];
@@ -182,6 +280,11 @@ export const ErrorCodes = {
   BadRepository: -32012,
   UnknownAgent: -32013,
   BadBaseRef: -32014,
+  Conflicts: -32015,
+  NothingToLand: -32016,
+  ProgramMissing: -32017,
+  ProgramFailed: -32018,
   NotRunning: -32019,
   AgentCannotTake: -32020,
+  SetupNotTrusted: -32021,
 } as const;

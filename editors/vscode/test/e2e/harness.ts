@@ -46,6 +46,8 @@ export interface WorkbenchOptions {
   settings: Record<string, unknown>;
   /** Leave VS Code's workspace trust on (the folder then opens untrusted unless trusted). */
   workspaceTrust?: boolean;
+  /** More Chromium flags (the benchmark's precise memory figures). */
+  chromiumArgs?: string[];
 }
 
 /** Starts code-server with the .vsix installed on a fresh fixture repo and opens it in Chromium. */
@@ -146,6 +148,7 @@ export async function startWorkbench(opts: WorkbenchOptions): Promise<Workbench>
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        ...(opts.chromiumArgs ?? []),
       ],
     });
     page = context.pages()[0] ?? (await context.newPage());

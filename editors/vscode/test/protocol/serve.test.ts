@@ -212,6 +212,34 @@ describe("lulu serve, as the extension uses it", () => {
     assert.ok(!failed.failureReason.includes("\n"));
   });
 
+  test("the server's blocks are what the extension shows, for each agent format (it reads no agent JSON)", async () => {
+    type Simple = [string, string | undefined, string, string | undefined];
+    const shown = async (prompt: string, agent: string, end: "completed" | "failed"): Promise<Simple[]> => {
+      const row = await spawnSession(prompt, { agent });
+      await until(`${prompt} ${end}`, () => status(row.id, end));
+      const t = await conn.sendRequest<TranscriptResult>("lulu/transcript", { id: row.id });
+      return renderEvents(t.events.filter((e) => e.stream === "stdout")).map((b) => [b.kind, b.title, b.body, b.facts]);
+    };
+    const claude = await shown("proto claude [is-error]", "fake-claude", "failed");
+    assert.deepEqual(claude.at(-1), [
+      "error",
+      "Failed",
+      'Claude reported an error: API Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}',
+      "$0.0000 · 0 in / 0 out tokens · 1 turn",
+    ]);
+    assert.deepEqual(claude.find((b) => b[0] === "tool-call"), ["tool-call", "Bash", "ls", undefined]);
+    const codex = await shown("proto codex [edit]", "fake-codex", "completed");
+    const lsOutput = (b: Simple): Simple => (b[1]?.startsWith("$ ") ? [b[0], b[1], "(ls output)", b[3]] : b);
+    assert.deepEqual(codex.slice(2).map(lsOutput), [
+      ["thinking", undefined, "**Planning** the change for: proto codex [edit]", undefined],
+      ["tool-call", "shell", "bash -lc ls", undefined],
+      ["tool-result", "$ bash -lc ls → exit 0", "(ls output)", undefined],
+      ["tool-result", "Files changed", "add notes/codex.md", undefined],
+      ["assistant", undefined, "Done: proto codex [edit]", undefined],
+      ["result", "Result", "Turn completed", "2400 in / 180 out tokens"],
+    ]);
+  });
+
   test("cancel: a running session ends failed, outcome cancelled; remove refuses then forces", async () => {
     const row = await spawnSession("proto gamma [sleep 600]");
     await until("gamma running", () => status(row.id, "running"));

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { after, describe, test } from "node:test";
-import { type LuluSettings, checkAgents, initializationOptions, resolveServer } from "../../src/config";
+import { type LuluSettings, checkAgents, initializationOptions, notAServerMessage, resolveServer, settingAtFault } from "../../src/config";
 
 const dir = mkdtempSync(path.join(tmpdir(), "lulu-vscode-config-"));
 const exe = path.join(dir, "lulu");
@@ -64,4 +64,25 @@ describe("initializationOptions", () => {
     { stateDir: "/tmp/state", worktreeDir: "{repo}/../wt", defaultAgent: "t", maxRunning: 2, agents: { t: { command: ["x"], format: "text" } } },
   );
   check({ maxRunning: 0 }, {});
+});
+
+describe("settingAtFault: Open Settings opens the setting the failure is about", () => {
+  const check = (message: string, expected: string) => test(message, () => assert.equal(settingAtFault(message), expected));
+  check("could not create the state directory /dev/null/x", "lulu.stateDir");
+  check("invalid `initializationOptions.stateDir`: must be an absolute path", "lulu.stateDir");
+  check("invalid settings: the worktree folder template must not be empty", "lulu.worktreeDir");
+  check("invalid settings: maxRunning must be at least 1, not 0", "lulu.maxRunning");
+  check('invalid settings: the agent profile "x" has an empty command', "lulu.agents");
+  check("spawn ENOENT", "lulu.server.path");
+});
+
+describe("notAServerMessage: a program that is not lulu says so in its own words", () => {
+  test("exited with a message", () =>
+    assert.equal(
+      notAServerMessage("/usr/bin/git", { code: 1, signal: null }, "git: 'serve' is not a git command. See 'git --help'.\n\nThe most similar commands are\n\tcvsserver\n"),
+      "\"/usr/bin/git serve\" exited with code 1 and said: git: 'serve' is not a git command. See 'git --help'. The most similar commands are cvsserver. Is lulu.server.path the lulu server?",
+    ));
+  test("silent", () =>
+    assert.equal(notAServerMessage("/bin/false", { code: 1, signal: null }, ""), '"/bin/false serve" exited with code 1 without a word. Is lulu.server.path the lulu server?'));
+  test("still running", () => assert.equal(notAServerMessage("/x", undefined, "noise"), undefined));
 });

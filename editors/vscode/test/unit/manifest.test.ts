@@ -55,11 +55,42 @@ describe("row menus by status", () => {
   check("failed", true, ["continueSession", "showChanges"]);
   check("starting", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
   check("running", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
-  check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession"]);
-  check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession"]);
+  const land = ["landSession", "syncSession", "pushSession", "createPullRequest"];
+  check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", ...land]);
+  check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", ...land]);
+});
+
+/** A row's inline buttons in the order VS Code draws them (by group order), right-aligned. */
+function inlineButtons(status: Status): string[] {
+  const row = renderRow(
+    { id: "1", name: "n", repo: "/r", status, createdAt: "2026-01-01T00:00:00Z", lastActivityAt: "2026-01-01T00:00:00Z", failureReason: "x" },
+    0,
+  );
+  const order = (m: MenuItem) => Number((m.group ?? "").split("@")[1] ?? 0);
+  return manifest.contributes.menus["view/item/context"]
+    .filter((m) => (m.group ?? "").startsWith("inline") && menuShows(m.when ?? "", row.contextValue))
+    .sort((a, b) => order(a) - order(b))
+    .map((m) => m.command.replace(/^lulu\./, ""));
+}
+
+describe("inline buttons", () => {
+  test("after Cancel, the button under the pointer is not Continue (a double click must not open its box)", () => {
+    for (const ended of ["completed", "failed"] as const) {
+      const running = inlineButtons("running");
+      const after = inlineButtons(ended);
+      const fromRight = running.length - running.indexOf("cancelSession");
+      const under = after[after.length - fromRight];
+      assert.notEqual(under, "continueSession", `${ended}: ${after.join(", ")} under ${running.join(", ")}`);
+    }
+  });
 });
 
 describe("manifest contracts", () => {
+  test("lulu.maxRunning has no value of its own when unset (the Settings UI must not show 6 over config.toml)", () => {
+    const max = manifest.contributes.configuration.properties["lulu.maxRunning"] as { default?: unknown; type: unknown };
+    assert.equal(max.default ?? null, null);
+    assert.deepEqual(max.type, ["integer", "null"]);
+  });
   test("every status has a row look", () => {
     for (const s of STATUSES) assert.equal(renderRow({ id: "1", name: "n", repo: "/r", status: s, createdAt: "", lastActivityAt: "" }, 0).contextValue, `lulu.session.${s}`);
   });
@@ -89,7 +120,20 @@ describe("manifest contracts", () => {
       "lulu.server.path",
       "lulu.stateDir",
       "lulu.trace.server",
+      "lulu.view",
       "lulu.worktreeDir",
     ]);
+  });
+  test("the Dashboard is a webview view chosen by lulu.view; the tree stays the default", () => {
+    const views = (manifest.contributes as unknown as { views: { lulu: Array<{ id: string; type?: string; when?: string }> } }).views.lulu;
+    const view = (manifest.contributes.configuration.properties["lulu.view"] as { default: string }).default;
+    assert.equal(view, "tree");
+    assert.deepEqual(
+      views.map((v) => [v.id, v.type ?? "tree", v.when]),
+      [
+        ["lulu.sessions", "tree", "config.lulu.view != dashboard"],
+        ["lulu.dashboard", "webview", "config.lulu.view == dashboard"],
+      ],
+    );
   });
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { SessionRow } from "../../src/protocol";
 import { compareRows } from "../../src/protocol";
-import { escapeMarkdown, formatAge, msUntilAgeChanges, renderRow } from "../../src/rows";
+import { type RowFilter, countRows, describeFilter, escapeMarkdown, formatAge, matchesFilter, msUntilAgeChanges, renderRow } from "../../src/rows";
 
 const S = 1000;
 const M = 60 * S;
@@ -107,7 +107,7 @@ describe("renderRow by status", () => {
   check(
     { status: "failed", lastActivityAt: "2026-11-25T10:30:00Z", failureReason: "exit code 1: error_max_turns" },
     {
-      description: "exit code 1: error_max_turns · 1h",
+      description: "1h · exit code 1: error_max_turns",
       icon: "error",
       iconColor: "testing.iconFailed",
       contextValue: "lulu.session.failed",
@@ -117,7 +117,7 @@ describe("renderRow by status", () => {
   check(
     { status: "failed", lastActivityAt: "2026-11-22T12:00:00Z", failureReason: "two\nlines  of\treason" },
     {
-      description: "two lines of reason · 3d",
+      description: "3d · two lines of reason",
       icon: "error",
       iconColor: "testing.iconFailed",
       contextValue: "lulu.session.failed",
@@ -132,6 +132,25 @@ describe("renderRow by status", () => {
   });
   test("a reason shows only on a failed row", () => {
     assert.equal(renderRow(row({ status: "completed", failureReason: "stale" }), NOW).description, "5s");
+  });
+  test("the age comes first on a failed row, so a narrow sidebar cuts the reason, never the age", () => {
+    const v = renderRow(row({ status: "failed", failureReason: "x".repeat(120) }), NOW);
+    assert.ok(v.description.startsWith("5s · "), v.description);
+  });
+  test("a Starting row's tooltip says it is queued, with its place in line", () => {
+    const check = (place: number | undefined, expected: RegExp) =>
+      assert.match(renderRow(row({ status: "starting" }), NOW, { queuePlace: place }).tooltip, expected);
+    check(1, /Starting: queued for a running slot, first in line/);
+    check(2, /Starting: queued for a running slot, 2nd in line \(first come, first served\)/);
+    check(3, /3rd in line/);
+    check(11, /11th in line/);
+    check(undefined, /Starting: waiting for a running slot/);
+    assert.doesNotMatch(renderRow(row({ status: "running" }), NOW, { queuePlace: 2 }).tooltip, /queued/);
+  });
+  test("the tooltip shows times in local time, not raw UTC strings", () => {
+    const v = renderRow(row({}), NOW);
+    assert.doesNotMatch(v.tooltip, /2026-11-25T/);
+    assert.match(v.tooltip, /Created .*\(10m ago\)/);
   });
   test("the tooltip has the details, the name escaped", () => {
     const v = renderRow(row({ name: "a *bold* [link]", status: "failed", failureReason: "cancelled by the user" }), NOW);
@@ -171,4 +190,34 @@ describe("compareRows: newest first, then id descending", () => {
     ],
     ["x3", "x2", "x1"],
   );
+});
+
+describe("countRows: the status bar item and the badge", () => {
+  const check = (statuses: SessionRow["status"][], expected: { text: string; tooltip: string; running: number }) =>
+    test(statuses.join(",") || "none", () => {
+      const c = countRows(statuses.map((status, i) => row({ id: String(i), status })));
+      assert.deepEqual({ text: c.text, tooltip: c.tooltip, running: c.running }, expected);
+    });
+  check([], { text: "", tooltip: "Lulu sessions: 0 running, 0 completed, 0 failed", running: 0 });
+  check(["running", "running", "failed", "completed"], {
+    text: "$(loading~spin) 2 running  $(error) 1 failed",
+    tooltip: "Lulu sessions: 2 running, 1 completed, 1 failed",
+    running: 2,
+  });
+  check(["starting", "completed"], { text: "$(clock) 1 starting", tooltip: "Lulu sessions: 0 running, 1 starting, 1 completed, 0 failed", running: 0 });
+});
+
+describe("filter", () => {
+  const check = (f: RowFilter, input: Partial<SessionRow>, expected: boolean) =>
+    test(`${JSON.stringify(f)} ${JSON.stringify(input)}`, () => assert.equal(matchesFilter(row(input), f), expected));
+  check({}, {}, true);
+  check({ status: "failed" }, { status: "failed" }, true);
+  check({ status: "failed" }, { status: "running" }, false);
+  check({ name: "FLAKY" }, {}, true);
+  check({ name: "nope" }, {}, false);
+  check({ status: "running", name: "flaky" }, { status: "running" }, true);
+  test("describeFilter", () => {
+    assert.equal(describeFilter({}), undefined);
+    assert.equal(describeFilter({ status: "failed", name: "x" }), "Filter: Failed, “x”");
+  });
 });

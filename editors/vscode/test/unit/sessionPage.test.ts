@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { SessionDetail } from "../../src/protocol";
-import { describeExit, describeOutcome, describeUsage, pageHtml, renderDetailsHtml } from "../../src/sessionPage";
+import {
+  describeBranchLine,
+  describeExit,
+  describeLanded,
+  describeOutcome,
+  describeUsage,
+  pageHtml,
+  renderActionsHtml,
+  renderDetailsHtml,
+} from "../../src/sessionPage";
 
 function detail(over: Partial<SessionDetail>): SessionDetail {
   return {
@@ -27,8 +36,11 @@ function detail(over: Partial<SessionDetail>): SessionDetail {
     costUsd: 0.0123,
     inputTokens: 1200,
     outputTokens: 345,
+    ports: [],
+    worktreeGone: false,
     ...over,
-  };
+    // Without the version 2 fields unless a case gives them: a version 1 server's detail.
+  } as SessionDetail;
 }
 
 describe("detail facts", () => {
@@ -82,6 +94,23 @@ describe("renderDetailsHtml", () => {
     assert.ok(html.includes("status-failed\">Failed</span> <span class=\"reason\">exit code 1</span>"));
     assert.ok(html.includes("<pre>line 1\nline 2 &lt;x&gt;</pre>"));
   });
+  test("a cancel the user asked for reads Cancelled, not Failure", () => {
+    const html = renderDetailsHtml(
+      detail({ status: "failed", failureReason: "cancelled by the user", failureDetail: "cancelled by the user (SIGTERM)", outcome: "cancelled", exitCode: null, signal: 15 }),
+    );
+    assert.ok(html.includes("status-cancelled\">Cancelled</span>"), html);
+    assert.ok(html.includes("<h3>Cancelled</h3>"));
+    assert.ok(!html.includes("<h3>Failure</h3>"));
+  });
+  test("times are local, never raw UTC strings", () => {
+    const html = renderDetailsHtml(detail({}));
+    assert.ok(!/>2026-11-25T/.test(html), "no raw timestamp shown as text");
+    assert.match(html, /\(after 4m 59s\)/);
+  });
+  test("a running session has a moving indicator; an ended one none", () => {
+    assert.match(renderDetailsHtml(detail({ status: "running", outcome: null, endedAt: null })), /class="spinner"/);
+    assert.doesNotMatch(renderDetailsHtml(detail({})), /class="spinner"/);
+  });
   test("a starting session has no worktree yet", () => {
     const html = renderDetailsHtml(detail({ status: "starting", worktreePath: null, branch: null, baseCommit: null }));
     assert.ok(html.includes("<tr data-key=\"worktree\"><th>Worktree</th><td>—</td></tr>"));
@@ -89,9 +118,54 @@ describe("renderDetailsHtml", () => {
 });
 
 test("pageHtml: a strict CSP with the nonce on the only script and style", () => {
-  const html = pageHtml({ title: "t <1>", nonce: "abc123", cspSource: "vscode-webview://x" });
+  const html = pageHtml({ title: "t <1>", nonce: "abc123", cspSource: "vscode-webview://x", sessionId: "id-1" });
+  // The session id is in the webview's state, so Reload Window brings the view back.
+  assert.ok(html.includes('<body data-session="id-1">'));
+  assert.match(html, /vscode\.setState\(\{ id: document\.body\.getAttribute\('data-session'\) \}\)/);
   assert.match(html, /default-src 'none'; style-src vscode-webview:\/\/x 'nonce-abc123'; script-src 'nonce-abc123'/);
   assert.equal(html.match(/<script nonce="abc123">/g)?.length, 1);
   assert.equal(html.match(/<script/g)?.length, 1);
   assert.ok(html.includes("<title>t &lt;1&gt;</title>"));
+});
+
+describe("session view buttons", () => {
+  const buttons = (over: Partial<SessionDetail>) =>
+    [...renderActionsHtml(detail(over)).matchAll(/data-command="([^"]+)"/g)].map((m) => m[1].replace(/^lulu\./, ""));
+  test("by status", () => {
+    assert.deepEqual(buttons({ status: "running" }), ["showChanges", "cancelSession", "openWorktree"]);
+    assert.deepEqual(buttons({ status: "completed" }), ["continueSession", "showChanges", "openWorktree", "removeSession"]);
+  });
+  test("Continue never takes Cancel's place", () => {
+    const running = buttons({ status: "running" });
+    for (const status of ["completed", "failed"] as const) {
+      assert.notEqual(buttons({ status })[running.indexOf("cancelSession")], "continueSession");
+    }
+  });
+});
+
+describe("where the branch stands (protocol version 2)", () => {
+  const check = (over: Partial<SessionDetail>, expected: { branch: string; landed: string }) =>
+    test(JSON.stringify(over), () =>
+      assert.deepEqual({ branch: describeBranchLine(detail(over)), landed: describeLanded(detail(over)) }, expected),
+    );
+  check({ baseBranch: null, ahead: null, behind: null, landed: null }, { branch: "— (started on a detached HEAD)", landed: "no" });
+  check({ baseBranch: "main", ahead: 2, behind: 0, landed: null }, { branch: "main (2 ahead, 0 behind)", landed: "no" });
+  check(
+    {
+      baseBranch: "main",
+      ahead: 1,
+      behind: 1,
+      landed: { into: "main", commit: "9c1d0e4f5a6b7c8d9e0f", strategy: "squash", at: "2026-11-25T12:00:00.000Z" },
+    },
+    { branch: "main (1 ahead, 1 behind)", landed: "into main (squash) as 9c1d0e4f5a6b at 2026-11-25T12:00:00.000Z" },
+  );
+  test("a version 1 server's detail shows neither row", () => {
+    const html = renderDetailsHtml(detail({}));
+    assert.ok(!html.includes("Base branch") && !html.includes("Landed"));
+  });
+  test("a version 2 server's detail shows both", () => {
+    const html = renderDetailsHtml(detail({ baseBranch: "main", ahead: 0, behind: 3, landed: null }));
+    assert.ok(html.includes('data-key="base-branch"><th>Base branch</th><td>main (0 ahead, 3 behind)</td>'), html);
+    assert.ok(html.includes('data-key="landed"><th>Landed</th><td>no</td>'), html);
+  });
 });

@@ -2,7 +2,7 @@
 //! messages for it.
 
 use crate::{
-    model::{InputMode, SessionId, Status},
+    model::{InputMode, Session, SessionId, Status},
     store::{Approval, ResolvedBy, StoreError},
 };
 
@@ -33,8 +33,6 @@ pub enum ApproveError {
     #[error("no pending approval with id {0:?} (it was answered, timed out, or its session ended)")]
     NotPending(String),
     #[error(transparent)]
-    Open(#[from] crate::store::OpenError),
-    #[error(transparent)]
     Store(#[from] StoreError),
 }
 
@@ -42,7 +40,7 @@ impl ApproveError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ApproveError::NotPending(_) => ErrorKind::NoSuchSession,
-            ApproveError::Open(_) | ApproveError::Store(_) => ErrorKind::Internal,
+            ApproveError::Store(_) => ErrorKind::Internal,
         }
     }
 }
@@ -89,7 +87,7 @@ pub struct ApprovalAnswer {
 impl Sessions {
     /// Pending approvals, oldest first: of one session (id or unique prefix), or of all.
     pub fn approvals(&self, id: Option<&str>) -> Result<Vec<Approval>, ApprovalsError> {
-        let store = self.store().map_err(LookupError::from)?;
+        let store = self.store();
         match id {
             Some(id) => {
                 let session = lookup(&store, id)?;
@@ -99,17 +97,19 @@ impl Sessions {
         }
     }
 
-    /// Answers a pending approval; the session's runner passes the answer to the agent.
+    /// Answers a pending approval; the session's runner, woken, passes the answer to the agent.
     pub fn approve(&self, answer: ApprovalAnswer) -> Result<Approval, ApproveError> {
-        let mut store = self.store()?;
         let message = answer
             .message
             .as_deref()
             .map(str::trim)
             .filter(|message| !message.is_empty());
-        store
+        let approval = self
+            .store()
             .answer_approval(&answer.approval_id, answer.allow, ResolvedBy::User, message)?
-            .ok_or(ApproveError::NotPending(answer.approval_id))
+            .ok_or(ApproveError::NotPending(answer.approval_id))?;
+        crate::wake::wake_runner(&self.settings.state_dir, &approval.session_id);
+        Ok(approval)
     }
 
     /// Queues a message for a running agent; its runner writes it to the agent, which takes it
@@ -121,21 +121,32 @@ impl Sessions {
         if text.len() > MESSAGE_MAX_BYTES {
             return Err(SendError::TooLong(text.len()));
         }
-        let mut store = self.store().map_err(LookupError::from)?;
-        let session = lookup(&store, id)?;
-        if session.input != InputMode::StreamJson {
-            return Err(SendError::CannotTake {
-                id: session.id,
-                agent: session.agent,
-            });
-        }
-        if session.status != Status::Running {
-            return Err(SendError::NotRunning {
-                id: session.id,
-                status: session.status.as_str(),
-            });
-        }
-        store.queue_message(&session.id, session.run, text)?;
+        let session = {
+            let mut store = self.store();
+            let session = lookup(&store, id)?;
+            check_takes_messages(&session)?;
+            store.queue_message(&session.id, session.run, text)?;
+            session
+        };
+        // The committed row is there for the runner to read once woken.
+        crate::wake::wake_runner(&self.settings.state_dir, &session.id);
         Ok(())
     }
+}
+
+/// Only a running stream-json agent takes messages.
+fn check_takes_messages(session: &Session) -> Result<(), SendError> {
+    if session.input != InputMode::StreamJson {
+        return Err(SendError::CannotTake {
+            id: session.id.clone(),
+            agent: session.agent.clone(),
+        });
+    }
+    if session.status != Status::Running {
+        return Err(SendError::NotRunning {
+            id: session.id.clone(),
+            status: session.status.as_str(),
+        });
+    }
+    Ok(())
 }

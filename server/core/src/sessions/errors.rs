@@ -20,6 +20,16 @@ pub enum ErrorKind {
     UnknownAgent,
     BadBaseRef,
     InvalidInput,
+    /// The change conflicts with the target (protocol version 2).
+    Conflicts,
+    /// Nothing to land or push.
+    NothingToLand,
+    /// A program lulu needs (`git` to push, `gh` for a pull request) is not installed.
+    ProgramMissing,
+    /// `git push` or `gh` failed.
+    ProgramFailed,
+    /// The repository's setup command is not trusted yet (issue 14).
+    SetupNotTrusted,
     Internal,
     /// The session is not running (issue 12: `lulu/send`).
     NotRunning,
@@ -64,12 +74,34 @@ impl From<ResolveIdError> for LookupError {
     }
 }
 
+/// A control character as a person reads it: `U+001B`.
+pub fn control_character_name(character: char) -> String {
+    format!("U+{:04X}", u32::from(character))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {
     #[error("the prompt is empty; say what the agent should do")]
     EmptyPrompt,
     #[error("the session name is empty")]
     EmptyName,
+    #[error(
+        "`name` holds a control character ({}); a name is one line of plain text",
+        control_character_name(*character)
+    )]
+    NameControlCharacter { character: char },
+    #[error(
+        "the prompt is {bytes} bytes long; the limit is {limit} bytes (one command-line argument)"
+    )]
+    PromptTooLong { bytes: usize, limit: usize },
+    #[error("the base revision is empty; name a commit, or leave it out for HEAD")]
+    EmptyBase,
+    #[error("the worktree folder {path} cannot hold worktrees")]
+    WorktreeFolder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Repository(#[from] worktree::DiscoverError),
     #[error("unknown agent {name:?} (known agents: {known})")]
@@ -86,14 +118,20 @@ pub enum SpawnError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Launch(#[from] LaunchError),
+    #[error(transparent)]
+    Provision(#[from] super::ProvisionCheckError),
 }
 
 impl SpawnError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SpawnError::EmptyPrompt | SpawnError::EmptyName | SpawnError::BadLimit { .. } => {
-                ErrorKind::InvalidInput
-            }
+            SpawnError::EmptyPrompt
+            | SpawnError::EmptyName
+            | SpawnError::BadLimit { .. }
+            | SpawnError::NameControlCharacter { .. }
+            | SpawnError::PromptTooLong { .. }
+            | SpawnError::WorktreeFolder { .. } => ErrorKind::InvalidInput,
+            SpawnError::EmptyBase => ErrorKind::BadBaseRef,
             SpawnError::Repository(_) => ErrorKind::BadRepository,
             SpawnError::UnknownAgent { .. } | SpawnError::AgentNotInstalled { .. } => {
                 ErrorKind::UnknownAgent
@@ -105,6 +143,7 @@ impl SpawnError {
             SpawnError::Open(_) | SpawnError::Store(_) | SpawnError::Launch(_) => {
                 ErrorKind::Internal
             }
+            SpawnError::Provision(error) => error.kind(),
         }
     }
 }
@@ -138,6 +177,10 @@ pub enum ContinueError {
     Lookup(#[from] LookupError),
     #[error("the prompt is empty; say what the agent should do next")]
     EmptyPrompt,
+    #[error(
+        "the prompt is {bytes} bytes long; the limit is {limit} bytes (one command-line argument)"
+    )]
+    PromptTooLong { bytes: usize, limit: usize },
     #[error("session {id} is still {status}; continue it once it has ended")]
     Active { id: SessionId, status: &'static str },
     #[error("session {id} used the agent {name:?}, which is no longer configured")]
@@ -154,7 +197,9 @@ impl ContinueError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ContinueError::Lookup(error) => error.kind(),
-            ContinueError::EmptyPrompt => ErrorKind::InvalidInput,
+            ContinueError::EmptyPrompt | ContinueError::PromptTooLong { .. } => {
+                ErrorKind::InvalidInput
+            }
             ContinueError::Active { .. } => ErrorKind::SessionActive,
             ContinueError::UnknownAgent { .. } | ContinueError::AgentNotInstalled { .. } => {
                 ErrorKind::UnknownAgent

@@ -16,14 +16,18 @@ impl Sessions {
     /// runner to stop the agent, and returns the row as it then is. An ended session is
     /// returned unchanged.
     pub fn cancel(&self, id: &str) -> Result<Session, CancelError> {
-        let mut store = self.store().map_err(LookupError::from)?;
-        let session = lookup(&store, id)?;
-        if session.status.is_ended() {
-            return Ok(session);
-        }
-        let Some(run) = store.request_cancel(&session.id)? else {
-            return Ok(reload(&store, &session.id)?);
+        let (session, run) = {
+            let mut store = self.store();
+            let session = lookup(&store, id)?;
+            if session.status.is_ended() {
+                return Ok(session);
+            }
+            let Some(run) = store.request_cancel(&session.id)? else {
+                return Ok(reload(&store, &session.id)?);
+            };
+            (session, run)
         };
+        crate::wake::wake_runner(&self.settings.state_dir, &session.id);
         let alive =
             process::runner_alive(&self.settings.state_dir, &session.id).map_err(|source| {
                 CancelError::Liveness {
@@ -33,28 +37,39 @@ impl Sessions {
             })?;
         if !alive {
             // No runner, so no agent: settle it here.
+            let mut store = self.store();
             store.finish_run(&session.id, run, &cancelled_termination(None, None))?;
+            // Its place in the queue is free.
+            if let Err(error) = crate::wake::wake_queued(&store, &self.settings.state_dir) {
+                tracing::warn!(%error, "could not wake the queued runners");
+            }
             return Ok(reload(&store, &session.id)?);
         }
         let deadline = Instant::now() + self.cancel_grace + Duration::from_secs(3);
         while Instant::now() < deadline {
-            let current = reload(&store, &session.id)?;
+            // The connection is taken for each look only: other requests go on meanwhile.
+            let current = reload(&self.store(), &session.id)?;
             if current.status.is_ended() || current.run != run {
                 return Ok(current);
             }
             std::thread::sleep(Duration::from_millis(25));
         }
-        Ok(reload(&store, &session.id)?)
+        Ok(reload(&self.store(), &session.id)?)
     }
 
     /// Starts a new run of an ended session in the same worktree, resuming the agent's
     /// conversation where the agent supports it.
     pub fn continue_session(&self, id: &str, prompt: String) -> Result<Session, ContinueError> {
         let prompt = prompt.trim().to_owned();
-        let mut store = self.store().map_err(LookupError::from)?;
-        let session = lookup(&store, id)?;
+        let session = lookup(&self.store(), id)?;
         if prompt.is_empty() {
             return Err(ContinueError::EmptyPrompt);
+        }
+        if prompt.len() > PROMPT_MAX_BYTES {
+            return Err(ContinueError::PromptTooLong {
+                bytes: prompt.len(),
+                limit: PROMPT_MAX_BYTES,
+            });
         }
         if !session.status.is_ended() {
             return Err(ContinueError::Active {
@@ -79,6 +94,7 @@ impl Sessions {
         command.extend(profile.budget_arguments(session.max_cost_usd));
         let lock = RunnerLock::acquire(&self.settings.state_dir, &session.id)?;
         let event = NewEvent::lulu("status", format!("continuing: {prompt}"));
+        let mut store = self.store();
         let Some(run) = store.begin_next_run(
             &session.id,
             &prompt,

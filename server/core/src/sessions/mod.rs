@@ -1,31 +1,39 @@
 //! The operations on sessions that clients ask for: spawn, list, look up, cancel, continue,
-//! remove, diff, reconcile. Shared by the CLI and `lulu serve`; knows nothing of JSON-RPC.
+//! remove, diff, reconcile, land, sync, push. Shared by the CLI and `lulu serve`; knows nothing of JSON-RPC.
 //!
-//! Every method is synchronous (SQLite, gix, process launch) and opens its own database
-//! connection, so a `Sessions` is `Send + Sync` and cheap to share.
+//! Every method is synchronous (SQLite, gix, process launch). A `Sessions` owns one database
+//! connection, opened once and shared behind a mutex (never held while waiting on anything but
+//! SQLite), so it is `Send + Sync` and cheap to share.
 
 mod approvals;
 mod errors;
+mod land;
 mod lifecycle;
+mod provision;
+mod push;
 mod reconcile;
 mod remove;
 mod spawn;
 
 pub use approvals::*;
 pub use errors::*;
+pub use land::*;
+pub use provision::*;
+pub use push::*;
 pub use reconcile::*;
 pub use remove::*;
 pub use spawn::*;
 
 use std::{
     path::{Path, PathBuf},
+    sync::{Mutex, MutexGuard},
     time::Duration,
 };
 
 use crate::{
     config::{AgentProfile, Settings, find_program},
     model::{Event, Session, SessionId},
-    store::{self, ListPage, ListQuery, Store},
+    store::{ListPage, ListQuery, Store},
     worktree::{self, FileChange},
 };
 
@@ -54,25 +62,58 @@ pub struct AgentInfo {
 pub struct Sessions {
     settings: Settings,
     cancel_grace: Duration,
+    store: Mutex<Store>,
+    read_only: bool,
 }
 
 impl Sessions {
-    /// Checks the state dir's database opens (creating and migrating it).
+    /// Opens the state dir's database (creating and migrating it) for this process's life.
     pub fn new(settings: Settings) -> Result<Sessions, OpenError> {
-        Store::open(&settings.state_dir)?;
-        Ok(Sessions {
+        let store = Store::open(&settings.state_dir)?;
+        Ok(Sessions::with_store(settings, store, false))
+    }
+
+    /// For commands that only read (`lulu ls`, `show`, `logs`): like [`Sessions::new`], but
+    /// where the state dir cannot be written (a read-only mount, say) the database is opened
+    /// read-only instead ([`Store::open_read_only`]); every write then fails.
+    pub fn new_for_reading(settings: Settings) -> Result<Sessions, OpenError> {
+        match Store::open(&settings.state_dir) {
+            Ok(store) => Ok(Sessions::with_store(settings, store, false)),
+            Err(error) => match Store::open_read_only(&settings.state_dir) {
+                Ok(store) => {
+                    tracing::info!(%error, "the state dir is not writable; reading only");
+                    Ok(Sessions::with_store(settings, store, true))
+                }
+                Err(_) => Err(error.into()),
+            },
+        }
+    }
+
+    fn with_store(settings: Settings, store: Store, read_only: bool) -> Sessions {
+        Sessions {
             settings,
             cancel_grace: crate::runner::cancel_grace_from_env(),
-        })
+            store: Mutex::new(store),
+            read_only,
+        }
     }
 
     pub fn settings(&self) -> &Settings {
         &self.settings
     }
 
-    /// A fresh connection to the state dir's database.
-    pub fn store(&self) -> Result<Store, store::OpenError> {
-        Store::open(&self.settings.state_dir)
+    /// Whether the database could only be opened for reading.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// This process's connection. Hold it only for database work: never across a wait.
+    fn store(&self) -> MutexGuard<'_, Store> {
+        // A panic while holding it leaves the connection as SQLite left it: still usable (an
+        // open transaction is rolled back when its guard drops).
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The top-level directory of the repository containing `path`.
@@ -94,12 +135,12 @@ impl Sessions {
     }
 
     pub fn list(&self, query: &ListQuery) -> Result<ListPage, LookupError> {
-        Ok(self.store()?.list(query)?)
+        Ok(self.store().list(query)?)
     }
 
     /// Finds a session by its id or a unique prefix of it.
     pub fn session(&self, id: &str) -> Result<Session, LookupError> {
-        let store = self.store()?;
+        let store = self.store();
         lookup(&store, id)
     }
 
@@ -109,7 +150,7 @@ impl Sessions {
         after_seq: i64,
         limit: usize,
     ) -> Result<Transcript, LookupError> {
-        let store = self.store()?;
+        let store = self.store();
         let session = lookup(&store, id)?;
         let events = store.events(&session.id, after_seq, limit)?;
         Ok(Transcript {

@@ -40,7 +40,7 @@ impl Sessions {
     /// metadata, and reports (optionally removes, when clean) worktree folders no session
     /// owns.
     pub fn reconcile(&self, options: ReconcileOptions) -> Result<ReconcileReport, ReconcileError> {
-        let mut store = self.store()?;
+        let mut store = self.store();
         let mut report = ReconcileReport::default();
         for session in store.active_sessions()? {
             let liveness = |id: &SessionId| {
@@ -64,18 +64,19 @@ impl Sessions {
                 report.interrupted.push(session.id.clone());
             }
         }
+        // Ports of sessions that are no longer live go back (issue 14).
+        store.release_stale_ports()?;
+        drop(store);
         if options.sessions_only {
             return Ok(report);
         }
-        for repo in store.repositories()? {
+        // The connection is taken for each query only: git work does not hold it.
+        let repositories = self.store().repositories()?;
+        for repo in repositories {
             if !repo.exists() {
                 continue;
             }
-            let sessions = store.sessions_of_repo(&repo)?;
-            let owned: Vec<PathBuf> = sessions
-                .iter()
-                .filter_map(|session| session.worktree_path.clone())
-                .collect();
+            let owned = self.store().worktree_paths_of_repo(&repo)?;
             let mut roots: Vec<PathBuf> = vec![self.settings.worktree_root(&repo)];
             for path in &owned {
                 if let Some(parent) = path.parent()

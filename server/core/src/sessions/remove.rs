@@ -20,8 +20,7 @@ impl Sessions {
     /// Removes a session: its worktree (refusing to lose work unless forced), optionally its
     /// branch, then its row and transcript.
     pub fn remove(&self, id: &str, options: RemoveOptions) -> Result<(), RemoveError> {
-        let mut store = self.store().map_err(LookupError::from)?;
-        let mut session = lookup(&store, id)?;
+        let mut session = lookup(&self.store(), id)?;
         if !session.status.is_ended() {
             if !options.force {
                 return Err(RemoveError::Active {
@@ -36,7 +35,7 @@ impl Sessions {
         }
         if !session.repo.exists() {
             // The repository itself is gone: there is no worktree or branch left to lose.
-            store.delete_ended_session(&session.id)?;
+            self.store().delete_ended_session(&session.id)?;
             self.remove_runtime_files(&session.id);
             return Ok(());
         }
@@ -74,7 +73,13 @@ impl Sessions {
             options.delete_branch,
             options.force,
         ) {
-            let count = match worktree::unmerged_commits(&session.repo, branch, &session.base_ref) {
+            // A landed branch counts as merged up to the commit that landed.
+            let merged_up_to = self
+                .store()
+                .session_branches(&session.id)?
+                .landed
+                .map_or_else(|| session.base_ref.clone(), |landed| landed.source_commit);
+            let count = match worktree::unmerged_commits(&session.repo, branch, &merged_up_to) {
                 Ok(count) => count,
                 Err(worktree::UnmergedError::BranchNotFound { .. }) => 0,
                 Err(error) => return Err(error.into()),
@@ -102,7 +107,7 @@ impl Sessions {
                 Err(error) => return Err(error.into()),
             }
         }
-        store.delete_ended_session(&session.id)?;
+        self.store().delete_ended_session(&session.id)?;
         self.remove_runtime_files(&session.id);
         Ok(())
     }
@@ -111,6 +116,8 @@ impl Sessions {
         for path in [
             process::lock_path(&self.settings.state_dir, id),
             process::log_path(&self.settings.state_dir, id),
+            crate::agent_record::record_path(&self.settings.state_dir, id),
+            crate::wake::wake_path(&self.settings.state_dir, id),
         ] {
             std::fs::remove_file(path).ok();
         }

@@ -14,6 +14,11 @@ use crate::{
 
 use super::*;
 
+/// The longest prompt: it goes to the agent as one command-line argument, and Linux refuses
+/// an argument over 128 KiB (`MAX_ARG_STRLEN`, counting its terminating NUL) with E2BIG. Checked
+/// before anything is created, so a too-long prompt never leaves a worktree behind.
+pub const PROMPT_MAX_BYTES: usize = 128 * 1024 - 1;
+
 /// A request to start a session.
 #[derive(Debug, Clone)]
 pub struct SpawnRequest {
@@ -27,6 +32,8 @@ pub struct SpawnRequest {
     pub max_cost_usd: Option<f64>,
     /// Time limit in minutes; the profile's when None.
     pub max_minutes: Option<f64>,
+    /// Trust the repository's setup command as it is now (`lulu spawn --trust-setup`).
+    pub trust_setup: bool,
 }
 
 impl Sessions {
@@ -35,11 +42,20 @@ impl Sessions {
         if prompt.is_empty() {
             return Err(SpawnError::EmptyPrompt);
         }
+        if prompt.len() > PROMPT_MAX_BYTES {
+            return Err(SpawnError::PromptTooLong {
+                bytes: prompt.len(),
+                limit: PROMPT_MAX_BYTES,
+            });
+        }
         let name = match request.name {
             Some(name) if name.trim().is_empty() => return Err(SpawnError::EmptyName),
             Some(name) => name.trim().to_owned(),
             None => derive_name(&prompt),
         };
+        if let Some(character) = name.chars().find(|character| character.is_control()) {
+            return Err(SpawnError::NameControlCharacter { character });
+        }
         let repo = worktree::discover_repository(&request.repo)?;
         let agent_name = request
             .agent
@@ -57,20 +73,23 @@ impl Sessions {
                 program: program.clone(),
             });
         }
-        let base_ref = request
-            .base_ref
-            .map(|base| base.trim().to_owned())
-            .filter(|base| !base.is_empty())
-            .unwrap_or_else(|| "HEAD".to_owned());
+        let base_ref = match request.base_ref.map(|base| base.trim().to_owned()) {
+            Some(base) if base.is_empty() => return Err(SpawnError::EmptyBase),
+            Some(base) => base,
+            None => "HEAD".to_owned(),
+        };
         let base_commit = worktree::resolve_commit(&repo, &base_ref)?;
         let limits = session_limits(profile, request.max_cost_usd, request.max_minutes)?;
         let mut command = profile.argv(&prompt);
         command.extend(profile.budget_arguments(limits.max_cost_usd));
+        // Issue 14: lulu.toml / .worktreeinclude, and the setup command's trust.
+        let provisioning = self.check_provisioning(&repo, request.trust_setup)?;
 
         let now = Utc::now();
         let id = SessionId::new();
         let (worktree_path, branch) = self.worktree_place(&repo, &name, &id);
-        let mut store = self.store()?;
+        check_worktree_folder(&self.settings.worktree_root(&repo), &id)?;
+        let mut store = self.store();
         // The lock is ours before the row exists, so no reconciliation can see a starting
         // session without a live owner.
         let lock = RunnerLock::acquire(&self.settings.state_dir, &id)?;
@@ -89,6 +108,10 @@ impl Sessions {
             max_running: self.settings.max_running,
             limits,
         })?;
+        self.record_base_branch(&mut store, &session)?;
+        if !provisioning.is_empty() {
+            store.set_provision(&id, &provisioning)?;
+        }
         let launch = RunnerLaunch {
             state_dir: self.settings.state_dir.clone(),
             id: id.clone(),
@@ -154,6 +177,29 @@ fn session_limits(
     })
 }
 
+/// Checks, before anything is created, that worktrees can be made in `root` (it is created if
+/// missing, as the runner would): a folder that is a file, read-only, or on a file system like
+/// `/proc` is refused now with its reason instead of failing the session later.
+fn check_worktree_folder(root: &Path, id: &SessionId) -> Result<(), SpawnError> {
+    let refused = |source| SpawnError::WorktreeFolder {
+        path: root.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(root).map_err(refused)?;
+    if !root.is_dir() {
+        return Err(refused(std::io::Error::from(
+            std::io::ErrorKind::NotADirectory,
+        )));
+    }
+    let probe = root.join(format!(".lulu-probe-{id}"));
+    std::fs::create_dir(&probe).map_err(refused)?;
+    match std::fs::remove_dir(&probe) {
+        // `lulu gc` may have taken it for an empty orphan meanwhile: gone is what we want.
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(refused(error)),
+        _ => Ok(()),
+    }
+}
+
 /// A human name from a prompt: its first line, at most about 60 characters, cut at a word.
 pub fn derive_name(prompt: &str) -> String {
     const MAX: usize = 60;
@@ -162,6 +208,16 @@ pub fn derive_name(prompt: &str) -> String {
         .map(str::trim)
         .find(|line| !line.is_empty())
         .unwrap_or("session");
+    let line: String = line
+        .chars()
+        .map(|character| {
+            if character.is_control() {
+                ' '
+            } else {
+                character
+            }
+        })
+        .collect();
     let words: Vec<&str> = line.split_whitespace().collect();
     let mut name = String::new();
     for word in words {

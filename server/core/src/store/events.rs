@@ -75,11 +75,9 @@ pub(super) fn append_events_in(
     id: &SessionId,
     events: &[NewEvent],
 ) -> rusqlite::Result<i64> {
-    let mut last_seq: i64 = transaction.query_row(
-        "SELECT last_seq FROM sessions WHERE id = ?1",
-        [id.as_str()],
-        |row| row.get(0),
-    )?;
+    let mut last_seq: i64 = transaction
+        .prepare_cached("SELECT last_seq FROM sessions WHERE id = ?1")?
+        .query_row([id.as_str()], |row| row.get(0))?;
     let mut statement = transaction.prepare_cached(
         "INSERT INTO events (session_id, seq, at, stream, kind, text, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
@@ -87,10 +85,6 @@ pub(super) fn append_events_in(
     for event in events {
         last_seq += 1;
         last_at = format_time(event.at);
-        let data = event
-            .data
-            .as_ref()
-            .map(|data| serde_json::to_string(data).expect("a JSON value serializes"));
         statement.execute(params![
             id.as_str(),
             last_seq,
@@ -98,13 +92,14 @@ pub(super) fn append_events_in(
             event.stream.as_str(),
             event.kind,
             event.text,
-            data
+            event.data
         ])?;
     }
     let change_seq = bump(transaction, "change")?;
-    transaction.execute(
-        "UPDATE sessions SET last_seq = ?2, last_activity_at = max(last_activity_at, ?3), change_seq = ?4 WHERE id = ?1",
-        params![id.as_str(), last_seq, last_at, change_seq],
-    )?;
+    transaction
+        .prepare_cached(
+            "UPDATE sessions SET last_seq = ?2, last_activity_at = max(last_activity_at, ?3), change_seq = ?4 WHERE id = ?1",
+        )?
+        .execute(params![id.as_str(), last_seq, last_at, change_seq])?;
     Ok(last_seq)
 }

@@ -2,18 +2,22 @@
 //! writes, migrations by `user_version`, mode 0600).
 //!
 //! Every process that shares a state dir (servers, the CLI, runners) opens its own
-//! connection. Writers do their own rows' transitions with compare-and-set; every row write
+//! connection, once, and keeps it. Writers do their own rows' transitions with compare-and-set; every row write
 //! bumps a global change counter and stamps the row with it, which is the change feed readers
 //! poll (`changed_since`, `removed_since`).
 
 mod approvals;
 mod events;
+mod land;
+mod provision;
 mod runs;
 mod schema;
 mod sessions;
+mod worktrees;
 
 pub use approvals::*;
 use events::append_events_in;
+pub use land::*;
 pub use runs::*;
 use schema::{MIGRATIONS, SCHEMA_VERSION};
 pub use sessions::*;
@@ -47,6 +51,10 @@ pub enum OpenError {
         "the session database {path} has schema version {found}, newer than this lulu understands ({SCHEMA_VERSION}); upgrade lulu"
     )]
     TooNew { path: PathBuf, found: i64 },
+    #[error(
+        "the session database {path} has schema version {found}, older than this lulu's ({SCHEMA_VERSION}), and cannot be upgraded where it is read-only"
+    )]
+    NeedsMigration { path: PathBuf, found: i64 },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,9 +109,16 @@ fn use_wal(connection: &Connection) -> rusqlite::Result<()> {
 }
 
 impl Store {
-    /// Opens (creating and migrating as needed) the database in `state_dir`.
+    /// Opens (creating and migrating as needed) the database in `state_dir`, for reading and
+    /// writing. Opening writes nothing to a database that is already in WAL mode and migrated.
+    ///
+    /// Nothing but SQLite ever opens the file: closing any descriptor of a file drops every POSIX
+    /// lock the process holds on it, so a stray `open`/`close` would make other connections (a
+    /// user's `sqlite3`, other lulu processes) believe they are the last one and remove the WAL.
+    /// The state dir is created 0700 first, SQLite creates the file, and then it is made 0600 by
+    /// path.
     pub fn open(state_dir: &Path) -> Result<Store, OpenError> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -113,21 +128,23 @@ impl Store {
                 source,
             })?;
         let path = state_dir.join(DATABASE_FILE_NAME);
-        // Create the file ourselves so it is never world-readable, even for a moment.
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|source| OpenError::CreateDir {
-                path: path.clone(),
-                source,
-            })?;
         let open_error = |source| OpenError::Open {
             path: path.clone(),
             source,
         };
         let connection = Connection::open(&path).map_err(open_error)?;
+        let private = std::fs::Permissions::from_mode(0o600);
+        match std::fs::metadata(&path) {
+            Ok(metadata) if metadata.permissions().mode() & 0o777 != 0o600 => {
+                std::fs::set_permissions(&path, private).map_err(|source| {
+                    OpenError::CreateDir {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+            }
+            _ => {}
+        }
         connection.busy_timeout(BUSY_TIMEOUT).map_err(open_error)?;
         use_wal(&connection).map_err(open_error)?;
         connection
@@ -141,21 +158,51 @@ impl Store {
         Ok(store)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn migrate(&mut self) -> Result<(), OpenError> {
-        let path = self.path.clone();
+    /// Opens the database in `state_dir` for reading only, where it cannot be written (a
+    /// read-only state dir or file system): `mode=ro` when SQLite can still share the WAL's
+    /// index, else `immutable=1` when there is no WAL to miss (nobody can be writing a database
+    /// whose WAL cannot be created). Never creates or migrates anything.
+    pub fn open_read_only(state_dir: &Path) -> Result<Store, OpenError> {
+        use rusqlite::OpenFlags;
+        let path = state_dir.join(DATABASE_FILE_NAME);
         let open_error = |source| OpenError::Open {
             path: path.clone(),
             source,
         };
-        let transaction = self
-            .connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(open_error)?;
-        let version: i64 = transaction
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let uri = |query: &str| {
+            let mut encoded = String::from("file:");
+            for byte in path.as_os_str().as_encoded_bytes() {
+                if byte.is_ascii_alphanumeric() || b"/-_.~".contains(byte) {
+                    encoded.push(char::from(*byte));
+                } else {
+                    encoded.push_str(&format!("%{byte:02X}"));
+                }
+            }
+            format!("{encoded}?{query}")
+        };
+        if !path.exists() {
+            return Err(open_error(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some("the session database does not exist".to_owned()),
+            )));
+        }
+        let check = |connection: Connection| -> rusqlite::Result<Connection> {
+            connection.busy_timeout(BUSY_TIMEOUT)?;
+            connection.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            Ok(connection)
+        };
+        let wal = state_dir.join(format!("{DATABASE_FILE_NAME}-wal"));
+        let connection = match Connection::open_with_flags(uri("mode=ro"), flags).and_then(check) {
+            Ok(connection) => connection,
+            Err(error) if wal.exists() => return Err(open_error(error)),
+            Err(_) => Connection::open_with_flags(uri("immutable=1"), flags)
+                .and_then(check)
+                .map_err(open_error)?,
+        };
+        let version: i64 = connection
             .pragma_query_value(None, "user_version", |row| row.get(0))
             .map_err(open_error)?;
         if version > SCHEMA_VERSION {
@@ -163,6 +210,56 @@ impl Store {
                 path: path.clone(),
                 found: version,
             });
+        }
+        if version < SCHEMA_VERSION {
+            return Err(OpenError::NeedsMigration {
+                path: path.clone(),
+                found: version,
+            });
+        }
+        Ok(Store { connection, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Brings the schema up to date. Reads `user_version` first, outside any transaction, so
+    /// an up-to-date database is not written at all (a write, even of the same value, wakes
+    /// every reader's `data_version`); only a database that is behind takes the write lock,
+    /// and looks again inside it (another process may have migrated meanwhile).
+    fn migrate(&mut self) -> Result<(), OpenError> {
+        let path = self.path.clone();
+        let open_error = |source| OpenError::Open {
+            path: path.clone(),
+            source,
+        };
+        let too_new = |found| OpenError::TooNew {
+            path: path.clone(),
+            found,
+        };
+        let version: i64 = self
+            .connection
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_error)?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version > SCHEMA_VERSION {
+            return Err(too_new(version));
+        }
+        let transaction = self
+            .connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(open_error)?;
+        let version: i64 = transaction
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(open_error)?;
+        if version == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if version > SCHEMA_VERSION {
+            return Err(too_new(version));
         }
         let applied = usize::try_from(version).unwrap_or(0);
         for migration in &MIGRATIONS[applied..] {
@@ -217,21 +314,16 @@ impl Store {
     /// The global change counter now.
     pub fn change_seq(&self) -> Result<i64, StoreError> {
         self.connection
-            .query_row(
-                "SELECT value FROM counters WHERE name = 'change'",
-                [],
-                |row| row.get(0),
-            )
+            .prepare_cached("SELECT value FROM counters WHERE name = 'change'")
+            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
             .map_err(|source| self.sqlite(source))
     }
 }
 
 fn bump(transaction: &rusqlite::Transaction<'_>, counter: &str) -> rusqlite::Result<i64> {
-    transaction.query_row(
-        "UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value",
-        [counter],
-        |row| row.get(0),
-    )
+    transaction
+        .prepare_cached("UPDATE counters SET value = value + 1 WHERE name = ?1 RETURNING value")?
+        .query_row([counter], |row| row.get(0))
 }
 
 #[cfg(test)]

@@ -67,10 +67,9 @@ impl Store {
         self.write(|transaction| {
             let outlook = slot_outlook(transaction, id, run)?;
             if outlook == SlotClaim::Claimed {
-                transaction.execute(
-                    "UPDATE sessions SET slot_held = 1 WHERE id = ?1",
-                    [id.as_str()],
-                )?;
+                transaction
+                    .prepare_cached("UPDATE sessions SET slot_held = 1 WHERE id = ?1")?
+                    .execute([id.as_str()])?;
             }
             Ok(outlook)
         })
@@ -85,15 +84,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(|transaction| {
             let change_seq = bump(transaction, "change")?;
-            transaction.execute(
+            transaction.prepare_cached(
                 "UPDATE sessions SET worktree_path = ?2, branch = ?3, change_seq = ?4 WHERE id = ?1",
-                params![
+            )?.execute(params![
                     id.as_str(),
                     worktree_path.to_string_lossy(),
                     branch,
                     change_seq
-                ],
-            )?;
+                ])?;
             Ok(())
         })
     }
@@ -108,11 +106,12 @@ impl Store {
         let now = format_time(event.at);
         self.write(|transaction| {
             let change_seq = bump(transaction, "change")?;
-            let changed = transaction.execute(
-                "UPDATE sessions SET status = 'running', started_at = ?3, last_activity_at = ?3, change_seq = ?4 \
-                 WHERE id = ?1 AND run = ?2 AND status = 'starting'",
-                params![id.as_str(), run, now, change_seq],
-            )?;
+            let changed = transaction
+                .prepare_cached(
+                    "UPDATE sessions SET status = 'running', started_at = ?3, last_activity_at = ?3, change_seq = ?4 \
+                     WHERE id = ?1 AND run = ?2 AND status = 'starting'",
+                )?
+                .execute(params![id.as_str(), run, now, change_seq])?;
             if changed == 1 {
                 append_events_in(transaction, id, std::slice::from_ref(event))?;
             }
@@ -133,11 +132,11 @@ impl Store {
         let now = format_time(event.at);
         self.write(|transaction| {
             let change_seq = bump(transaction, "change")?;
-            let changed = transaction.execute(
+            let changed = transaction.prepare_cached(
                 "UPDATE sessions SET status = ?3, outcome = ?4, exit_code = ?5, signal = ?6, failure_reason = ?7, \
                  failure_detail = ?8, ended_at = ?9, last_activity_at = ?9, slot_held = 0, change_seq = ?10 \
                  WHERE id = ?1 AND run = ?2 AND status IN ('starting', 'running')",
-                params![
+            )?.execute(params![
                     id.as_str(),
                     run,
                     termination.status.as_str(),
@@ -148,8 +147,7 @@ impl Store {
                     termination.failure_detail,
                     now,
                     change_seq,
-                ],
-            )?;
+                ])?;
             if changed == 1 {
                 append_events_in(transaction, id, std::slice::from_ref(&event))?;
                 // Issue 12: a run's end resolves its pending permission requests.
@@ -167,19 +165,20 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.write(|transaction| {
             let change_seq = bump(transaction, "change")?;
-            transaction.execute(
-                "UPDATE sessions SET agent_session_id = coalesce(?2, agent_session_id), \
+            transaction
+                .prepare_cached(
+                    "UPDATE sessions SET agent_session_id = coalesce(?2, agent_session_id), \
                  cost_usd = coalesce(?3, cost_usd), input_tokens = coalesce(?4, input_tokens), \
                  output_tokens = coalesce(?5, output_tokens), change_seq = ?6 WHERE id = ?1",
-                params![
+                )?
+                .execute(params![
                     id.as_str(),
                     report.agent_session_id,
                     report.cost_usd,
                     report.input_tokens,
                     report.output_tokens,
                     change_seq
-                ],
-            )?;
+                ])?;
             Ok(())
         })
     }
@@ -202,13 +201,36 @@ impl Store {
 
     pub fn cancel_requested(&self, id: &SessionId, run: i64) -> Result<bool, StoreError> {
         self.connection
-            .query_row(
-                "SELECT cancel_requested_run = ?2 FROM sessions WHERE id = ?1",
-                params![id.as_str(), run],
-                |row| row.get::<_, bool>(0),
-            )
-            .optional()
+            .prepare_cached("SELECT cancel_requested_run = ?2 FROM sessions WHERE id = ?1")
+            .and_then(|mut statement| {
+                statement
+                    .query_row(params![id.as_str(), run], |row| row.get::<_, bool>(0))
+                    .optional()
+            })
             .map(|value| value.unwrap_or(true))
+            .map_err(|source| self.sqlite(source))
+    }
+
+    /// Sessions waiting for a running slot, first in the queue first (to wake their runners).
+    pub fn waiting_for_slot(&self) -> Result<Vec<SessionId>, StoreError> {
+        self.session_ids(
+            "SELECT id FROM sessions WHERE status = 'starting' AND slot_held = 0 ORDER BY queue_seq",
+        )
+    }
+
+    /// Sessions holding a running slot (a queued runner checks that their runners live).
+    pub fn slot_holders(&self) -> Result<Vec<SessionId>, StoreError> {
+        self.session_ids("SELECT id FROM sessions WHERE slot_held = 1")
+    }
+
+    fn session_ids(&self, sql: &str) -> Result<Vec<SessionId>, StoreError> {
+        self.connection
+            .prepare_cached(sql)
+            .and_then(|mut statement| {
+                statement
+                    .query_map([], |row| Ok(SessionId(row.get(0)?)))?
+                    .collect()
+            })
             .map_err(|source| self.sqlite(source))
     }
 
@@ -250,11 +272,12 @@ impl Store {
 /// `max_running` hold one, and nobody queued earlier is still waiting.
 fn slot_outlook(connection: &Connection, id: &SessionId, run: i64) -> rusqlite::Result<SlotClaim> {
     let mine: Option<(i64, i64, String)> = connection
-        .query_row(
+        .prepare_cached(
             "SELECT queue_seq, max_running, status FROM sessions WHERE id = ?1 AND run = ?2 AND slot_held = 0",
-            params![id.as_str(), run],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )
+        )?
+        .query_row(params![id.as_str(), run], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
         .optional()?;
     let Some((queue_seq, max_running, status)) = mine else {
         return Ok(SlotClaim::Gone);
@@ -262,11 +285,9 @@ fn slot_outlook(connection: &Connection, id: &SessionId, run: i64) -> rusqlite::
     if status != "starting" {
         return Ok(SlotClaim::Gone);
     }
-    let running: i64 = connection.query_row(
-        "SELECT count(*) FROM sessions WHERE slot_held = 1",
-        [],
-        |row| row.get(0),
-    )?;
+    let running: i64 = connection
+        .prepare_cached("SELECT count(*) FROM sessions WHERE slot_held = 1")?
+        .query_row([], |row| row.get(0))?;
     let mut statement = connection.prepare_cached(
         "SELECT id FROM sessions WHERE status = 'starting' AND slot_held = 0 AND queue_seq < ?1 ORDER BY queue_seq",
     )?;

@@ -2,7 +2,12 @@
 
 /// The schema's history, oldest first: migration `i` takes a database from `user_version` `i` to
 /// `i + 1`. Append only; never edit one that has shipped.
-pub(super) const MIGRATIONS: &[&str] = &[SESSIONS_EVENTS_COUNTERS, APPROVALS_MESSAGES_LIMITS];
+pub(super) const MIGRATIONS: &[&str] = &[
+    SESSIONS_EVENTS_COUNTERS,
+    SESSION_BRANCHES,
+    PROVISIONING,
+    APPROVALS_MESSAGES_LIMITS,
+];
 
 /// The `user_version` of a database this build fully understands.
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -68,6 +73,41 @@ CREATE TABLE counters (
     value INTEGER NOT NULL
 );
 INSERT INTO counters (name, value) VALUES ('change', 0), ('queue', 0);
+";
+
+/// Version 2 (landing): the branch a session started from, and its landing, one row a session
+/// (gone with the session).
+const SESSION_BRANCHES: &str = "
+CREATE TABLE session_branches (
+    session_id TEXT PRIMARY KEY NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    base_branch TEXT,
+    landed_into TEXT,
+    landed_commit TEXT,
+    landed_strategy TEXT,
+    landed_at TEXT,
+    landed_source_commit TEXT
+);
+";
+
+/// Issue 14: what a repository asked of each session's worktree, port leases, reclaimed worktrees.
+const PROVISIONING: &str = "
+CREATE TABLE session_provision (
+    session_id TEXT PRIMARY KEY NOT NULL,
+    include TEXT NOT NULL,
+    setup TEXT,
+    ports INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE port_leases (
+    port INTEGER PRIMARY KEY NOT NULL,
+    session_id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    leased_at TEXT NOT NULL
+);
+CREATE INDEX port_leases_by_session ON port_leases (session_id);
+CREATE TABLE collected_worktrees (
+    session_id TEXT PRIMARY KEY NOT NULL,
+    removed_at TEXT NOT NULL
+);
 ";
 
 /// Issue 12: the agent host channel (input mode, approval timeout), budgets, permission

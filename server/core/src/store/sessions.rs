@@ -116,8 +116,12 @@ impl Store {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = ?1");
         let row = self
             .connection
-            .query_row(&sql, [id.as_str()], read_session_row)
-            .optional()
+            .prepare_cached(&sql)
+            .and_then(|mut statement| {
+                statement
+                    .query_row([id.as_str()], read_session_row)
+                    .optional()
+            })
             .map_err(|source| self.sqlite(source))?;
         row.map(|row| row.map_err(|message| self.corrupt(message)))
             .transpose()
@@ -129,13 +133,13 @@ impl Store {
         if prefix.is_empty() {
             return Err(ResolveIdError::NotFound(prefix.to_owned()));
         }
-        let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
+        // Literal: `substr` compares characters, so `%` and `_` are never wildcards.
         let mut statement = self
             .connection
-            .prepare_cached("SELECT id FROM sessions WHERE id LIKE ?1 LIMIT 2")
+            .prepare_cached("SELECT id FROM sessions WHERE substr(id, 1, length(?1)) = ?1 LIMIT 2")
             .map_err(|source| self.sqlite(source))?;
         let ids: Vec<String> = statement
-            .query_map([pattern], |row| row.get(0))
+            .query_map([prefix], |row| row.get(0))
             .and_then(|rows| rows.collect())
             .map_err(|source| self.sqlite(source))?;
         match ids.as_slice() {
@@ -145,8 +149,8 @@ impl Store {
                 let count: i64 = self
                     .connection
                     .query_row(
-                        "SELECT count(*) FROM sessions WHERE id LIKE ?1",
-                        [format!("{prefix}%")],
+                        "SELECT count(*) FROM sessions WHERE substr(id, 1, length(?1)) = ?1",
+                        [prefix],
                         |row| row.get(0),
                     )
                     .map_err(|source| self.sqlite(source))?;

@@ -215,7 +215,7 @@ fn exclude_from_main_checkout(
 /// Registers and checks out the linked worktree, like gix's `Repository::add_worktree`, but reads loose
 /// objects with [`CheckoutObjects`]. With sparse checkout configured, gix's own checkout does it all.
 /// On failure, gix rolls back what it made (registration, checkout); the branch is the caller's.
-fn add_worktree(
+pub(super) fn add_worktree(
     repository: &gix::Repository,
     destination: &Path,
     branch: &gix::refs::FullName,
@@ -247,7 +247,9 @@ fn add_worktree(
 }
 
 /// Makes the missing ancestors of `destination` (not `destination` itself), returning those it made, outermost first.
-fn create_parent_folders(destination: &Path) -> Result<Vec<PathBuf>, CreateWorktreeError> {
+pub(super) fn create_parent_folders(
+    destination: &Path,
+) -> Result<Vec<PathBuf>, CreateWorktreeError> {
     let mut missing = Vec::new();
     let mut current = destination.parent();
     while let Some(folder) = current {

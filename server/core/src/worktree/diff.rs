@@ -86,7 +86,7 @@ pub struct FileChange {
 
 /// Where a file's current content is.
 #[derive(Debug, Clone)]
-enum Current {
+pub(super) enum Current {
     /// Unchanged since the index: the blob is in the object database.
     Index {
         id: gix::ObjectId,
@@ -101,12 +101,12 @@ enum Current {
 }
 
 impl Current {
-    fn id(&self) -> gix::ObjectId {
+    pub(super) fn id(&self) -> gix::ObjectId {
         match self {
             Current::Index { id, .. } | Current::Disk { id, .. } => *id,
         }
     }
-    fn mode(&self) -> gix::index::entry::Mode {
+    pub(super) fn mode(&self) -> gix::index::entry::Mode {
         match self {
             Current::Index { mode, .. } | Current::Disk { mode, .. } => *mode,
         }
@@ -272,7 +272,7 @@ impl Differ<'_> {
 }
 
 /// Every file in the worktree now (tracked and not deleted, plus untracked non-ignored), by path.
-fn current_files(
+pub(super) fn current_files(
     repository: &gix::Repository,
     worktree_path: &Path,
     workdir: &Path,

@@ -44,12 +44,28 @@ pub enum ResolveCommitError {
 }
 
 /// Finds the git repository containing `path` and returns the canonical top-level directory of its
-/// working tree (for a path inside a linked worktree, that worktree's top level).
+/// main working tree. A linked worktree (a session's, or any other) belongs to its main
+/// repository: a path inside one resolves to the main checkout's top level, so sessions listed
+/// or spawned from there are the main repository's, and new worktrees never nest inside a
+/// worktree. (A linked worktree of a bare repository, which has no main checkout, stays itself.)
 pub fn discover_repository(path: &Path) -> Result<PathBuf, DiscoverError> {
     let repo = gix::discover(path).map_err(|source| DiscoverError::NotARepository {
         path: path.to_owned(),
         source: boxed(source),
     })?;
+    let repo = match repo.kind() {
+        gix::repository::Kind::LinkedWorkTree => match repo.main_repo() {
+            Ok(main) if main.workdir().is_some() => main,
+            Ok(_) => repo,
+            Err(source) => {
+                return Err(DiscoverError::Read {
+                    path: path.to_owned(),
+                    source: boxed(source),
+                });
+            }
+        },
+        _ => repo,
+    };
     let Some(workdir) = repo.workdir() else {
         return Err(DiscoverError::Bare {
             path: path.to_owned(),

@@ -9,25 +9,37 @@
 //! - tells what deleting a worktree would lose ([`uncommitted_changes`], [`unmerged_commits`]);
 //! - removes worktrees and branches ([`remove_worktree`], [`delete_branch`]);
 //! - computes the session's change set against its base commit ([`diff_against`]);
-//! - reconciles stale registrations and reports orphan folders at startup ([`reconcile`]).
+//! - reconciles stale registrations and reports orphan folders at startup ([`reconcile`]);
+//! - commits a worktree's uncommitted work ([`commit_worktree`]), lands a branch into another ([`land`]), and
+//!   syncs a worktree with its base branch ([`sync_worktree`]), touching a checked-out target only in the paths
+//!   that change.
 //!
 //! All functions are synchronous and open the repository afresh: they are called rarely, from runners and
 //! request handlers, and must see what other processes did in the meantime.
 
+mod apply;
 mod checkout;
+mod commit;
 mod create;
 mod diff;
 mod discover;
+mod land;
 mod reconcile;
 mod remove;
+mod restore;
 mod status;
+mod sync;
 
+pub use commit::*;
 pub use create::*;
 pub use diff::*;
 pub use discover::*;
+pub use land::*;
 pub use reconcile::*;
 pub use remove::*;
+pub use restore::*;
 pub use status::*;
+pub use sync::*;
 
 use std::path::{Path, PathBuf};
 

@@ -106,7 +106,7 @@ pub fn reconcile(
             .map(Path::to_owned)
             .unwrap_or_else(|| dot_git.clone());
         if dot_git.symlink_metadata().is_ok() {
-            registered.insert(canonical_lenient(&folder));
+            registered.insert(folder);
             continue;
         }
         std::fs::remove_dir_all(&registration).map_err(|source| ReconcileError::Prune {
@@ -117,7 +117,13 @@ pub fn reconcile(
         pruned.push(folder);
     }
 
-    let owned: BTreeSet<PathBuf> = owned.iter().map(|path| canonical_lenient(path)).collect();
+    // Paths are compared as written first (sessions store them canonical, gix registers them as
+    // lulu gave them), and canonicalized only for a folder that matched nothing: the work is
+    // proportional to the folders under the root, not to the sessions ever run.
+    let owned: BTreeSet<&Path> = owned.iter().map(PathBuf::as_path).collect();
+    let canonical_root = canonical_lenient(worktree_root);
+    let mut canonical_owned: Option<BTreeSet<PathBuf>> = None;
+    let mut canonical_registered: Option<BTreeSet<PathBuf>> = None;
     let mut orphans = Vec::new();
     let folders = match std::fs::read_dir(worktree_root) {
         Ok(folders) => Some(folders),
@@ -138,11 +144,36 @@ pub fn reconcile(
         if !path.is_dir() {
             continue;
         }
-        let canonical = canonical_lenient(&path);
-        if owned.contains(&canonical) {
+        let in_root = canonical_root.join(entry.file_name());
+        if owned.contains(path.as_path()) || owned.contains(in_root.as_path()) {
             continue;
         }
-        let is_registered = registered.contains(&canonical);
+        let canonical = canonical_lenient(&path);
+        // Owned paths directly under the root were matched by name above; only the others
+        // (legacy rows, another spelling of the root) need their real path.
+        let owned_elsewhere = canonical_owned.get_or_insert_with(|| {
+            owned
+                .iter()
+                .filter(|path| {
+                    path.parent()
+                        .is_none_or(|parent| parent != worktree_root && parent != canonical_root)
+                })
+                .map(|path| canonical_lenient(path))
+                .collect()
+        });
+        if owned_elsewhere.contains(&canonical) {
+            continue;
+        }
+        let is_registered = registered.contains(&path)
+            || registered.contains(&in_root)
+            || canonical_registered
+                .get_or_insert_with(|| {
+                    registered
+                        .iter()
+                        .map(|path| canonical_lenient(path))
+                        .collect()
+                })
+                .contains(&canonical);
         let clean = if is_registered {
             uncommitted_changes(&path).is_ok_and(|changes| changes.is_empty())
         } else {

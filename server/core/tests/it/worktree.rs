@@ -195,12 +195,11 @@ fn discover_repository_finds_the_top_level_or_says_why_not() {
         "message names the path: {error}"
     );
 
-    // Inside a linked worktree, its own top level is the answer.
+    // Inside a linked worktree, the main repository's top level is the answer: a worktree
+    // belongs to its main repository (before the fix: the worktree's own top level).
     let wt = create(&repo, "s1", "lulu/s1", "HEAD");
-    check_discover(
-        &wt.join("src"),
-        Discovered::TopLevel(wt.canonicalize().expect("canonical")),
-    );
+    check_discover(&wt.join("src"), Discovered::TopLevel(repo.clone()));
+    check_discover(&wt, Discovered::TopLevel(repo.clone()));
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

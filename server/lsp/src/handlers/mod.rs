@@ -1,6 +1,8 @@
 //! One function per method: convert the params, call the core in `spawn_blocking`, convert
 //! the result or the error. No handler blocks the runtime or holds a lock across an await.
 
+mod land;
+
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use serde::de::DeserializeOwned;
@@ -12,13 +14,15 @@ use tower_lsp_server::{
 };
 
 mod approvals;
+mod provision;
 
 use super::{Backend, Core, ServeOptions, feed::Feed};
 use lulu_core::{
     config::{AgentProfile, Settings, SettingsOverrides, parse_approval_timeout},
     model::{OutputFormat, SessionId},
-    sessions::{ErrorKind, RemoveOptions, Sessions, SpawnRequest},
+    sessions::{ContinueError, ErrorKind, RemoveOptions, Sessions, SpawnError, SpawnRequest},
     store::ListQuery,
+    worktree::DiscoverError,
 };
 
 use crate::protocol::{
@@ -70,6 +74,11 @@ fn kind_code(kind: ErrorKind) -> i64 {
         ErrorKind::UnknownAgent => code::UNKNOWN_AGENT,
         ErrorKind::BadBaseRef => code::BAD_BASE_REF,
         ErrorKind::InvalidInput => code::INVALID_PARAMS,
+        ErrorKind::Conflicts => code::CONFLICTS,
+        ErrorKind::NothingToLand => code::NOTHING_TO_LAND,
+        ErrorKind::ProgramMissing => code::PROGRAM_MISSING,
+        ErrorKind::ProgramFailed => code::PROGRAM_FAILED,
+        ErrorKind::SetupNotTrusted => code::SETUP_NOT_TRUSTED,
         ErrorKind::Internal => code::INTERNAL_ERROR,
         ErrorKind::NotRunning => code::NOT_RUNNING,
         ErrorKind::AgentCannotTake => code::AGENT_CANNOT_TAKE,
@@ -89,6 +98,59 @@ pub(super) fn op_error(kind: ErrorKind, failure: &(dyn std::error::Error + 'stat
     }
     let data = (!causes.is_empty()).then(|| json!({ "causes": causes }));
     error(kind_code(kind), failure.to_string(), data)
+}
+
+/// An operation's error with `data.reason` (and the fields that go with it) merged into its
+/// `data`, so a client can tell cases of one code apart without reading the sentence.
+pub(super) fn with_reason(mut error: RpcError, reason: Option<Value>) -> RpcError {
+    let Some(Value::Object(reason)) = reason else {
+        return error;
+    };
+    let mut data = match error.data.take() {
+        Some(Value::Object(data)) => data,
+        _ => serde_json::Map::new(),
+    };
+    data.extend(reason);
+    error.data = Some(Value::Object(data));
+    error
+}
+
+/// `data.reason` of a repository lulu cannot use (-32012).
+fn discover_reason(error: &DiscoverError) -> Value {
+    let reason = match error {
+        DiscoverError::NotARepository { .. } => "notARepository",
+        DiscoverError::Bare { .. } => "bare",
+        DiscoverError::NoCommits { .. } => "noCommits",
+        DiscoverError::Read { .. } => "unreadable",
+    };
+    json!({ "reason": reason })
+}
+
+/// `data.reason` of spawn's -32012 and -32013 errors.
+pub(super) fn spawn_reason(error: &SpawnError) -> Option<Value> {
+    match error {
+        SpawnError::Repository(error) => Some(discover_reason(error)),
+        SpawnError::UnknownAgent { name, .. } => {
+            Some(json!({ "reason": "unknownAgent", "agent": name }))
+        }
+        SpawnError::AgentNotInstalled { name, program } => {
+            Some(json!({ "reason": "agentNotInstalled", "agent": name, "program": program }))
+        }
+        _ => None,
+    }
+}
+
+/// `data.reason` of continue's -32013 errors.
+fn continue_reason(error: &ContinueError) -> Option<Value> {
+    match error {
+        ContinueError::UnknownAgent { name, .. } => {
+            Some(json!({ "reason": "unknownAgent", "agent": name }))
+        }
+        ContinueError::AgentNotInstalled { name, program } => {
+            Some(json!({ "reason": "agentNotInstalled", "agent": name, "program": program }))
+        }
+        _ => None,
+    }
 }
 
 fn json_kind(value: &Value) -> &'static str {
@@ -154,7 +216,7 @@ fn check_prompt(prompt: &str) -> RpcResult<()> {
     Ok(())
 }
 
-fn absolute_path(field: &str, text: &str) -> RpcResult<PathBuf> {
+pub(super) fn absolute_path(field: &str, text: &str) -> RpcResult<PathBuf> {
     let path = PathBuf::from(text);
     if !path.is_absolute() {
         return Err(invalid_params(format!(
@@ -333,12 +395,14 @@ pub(super) async fn initialize(
     };
     let overrides = overrides_from(&options.overrides, init_options)?;
     let paths = workspace_paths(&params);
-    let (sessions, repos) = blocking("initialize", move || {
+    let (sessions, repos, no_repository) = blocking("initialize", move || {
         let settings = Settings::resolve(overrides)
             .map_err(|error| invalid_params(format!("invalid settings: {error}")))?;
         let sessions =
             Sessions::new(settings).map_err(|error| op_error(ErrorKind::Internal, &error))?;
         let mut repos: Vec<PathBuf> = Vec::new();
+        let mut unusable = None;
+        let no_folder = paths.is_empty();
         for path in paths {
             match sessions.repository_of(&path) {
                 Ok(repo) => {
@@ -346,12 +410,36 @@ pub(super) async fn initialize(
                         repos.push(repo);
                     }
                 }
-                Err(error) => {
-                    tracing::warn!("a workspace folder is not usable: {error}: {error:?}");
+                Err(problem) => {
+                    tracing::warn!("a workspace folder is not usable: {problem}: {problem:?}");
+                    unusable.get_or_insert_with(|| {
+                        with_reason(
+                            op_error(ErrorKind::BadRepository, &problem),
+                            Some(discover_reason(&problem)),
+                        )
+                    });
                 }
             }
         }
-        Ok::<_, RpcError>((sessions, repos))
+        let no_repository = unusable.unwrap_or_else(|| {
+            let (message, reason) = if no_folder {
+                (
+                    "the editor has no folder open; open a folder inside a git repository",
+                    "noWorkspaceFolder",
+                )
+            } else {
+                (
+                    "the workspace has no git repository; give `repo`",
+                    "notARepository",
+                )
+            };
+            error(
+                code::BAD_REPOSITORY,
+                message,
+                Some(json!({ "reason": reason })),
+            )
+        });
+        Ok::<_, RpcError>((sessions, repos, no_repository))
     })
     .await??;
     let sessions = Arc::new(sessions);
@@ -368,6 +456,7 @@ pub(super) async fn initialize(
     Ok(Arc::new(Core {
         sessions,
         repos,
+        no_repository,
         feed,
         reconciled,
         background: vec![reconciliation],
@@ -410,13 +499,11 @@ impl Backend {
         let core = self.core()?;
         let repo = match &params.repo {
             Some(repo) => absolute_path("repo", repo)?,
-            None => core.repos.first().cloned().ok_or_else(|| {
-                error(
-                    code::BAD_REPOSITORY,
-                    "the workspace has no git repository; give `repo`",
-                    None,
-                )
-            })?,
+            None => core
+                .repos
+                .first()
+                .cloned()
+                .ok_or_else(|| core.no_repository.clone())?,
         };
         let request = SpawnRequest {
             prompt: params.prompt,
@@ -426,11 +513,12 @@ impl Backend {
             repo,
             max_cost_usd: params.max_cost_usd,
             max_minutes: params.max_minutes,
+            trust_setup: false,
         };
         let sessions = core.sessions.clone();
         let session = blocking(method::SPAWN, move || sessions.spawn(request))
             .await?
-            .map_err(|error| op_error(error.kind(), &error))?;
+            .map_err(provision::spawn_error)?;
         // A session spawned into a repository outside the workspace is this client's too.
         core.feed.cover_repo(session.repo.clone());
         Ok(SessionRow::from(&session))
@@ -491,21 +579,23 @@ impl Backend {
         let core = self.core()?;
         after_first_reconciliation(&core).await;
         let sessions = core.sessions.clone();
-        let (session, pending) = blocking(method::SESSION, move || {
-            let session = sessions.session(&params.id)?;
-            let pending =
-                sessions
-                    .approvals(Some(session.id.as_str()))
-                    .map_err(|error| match error {
-                        lulu_core::sessions::ApprovalsError::Lookup(error) => error,
-                        lulu_core::sessions::ApprovalsError::Store(error) => error.into(),
-                    })?;
-            Ok::<_, lulu_core::sessions::LookupError>((session, pending))
+        let session = blocking(method::SESSION, move || sessions.session(&params.id))
+            .await?
+            .map_err(|error| op_error(error.kind(), &error))?;
+        let mut detail = provision::session_detail(&core, session.clone()).await?;
+        let sessions = core.sessions.clone();
+        let id = session.id.clone();
+        let pending = blocking(method::SESSION, move || {
+            sessions.approvals(Some(id.as_str()))
         })
         .await?
         .map_err(|error| op_error(error.kind(), &error))?;
-        let mut detail = SessionDetail::from(&session);
         detail.pending_approvals = pending.iter().map(protocol::Approval::from).collect();
+        let sessions = core.sessions.clone();
+        detail.branches = blocking(method::SESSION, move || {
+            land::branch_detail(&sessions, &session)
+        })
+        .await?;
         Ok(detail)
     }
 
@@ -597,7 +687,7 @@ impl Backend {
             sessions.continue_session(&params.id, params.prompt)
         })
         .await?
-        .map_err(|error| op_error(error.kind(), &error))?;
+        .map_err(|error| with_reason(op_error(error.kind(), &error), continue_reason(&error)))?;
         Ok(SessionRow::from(&session))
     }
 

@@ -4,6 +4,10 @@
 //!
 //! Nothing here knows how a request is served; `lsp/` does that.
 
+mod land;
+
+pub use land::*;
+
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -11,10 +15,15 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::Value;
 use ts_rs::TS;
 
+mod provision;
 mod typescript;
+pub use provision::*;
 pub use typescript::{lua_error_codes, typescript_bindings};
 
-use lulu_core::model::{Event, Session};
+use lulu_core::{
+    agent_view,
+    model::{Event, Session, Stream},
+};
 
 mod approvals;
 pub use approvals::*;
@@ -40,6 +49,11 @@ macro_rules! for_each_request {
             REMOVE "lulu/remove" remove(RemoveParams) -> Empty;
             DIFF "lulu/diff" diff(IdParams) -> DiffResult;
             AGENTS "lulu/agents" agents(Empty) -> AgentsResult;
+            LAND "lulu/land" land(LandParams) -> LandResult;
+            SYNC "lulu/sync" sync(SyncParams) -> SyncResult;
+            PUSH "lulu/push" push(PushParams) -> PushResult;
+            TRUST "lulu/trust" trust(TrustParams) -> Empty;
+            GC "lulu/gc" gc(GcParams) -> GcResult;
             APPROVALS "lulu/approvals" approvals(ApprovalsParams) -> ApprovalsResult;
             APPROVE "lulu/approve" approve(ApproveParams) -> Empty;
             SEND "lulu/send" send(SendParams) -> Empty;
@@ -133,10 +147,20 @@ error_codes! {
     UNKNOWN_AGENT = -32013, "UnknownAgent";
     /// `baseRef` does not name a commit.
     BAD_BASE_REF = -32014, "BadBaseRef";
+    /// The change conflicts with the target (`data.files`).
+    CONFLICTS = -32015, "Conflicts";
+    /// Nothing to land or push: no change against the base.
+    NOTHING_TO_LAND = -32016, "NothingToLand";
+    /// A program lulu needs is not installed (`git` for push, `gh` for a pull request).
+    PROGRAM_MISSING = -32017, "ProgramMissing";
+    /// `git push` or `gh` failed.
+    PROGRAM_FAILED = -32018, "ProgramFailed";
     /// The session is not running (`lulu/send`).
     NOT_RUNNING = -32019, "NotRunning";
     /// The session's agent cannot take this (messages, approvals).
     AGENT_CANNOT_TAKE = -32020, "AgentCannotTake";
+    /// The repository's setup command is not trusted yet (`data: { repo, setup, setupHash }`).
+    SETUP_NOT_TRUSTED = -32021, "SetupNotTrusted";
 }
 
 /// Default and largest page sizes.
@@ -146,7 +170,7 @@ pub const TRANSCRIPT_DEFAULT_LIMIT: u64 = 1000;
 pub const TRANSCRIPT_MAX_LIMIT: u64 = 10_000;
 /// The longest prompt `lulu/spawn` and `lulu/continue` accept, in bytes. Agents take the
 /// prompt as one argument, and the kernel refuses a single argument over 128 KiB.
-pub const PROMPT_MAX_BYTES: usize = 128 * 1024 - 1;
+pub const PROMPT_MAX_BYTES: usize = lulu_core::sessions::PROMPT_MAX_BYTES;
 /// The longest session name, in characters.
 pub const NAME_MAX_CHARS: usize = 200;
 
@@ -155,7 +179,7 @@ pub fn timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn path_text(path: &std::path::Path) -> String {
+pub(crate) fn path_text(path: &std::path::Path) -> String {
     path.to_string_lossy().into_owned()
 }
 
@@ -232,6 +256,13 @@ pub struct SessionDetail {
     pub pending_approvals: Vec<Approval>,
     pub max_cost_usd: Option<f64>,
     pub max_minutes: Option<f64>,
+    /// `baseBranch`, `ahead`, `behind`, `landed` (version 2): filled by the handler, which
+    /// computes ahead/behind on request.
+    #[serde(flatten)]
+    pub branches: BranchDetail,
+    /// `ports` and `worktreeGone` (issue 14).
+    #[serde(flatten)]
+    pub provision: DetailProvision,
 }
 
 impl From<&Session> for SessionDetail {
@@ -257,6 +288,8 @@ impl From<&Session> for SessionDetail {
             pending_approvals: Vec::new(),
             max_cost_usd: session.max_cost_usd,
             max_minutes: session.max_minutes,
+            branches: BranchDetail::default(),
+            provision: DetailProvision::default(),
         }
     }
 }
@@ -276,10 +309,67 @@ pub struct TranscriptEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional, type = "Record<string, unknown>")]
     pub data: Option<Value>,
+    /// What a client shows of agent JSON, read by the server (docs/protocol.md): present
+    /// when `data` is a line of Claude's or Codex's JSON that lulu knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub blocks: Option<Vec<EventBlock>>,
+}
+
+/// One readable block of an event (`TranscriptEvent.blocks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+#[ts(optional_fields)]
+pub struct EventBlock {
+    /// `assistant`, `thinking`, `toolUse`, `toolResult`, `result`, `error`, `meta`, `text`.
+    #[ts(type = "EventBlockKind")]
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns: Option<i64>,
+}
+
+impl From<agent_view::Block> for EventBlock {
+    fn from(block: agent_view::Block) -> EventBlock {
+        EventBlock {
+            kind: block
+                .kind
+                .map_or("text", agent_view::BlockKind::as_str)
+                .to_owned(),
+            text: block.text,
+            tool: block.tool,
+            input: block.input,
+            is_error: block.is_error,
+            exit_code: block.exit_code,
+            cost_usd: block.cost_usd,
+            input_tokens: block.input_tokens,
+            output_tokens: block.output_tokens,
+            turns: block.turns,
+        }
+    }
 }
 
 impl From<&Event> for TranscriptEvent {
     fn from(event: &Event) -> TranscriptEvent {
+        let blocks = match (&event.stream, &event.data) {
+            (Stream::Stdout, Some(data)) => agent_view::blocks_of(data)
+                .map(|blocks| blocks.into_iter().map(EventBlock::from).collect()),
+            _ => None,
+        };
         TranscriptEvent {
             seq: event.seq,
             at: timestamp(&event.at),
@@ -287,6 +377,7 @@ impl From<&Event> for TranscriptEvent {
             kind: event.kind.clone(),
             text: event.text.clone(),
             data: event.data.clone(),
+            blocks,
         }
     }
 }
@@ -670,7 +761,9 @@ mod tests {
                    "endedAt": null, "outcome": "exited", "exitCode": 1, "signal": null,
                    "failureDetail": "exit code 1\nmore", "agentSessionId": null, "costUsd": 0.5,
                    "inputTokens": null, "outputTokens": 3, "pendingApprovals": [],
-                   "maxCostUsd": 2.5, "maxMinutes": null}),
+                   "maxCostUsd": 2.5, "maxMinutes": null,
+                   "baseBranch": null, "ahead": null, "behind": null, "landed": null,
+                   "ports": [], "worktreeGone": false}),
         );
         // A running session never shows a failure reason, whatever the row holds.
         s.status = Status::Running;

@@ -7,7 +7,10 @@
 
 use std::fmt::Write as _;
 
-use lulu_core::model::{Outcome, OutputFormat, Status, Stream};
+use lulu_core::{
+    agent_view::BlockKind,
+    model::{Outcome, OutputFormat, Status, Stream},
+};
 use ts_rs::{Config, TS};
 
 use super::*;
@@ -95,6 +98,11 @@ pub fn typescript_bindings() -> String {
             "DiffFileStatus",
             union(["added", "modified", "deleted", "renamed"]),
         ),
+        (
+            "EventBlockKind",
+            union(BlockKind::ALL.iter().map(|kind| kind.as_str())),
+        ),
+        ("LandStrategy", union(["squash", "rebase", "merge"])),
     ];
     for (name, members) in named_unions {
         let _ = writeln!(out, "export type {name} = {members};");
@@ -104,6 +112,7 @@ pub fn typescript_bindings() -> String {
     declaration::<SessionRow>(config, &mut out);
     declaration::<SessionDetail>(config, &mut out);
     declaration::<TranscriptEvent>(config, &mut out);
+    declaration::<EventBlock>(config, &mut out);
     declaration::<AgentProfileParams>(config, &mut out);
     declaration::<InitializationOptions>(config, &mut out);
     declaration::<SpawnParams>(config, &mut out);
@@ -120,6 +129,21 @@ pub fn typescript_bindings() -> String {
     declaration::<DiffResult>(config, &mut out);
     declaration::<AgentInfo>(config, &mut out);
     declaration::<AgentsResult>(config, &mut out);
+    declaration::<Landed>(config, &mut out);
+    declaration::<BranchDetail>(config, &mut out);
+    declaration::<LandParams>(config, &mut out);
+    declaration::<LandResult>(config, &mut out);
+    declaration::<SyncParams>(config, &mut out);
+    declaration::<SyncResult>(config, &mut out);
+    declaration::<PullRequestParams>(config, &mut out);
+    declaration::<PushParams>(config, &mut out);
+    declaration::<PushResult>(config, &mut out);
+    declaration::<TrustParams>(config, &mut out);
+    declaration::<UntrustedSetupData>(config, &mut out);
+    declaration::<GcParams>(config, &mut out);
+    declaration::<GcRemoved>(config, &mut out);
+    declaration::<GcKept>(config, &mut out);
+    declaration::<GcResult>(config, &mut out);
     declaration::<SessionChangedParams>(config, &mut out);
     declaration::<SessionRemovedParams>(config, &mut out);
     declaration::<OutputParams>(config, &mut out);

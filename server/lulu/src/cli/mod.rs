@@ -1,8 +1,11 @@
 //! The command line: `lulu spawn`, `ls`, `show`, `logs`, `cancel`, `continue`, `diff`, `rm`,
-//! `gc`, `agents`, `demo`, `serve`, and the hidden runner and watchdog entry points.
+//! `gc`, `agents`, `demo`, `serve`, `land`, `sync`, `push`, `trust`, and the hidden runner entry
+//! point.
 //!
 //! The CLI is an edge: it turns arguments into sessions calls and results into text or
 //! JSON (the protocol's own shapes), and errors into one line on stderr and a non-zero exit.
+
+mod land;
 
 use std::{
     io::{IsTerminal, Write},
@@ -26,6 +29,7 @@ use crate::render::{self, ListStyle};
 
 mod approvals;
 mod internal;
+mod provision;
 mod session;
 mod upkeep;
 
@@ -75,6 +79,9 @@ pub struct SpawnArgs {
     /// Print the new session as JSON (a SessionRow).
     #[arg(long)]
     pub json: bool,
+    /// Trust the repository's setup command (lulu.toml) as it is now, without asking.
+    #[arg(long)]
+    pub trust_setup: bool,
     /// Stop the session once the agent reports spending more than this (US dollars).
     #[arg(long = "max-cost", value_name = "USD")]
     pub max_cost_usd: Option<f64>,
@@ -217,8 +224,18 @@ pub enum CliCommand {
     Approve(ApproveArgs),
     /// Send a message to a running agent; it takes it after what it is doing now.
     Send(SendArgs),
-    /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders.
-    Gc,
+    /// Land an ended session into its base branch (or --into): squash, rebase or merge,
+    /// without touching your uncommitted changes.
+    Land(land::LandArgs),
+    /// Merge the latest base branch into the session's branch; conflicts go back to the agent.
+    Sync(land::SyncArgs),
+    /// Push the session's branch (git push), and open a pull request with --pr (gh).
+    Push(land::PushArgs),
+    /// Reconcile: interrupted sessions, stale worktree metadata, orphan worktree folders; with
+    /// --older-than, also remove the clean worktrees of sessions that ended that long ago.
+    Gc(provision::GcArgs),
+    /// Show the repository's setup command (lulu.toml) and trust it (asks on a terminal).
+    Trust(provision::TrustArgs),
     /// The agent profiles and whether their programs are installed.
     Agents,
     /// Show the machinery on a scratch repository with a demo agent (touches nothing of yours).
@@ -228,9 +245,6 @@ pub enum CliCommand {
     /// Runs one run of a session (started by lulu itself).
     #[command(name = "__run", hide = true)]
     Run(RunArgs),
-    /// Kills its process group when its stdin closes (started by a runner).
-    #[command(name = "__watchdog", hide = true)]
-    Watchdog,
 }
 
 impl GlobalOptions {
@@ -260,8 +274,18 @@ fn sessions(global: &GlobalOptions) -> anyhow::Result<Sessions> {
     Ok(Sessions::new(settings)?)
 }
 
-/// Settles sessions whose runner died, so what the CLI shows is the truth.
+/// For the commands that only read: works on a read-only state dir too.
+fn sessions_for_reading(global: &GlobalOptions) -> anyhow::Result<Sessions> {
+    let settings = Settings::resolve(global.overrides())?;
+    Ok(Sessions::new_for_reading(settings)?)
+}
+
+/// Settles sessions whose runner died, so what the CLI shows is the truth (not where the
+/// database is read-only: then it shows what is recorded).
 fn reconcile_sessions(sessions: &Sessions) {
+    if sessions.is_read_only() {
+        return;
+    }
     if let Err(error) = sessions.reconcile(ReconcileOptions {
         sessions_only: true,
         remove_clean_orphans: false,
@@ -287,7 +311,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         // `serve` owns stdout (the protocol) and `__run` prints nothing: neither takes its lock.
         CliCommand::Serve(args) => internal::serve(global, args),
         CliCommand::Run(args) => internal::run(global, args),
-        CliCommand::Watchdog => lulu_core::process::run_watchdog(),
         CliCommand::Spawn(args) => session::spawn(global, args, &mut stdout.lock()),
         CliCommand::Ls(args) => session::ls(global, args, &mut stdout.lock()),
         CliCommand::Show(args) => session::show(global, args, &mut stdout.lock()),
@@ -299,7 +322,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Approvals(args) => approvals::list(global, args, &mut stdout.lock()),
         CliCommand::Approve(args) => approvals::approve(global, args, &mut stdout.lock()),
         CliCommand::Send(args) => approvals::send(global, args, &mut stdout.lock()),
-        CliCommand::Gc => upkeep::gc(global, &mut stdout.lock()),
+        CliCommand::Land(args) => land::land(global, args, &mut stdout.lock()),
+        CliCommand::Sync(args) => land::sync(global, args, &mut stdout.lock()),
+        CliCommand::Push(args) => land::push(global, args, &mut stdout.lock()),
+        CliCommand::Gc(args) => provision::gc(global, args, &mut stdout.lock()),
+        CliCommand::Trust(args) => provision::trust(global, args, &mut stdout.lock()),
         CliCommand::Agents => upkeep::agents(global, &mut stdout.lock()),
         CliCommand::Demo => crate::demo::run(&mut stdout.lock()),
     }

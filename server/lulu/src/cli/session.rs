@@ -16,6 +16,7 @@ pub(super) fn spawn(
         json,
         max_cost_usd,
         max_minutes,
+        trust_setup,
     } = args;
     let sessions = sessions(global)?;
     let repo = match repo {
@@ -30,11 +31,12 @@ pub(super) fn spawn(
         repo,
         max_cost_usd,
         max_minutes,
+        trust_setup,
     })?;
     if json {
         write_json(&mut *out, &protocol::SessionRow::from(&session))?;
     } else {
-        writeln!(out, "{}  {}", session.id, session.name)?;
+        writeln!(out, "{}  {}", session.id, render::visible(&session.name))?;
     }
 
     Ok(())
@@ -42,7 +44,7 @@ pub(super) fn spawn(
 
 pub(super) fn ls(global: &GlobalOptions, args: LsArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let LsArgs { json, all, limit } = args;
-    let sessions = sessions(global)?;
+    let sessions = sessions_for_reading(global)?;
     reconcile_sessions(&sessions);
     let repos = if all {
         None
@@ -52,7 +54,7 @@ pub(super) fn ls(global: &GlobalOptions, args: LsArgs, out: &mut impl Write) -> 
             Err(_) => None,
         }
     };
-    let page = sessions.list(&ListQuery {
+    let mut page = sessions.list(&ListQuery {
         limit: limit.clamp(1, 1000),
         before: None,
         repos,
@@ -65,6 +67,7 @@ pub(super) fn ls(global: &GlobalOptions, args: LsArgs, out: &mut impl Write) -> 
             .collect();
         write_json(&mut *out, &rows)?;
     } else {
+        provision::mark_collected(&sessions, &mut page.sessions);
         let style = ListStyle {
             color: std::io::stdout().is_terminal(),
             frame: 0,
@@ -85,20 +88,9 @@ pub(super) fn show(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let ShowArgs { id, json } = args;
-    let sessions = sessions(global)?;
+    let sessions = sessions_for_reading(global)?;
     reconcile_sessions(&sessions);
-    let session = sessions.session(&id)?;
-    if json {
-        let mut detail = protocol::SessionDetail::from(&session);
-        detail.pending_approvals = sessions
-            .approvals(Some(session.id.as_str()))?
-            .iter()
-            .map(protocol::Approval::from)
-            .collect();
-        write_json(&mut *out, &detail)?;
-    } else {
-        write!(out, "{}", render::session_detail(&session, Utc::now()))?;
-    }
+    provision::show(&sessions, &id, json, out)?;
 
     Ok(())
 }
@@ -109,7 +101,7 @@ pub(super) fn logs(
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
     let LogsArgs { id, follow, json } = args;
-    let sessions = sessions(global)?;
+    let sessions = sessions_for_reading(global)?;
     reconcile_sessions(&sessions);
     let session = sessions.session(&id)?;
     let mut after = 0;
@@ -153,7 +145,7 @@ pub(super) fn cancel(
     let reason = session
         .failure_reason
         .as_deref()
-        .map(|reason| format!(" ({reason})"))
+        .map(|reason| format!(" ({})", render::visible(reason)))
         .unwrap_or_default();
     writeln!(out, "{}  {}{reason}", session.id, session.status.as_str())?;
 
@@ -171,7 +163,9 @@ pub(super) fn continue_session(
     writeln!(
         out,
         "{}  {}  (run {})",
-        session.id, session.name, session.run
+        session.id,
+        render::visible(&session.name),
+        session.run
     )?;
 
     Ok(())
@@ -194,8 +188,8 @@ pub(super) fn diff(
         }
         for file in &diff.files {
             let path = match &file.old_path {
-                Some(old) => format!("{old} → {}", file.path),
-                None => file.path.clone(),
+                Some(old) => format!("{} → {}", render::visible(old), render::visible(&file.path)),
+                None => render::visible(&file.path),
             };
             writeln!(
                 out,
@@ -225,7 +219,12 @@ pub(super) fn rm(global: &GlobalOptions, args: RmArgs, out: &mut impl Write) -> 
             delete_branch,
         },
     )?;
-    writeln!(out, "removed {}  {}", session.id, session.name)?;
+    writeln!(
+        out,
+        "removed {}  {}",
+        session.id,
+        render::visible(&session.name)
+    )?;
 
     Ok(())
 }

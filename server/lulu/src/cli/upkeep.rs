@@ -51,7 +51,7 @@ pub(super) fn gc(global: &GlobalOptions, out: &mut impl Write) -> anyhow::Result
 }
 
 pub(super) fn agents(global: &GlobalOptions, out: &mut impl Write) -> anyhow::Result<()> {
-    let sessions = sessions(global)?;
+    let sessions = sessions_for_reading(global)?;
     let default = &sessions.settings().default_agent;
     for agent in sessions.agents() {
         writeln!(

@@ -3,6 +3,9 @@
 
 mod approvals;
 mod docs;
+mod hostile;
+mod land;
 mod protocol;
+mod provision;
 mod sessions;
 mod support;

@@ -141,7 +141,8 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
                     "repos": ["<tmp>/repo"],
                     "methods": ["lulu/spawn", "lulu/list", "lulu/session", "lulu/transcript",
                         "lulu/watch", "lulu/unwatch", "lulu/cancel", "lulu/continue", "lulu/remove",
-                        "lulu/diff", "lulu/agents", "lulu/approvals", "lulu/approve", "lulu/send"],
+                        "lulu/diff", "lulu/agents", "lulu/land", "lulu/sync", "lulu/push",
+                        "lulu/trust", "lulu/gc", "lulu/approvals", "lulu/approve", "lulu/send"],
                     "notifications": ["lulu/sessionChanged", "lulu/sessionRemoved", "lulu/output",
                         "lulu/approvalRequested", "lulu/approvalResolved"],
                 }}},
@@ -450,6 +451,48 @@ fn exit_without_shutdown_ends_with_code_1_and_end_of_input_ends_too() {
     assert_eq!(server.wait().code(), Some(1));
 }
 
+#[test]
+fn spawn_in_a_workspace_without_a_usable_repository_says_why_in_data_reason() {
+    let Setup {
+        _tmp,
+        root,
+        state,
+        mut normalizer,
+        ..
+    } = setup();
+    let n = &mut normalizer;
+    let plain = root.join("plain");
+    let unborn = root.join("unborn");
+    std::fs::create_dir_all(&plain).expect("plain folder");
+    std::fs::create_dir_all(&unborn).expect("unborn folder");
+    git(&unborn, &["init", "-q"]);
+    let cases: &[(&[&Path], Value)] = &[
+        (
+            &[&plain],
+            json!({"code": -32012, "message": "<tmp>/plain is not inside a git repository",
+                   "data": {"causes": ["Could not find a git repository in \"<tmp>/plain\" or in any of its parents", "NotFound"],
+                            "reason": "notARepository"}}),
+        ),
+        (
+            &[&unborn],
+            json!({"code": -32012, "message": "the git repository at <tmp>/unborn has no commit yet (HEAD is unborn)",
+                   "data": {"reason": "noCommits"}}),
+        ),
+        (
+            &[],
+            json!({"code": -32012, "message": "the editor has no folder open; open a folder inside a git repository",
+                   "data": {"reason": "noWorkspaceFolder"}}),
+        ),
+    ];
+    for (folders, expected) in cases {
+        let mut server = Server::start(&root.join("logs"));
+        server.initialize(folders, init_options(&state));
+        let response = server.call("lulu/spawn", json!({"prompt": "x"}));
+        check(n, &response["error"], expected.clone());
+        assert_eq!(server.shutdown().code(), Some(0));
+    }
+}
+
 fn seqs(events: &[Value]) -> Vec<i64> {
     events
         .iter()
@@ -511,7 +554,9 @@ fn a_session_through_its_whole_life() {
                "startedAt": "<time>", "endedAt": "<time>", "outcome": "exited",
                "exitCode": 0, "signal": null, "failureDetail": null, "agentSessionId": null,
                "costUsd": null, "inputTokens": null, "outputTokens": null,
-               "pendingApprovals": [], "maxCostUsd": null, "maxMinutes": null}),
+               "pendingApprovals": [], "maxCostUsd": null, "maxMinutes": null,
+               "baseBranch": "main", "ahead": 1, "behind": 0, "landed": null,
+               "ports": [], "worktreeGone": false}),
     );
     let all = server.result("lulu/transcript", json!({"id": id}));
     check(
@@ -602,11 +647,13 @@ fn a_session_through_its_whole_life() {
     let cases: &[(Value, Value)] = &[
         (
             json!({"prompt": "x", "agent": "nobody"}),
-            json!({"code": -32013, "message": "unknown agent \"nobody\" (known agents: claude, codex, missing, text)"}),
+            json!({"code": -32013, "message": "unknown agent \"nobody\" (known agents: claude, codex, missing, text)",
+                "data": {"reason": "unknownAgent", "agent": "nobody"}}),
         ),
         (
             json!({"prompt": "x", "agent": "missing"}),
-            json!({"code": -32013, "message": "the agent \"missing\" needs `lulu-no-such-program`, which is not on PATH"}),
+            json!({"code": -32013, "message": "the agent \"missing\" needs `lulu-no-such-program`, which is not on PATH",
+                "data": {"reason": "agentNotInstalled", "agent": "missing", "program": "lulu-no-such-program"}}),
         ),
         (
             json!({"prompt": "x", "baseRef": "no-such-branch"}),
@@ -617,7 +664,8 @@ fn a_session_through_its_whole_life() {
         (
             json!({"prompt": "x", "repo": root.join("state")}),
             json!({"code": -32012, "message": "<tmp>/state is not inside a git repository",
-                "data": {"causes": ["Could not find a git repository in \"<tmp>/state\" or in any of its parents", "NotFound"]}}),
+                "data": {"causes": ["Could not find a git repository in \"<tmp>/state\" or in any of its parents", "NotFound"],
+                         "reason": "notARepository"}}),
         ),
         (
             json!({"prompt": "x", "repo": "relative"}),
@@ -965,7 +1013,15 @@ fn kill_runner_and_wait_for_its_agent(id: &str, pidfile: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // The runner dies without a word (its agent's group goes with it, or is cleaned up).
-    let runners = pids_with(&["__run", id]);
+    // The watchdog is a fork of the runner (same command line) in the agent's group; the runner
+    // leads its own group.
+    let runners: Vec<i32> = pids_with(&["__run", id])
+        .into_iter()
+        .filter(|pid| {
+            nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(*pid)))
+                .is_ok_and(|group| group.as_raw() == *pid)
+        })
+        .collect();
     assert_eq!(runners.len(), 1, "one runner for the session: {runners:?}");
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(runners[0]),

@@ -17,22 +17,22 @@ use crate::support::{PATIENCE, fixture};
 
 /// One test's world: a temp folder with a repository, a state dir, and a bin folder where
 /// `claude` and `codex` are the fake agents.
-struct World {
+pub(crate) struct World {
     _dir: tempfile::TempDir,
-    root: PathBuf,
-    repo: PathBuf,
-    state_dir: PathBuf,
-    bin: PathBuf,
-    pid_file: PathBuf,
-    extra_env: Vec<(String, String)>,
+    pub(crate) root: PathBuf,
+    pub(crate) repo: PathBuf,
+    pub(crate) state_dir: PathBuf,
+    pub(crate) bin: PathBuf,
+    pub(crate) pid_file: PathBuf,
+    pub(crate) extra_env: Vec<(String, String)>,
 }
 
 impl World {
-    fn new() -> World {
+    pub(crate) fn new() -> World {
         World::with_repo("basic")
     }
 
-    fn with_repo(kind: &str) -> World {
+    pub(crate) fn with_repo(kind: &str) -> World {
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path().canonicalize().expect("canonical temp dir");
         let repo = root.join("repo");
@@ -69,7 +69,7 @@ impl World {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_lulu"));
         let path = format!(
             "{}:{}",
@@ -92,12 +92,12 @@ impl World {
         command
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         self.command(args).output().expect("run lulu")
     }
 
     /// Runs lulu and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(
             output.status.success(),
@@ -108,7 +108,7 @@ impl World {
     }
 
     /// Runs lulu and expects failure; returns its one stderr line.
-    fn fails(&self, args: &[&str]) -> String {
+    pub(crate) fn fails(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(!output.status.success(), "lulu {args:?} should have failed");
         assert!(output.stdout.is_empty(), "nothing on stdout when failing");
@@ -118,7 +118,7 @@ impl World {
         lines[0].to_owned()
     }
 
-    fn spawn(&self, args: &[&str]) -> String {
+    pub(crate) fn spawn(&self, args: &[&str]) -> String {
         let mut full = vec!["spawn", "--json"];
         full.extend_from_slice(args);
         let row: Value = serde_json::from_str(&self.ok(&full)).expect("json row");
@@ -126,11 +126,11 @@ impl World {
         row["id"].as_str().expect("id").to_owned()
     }
 
-    fn detail(&self, id: &str) -> Value {
+    pub(crate) fn detail(&self, id: &str) -> Value {
         serde_json::from_str(&self.ok(&["show", id, "--json"])).expect("json detail")
     }
 
-    fn wait_ended(&self, id: &str) -> Value {
+    pub(crate) fn wait_ended(&self, id: &str) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let detail = self.detail(id);
@@ -145,7 +145,7 @@ impl World {
         }
     }
 
-    fn wait_status(&self, id: &str, status: &str) -> Value {
+    pub(crate) fn wait_status(&self, id: &str, status: &str) -> Value {
         let deadline = Instant::now() + PATIENCE;
         loop {
             let detail = self.detail(id);
@@ -160,7 +160,7 @@ impl World {
         }
     }
 
-    fn transcript(&self, id: &str) -> Vec<Value> {
+    pub(crate) fn transcript(&self, id: &str) -> Vec<Value> {
         self.ok(&["logs", id, "--json"])
             .lines()
             .map(|line| serde_json::from_str(line).expect("json event"))
@@ -168,7 +168,7 @@ impl World {
     }
 
     /// Process groups the fake agents reported.
-    fn agent_groups(&self) -> Vec<i32> {
+    pub(crate) fn agent_groups(&self) -> Vec<i32> {
         std::fs::read_to_string(&self.pid_file)
             .unwrap_or_default()
             .lines()
@@ -176,7 +176,7 @@ impl World {
             .collect()
     }
 
-    fn git(&self, dir: &Path, args: &[&str]) -> String {
+    pub(crate) fn git(&self, dir: &Path, args: &[&str]) -> String {
         let output = Command::new("git")
             .args(args)
             .current_dir(dir)
@@ -194,7 +194,7 @@ impl World {
 }
 
 /// No process of any agent group reported by the fake agents is left.
-fn assert_no_agent_processes(world: &World) {
+pub(crate) fn assert_no_agent_processes(world: &World) {
     for group in world.agent_groups() {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -534,14 +534,29 @@ fn cancel_kills_an_agent_that_ignores_sigterm() {
     assert_no_agent_processes(&world);
 }
 
-/// The runner's pid, found in /proc by its command line.
-fn runner_pid(id: &str) -> Option<i32> {
+/// The runner's pid, found in /proc by its command line (and its own process group).
+pub(crate) fn runner_pid(id: &str) -> Option<i32> {
     std::fs::read_dir("/proc").ok()?.find_map(|entry| {
         let pid: i32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let words: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
         let is_runner = words.contains(&b"__run".as_slice()) && words.contains(&id.as_bytes());
-        is_runner.then_some(pid)
+        // The watchdog is a fork of the runner (same command line) in the agent's group; the
+        // runner leads its own group.
+        let leads_its_group = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| {
+                let group = stat
+                    .rsplit_once(')')?
+                    .1
+                    .split_whitespace()
+                    .nth(2)?
+                    .parse::<i32>()
+                    .ok()?;
+                Some(group == pid)
+            })
+            .unwrap_or(false);
+        (is_runner && leads_its_group).then_some(pid)
     })
 }
 
@@ -581,6 +596,54 @@ fn killed_runner_takes_its_agent_down_and_is_reconciled_as_interrupted() {
         detail["failureReason"],
         "interrupted: the session's runner died without finishing"
     );
+}
+
+/// The session's row as the database holds it, read without any reconciliation (which every
+/// CLI listing would do).
+fn stored_session(world: &World, id: &str) -> lulu_core::model::Session {
+    let store = lulu_core::store::Store::open(&world.state_dir).expect("open the store");
+    store
+        .session(&lulu_core::model::SessionId(id.to_owned()))
+        .expect("read the session")
+        .expect("the session exists")
+}
+
+#[test]
+fn a_queued_session_settles_a_slot_holder_whose_runner_died() {
+    // Issue 9, item 2: with one slot, the holder's runner killed, the queue stalled until some
+    // client reconciled.
+    let world = World::new();
+    let holder = world.spawn(&["--max-running", "1", "--agent", "text", "Hold [sleep 120]"]);
+    world.wait_status(&holder, "running");
+    let queued = world.spawn(&["--max-running", "1", "--agent", "text", "Next [sleep 0.1]"]);
+    let pid = runner_pid(&holder).expect("the holder's runner is alive");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill the holder's runner");
+    // No client lists anything from now on: the queued runner itself must notice.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let session = stored_session(&world, &queued);
+        if session.status.is_ended() {
+            assert_eq!(session.status.as_str(), "completed", "{session:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the queued session is still {} 10 s after the slot holder's runner died",
+            session.status.as_str()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let holder = stored_session(&world, &holder);
+    assert_eq!(holder.status.as_str(), "failed");
+    assert_eq!(
+        holder.failure_reason.as_deref(),
+        Some("interrupted: the session's runner died without finishing")
+    );
+    assert_no_agent_processes(&world);
 }
 
 #[test]
@@ -711,8 +774,8 @@ fn continue_resumes_the_conversation_in_the_same_worktree() {
         .filter_map(Value::as_str)
         .collect();
     assert_eq!(
-        &command[command.len() - 2..],
-        ["--resume", agent_session.as_str()]
+        &command[command.len() - 4..],
+        ["--resume", agent_session.as_str(), "--", "Now add tests"]
     );
     let texts: Vec<String> = world
         .transcript(&id)
