@@ -351,7 +351,8 @@ impl Runner {
             tracing::warn!(%id, %error, "could not record the agent's pid and start time");
         }
         // The watchdog joins the agent's group; it kills the group if this runner dies.
-        let watchdog = match Watchdog::start(process_group) {
+        let agent_stdin = agent.stdin.as_ref().map(std::os::fd::AsFd::as_fd);
+        let watchdog = match Watchdog::start_closing(process_group, agent_stdin.as_slice()) {
             Ok(watchdog) => watchdog,
             Err(error) => {
                 // The agent is our unreaped child: its group id is still ours.
