@@ -83,11 +83,11 @@ export type AgentProfileParams = { command: Array<string>, format: AgentFormat, 
 /**
  * `"stream-json"`: the runner hosts the agent (approvals, messages).
  */
-input: "stream-json" | "closed", 
+input?: "stream-json" | "closed", 
 /**
  * Seconds, or a text such as `"30m"` or `"none"`.
  */
-approvalTimeout: number | string, maxCostUsd?: number, maxMinutes?: number, };
+approvalTimeout?: number | string, maxCostUsd?: number, maxMinutes?: number, };
 
 /**
  * `initializationOptions` of `initialize`; every field is optional.

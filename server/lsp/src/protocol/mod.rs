@@ -414,11 +414,11 @@ pub struct AgentProfileParams {
     pub env: Option<BTreeMap<String, String>>,
     /// `"stream-json"`: the runner hosts the agent (approvals, messages).
     #[serde(default)]
-    #[ts(type = "\"stream-json\" | \"closed\"")]
+    #[ts(optional, type = "\"stream-json\" | \"closed\"")]
     pub input: Option<String>,
     /// Seconds, or a text such as `"30m"` or `"none"`.
     #[serde(default)]
-    #[ts(type = "number | string")]
+    #[ts(optional, type = "number | string")]
     pub approval_timeout: Option<Value>,
     #[serde(default)]
     pub max_cost_usd: Option<f64>,
