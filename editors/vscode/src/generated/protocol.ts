@@ -245,14 +245,14 @@ export interface Requests {
   "lulu/remove": [RemoveParams, Empty];
   "lulu/diff": [IdParams, DiffResult];
   "lulu/agents": [Empty, AgentsResult];
+  "lulu/approvals": [ApprovalsParams, ApprovalsResult];
+  "lulu/approve": [ApproveParams, Empty];
+  "lulu/send": [SendParams, Empty];
   "lulu/land": [LandParams, LandResult];
   "lulu/sync": [SyncParams, SyncResult];
   "lulu/push": [PushParams, PushResult];
   "lulu/trust": [TrustParams, Empty];
   "lulu/gc": [GcParams, GcResult];
-  "lulu/approvals": [ApprovalsParams, ApprovalsResult];
-  "lulu/approve": [ApproveParams, Empty];
-  "lulu/send": [SendParams, Empty];
 }
 export type RequestMethod = keyof Requests;
 

@@ -49,14 +49,14 @@ macro_rules! for_each_request {
             REMOVE "lulu/remove" remove(RemoveParams) -> Empty;
             DIFF "lulu/diff" diff(IdParams) -> DiffResult;
             AGENTS "lulu/agents" agents(Empty) -> AgentsResult;
+            APPROVALS "lulu/approvals" approvals(ApprovalsParams) -> ApprovalsResult;
+            APPROVE "lulu/approve" approve(ApproveParams) -> Empty;
+            SEND "lulu/send" send(SendParams) -> Empty;
             LAND "lulu/land" land(LandParams) -> LandResult;
             SYNC "lulu/sync" sync(SyncParams) -> SyncResult;
             PUSH "lulu/push" push(PushParams) -> PushResult;
             TRUST "lulu/trust" trust(TrustParams) -> Empty;
             GC "lulu/gc" gc(GcParams) -> GcResult;
-            APPROVALS "lulu/approvals" approvals(ApprovalsParams) -> ApprovalsResult;
-            APPROVE "lulu/approve" approve(ApproveParams) -> Empty;
-            SEND "lulu/send" send(SendParams) -> Empty;
         }
     };
 }
