@@ -868,6 +868,7 @@ fn docs_and_server_agree() {
         [
             "SessionRow",
             "SessionDetail",
+            "Approval",
             "TranscriptEvent",
             "FileChange"
         ]
