@@ -9,7 +9,8 @@
 # CLI with install.sh (cached under ${LULU_TEST_CACHE:-$HOME/.cache/lulu-test}/claude-code).
 # Cases: a first run that writes hello.txt with the Write tool; `lulu continue` resuming that
 # conversation; an API error (400) and an overloaded API (529) ending the session failed;
-# `lulu continue` after the CLI's own store lost the conversation (error result, exit 1).
+# `lulu continue` after the CLI's own store lost the conversation (error result, exit 1); and
+# approvals.py: approvals, messages and a budget through the protocol (issue 12).
 # Prints one line per assertion and closes with `N passed, N failed`; exits non-zero on failure.
 # KEEP=1 keeps the scratch folder (state dir, repo, mock log) even when everything passed.
 set -uo pipefail
@@ -72,7 +73,16 @@ trap cleanup EXIT
 mkdir -p "$scratch/bin" "$scratch/home" "$scratch/state"
 ln -s "$claude_path" "$scratch/bin/claude"
 # The state dir's config.toml overrides nothing: the built-in `claude` profile is under test.
-printf '# tests/claude-real: nothing overridden, the built-in claude profile is under test\n' > "$scratch/state/config.toml"
+# The built-in `claude` profile is not overridden: it is under test. claude-2s is the same command
+# with a 2-second approval timeout (approvals.py's timeout case).
+cat > "$scratch/state/config.toml" <<'TOML'
+[agents.claude-2s]
+command = ["claude", "-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose",
+           "--permission-prompt-tool", "stdio", "--permission-mode", "acceptEdits", "--replay-user-messages"]
+format = "claude-stream-json"
+input = "stream-json"
+approval_timeout = "2s"
+TOML
 bash "$root/tests/fixtures/make-repo.sh" "$scratch/repo" >/dev/null
 
 export MOCK_LOG=$scratch/requests.jsonl CONVERSATION=$here/conversation.json
@@ -187,5 +197,11 @@ if id=$(spawn "[short] Answer briefly") && [ -n "$id" ]; then
 else
     record "lulu spawn (short run)" 1 "no session id"
 fi
+
+# 6. Issue 12 through the protocol: approvals (allow, deny, timeout, cancel while waiting, a
+#    restarted server), lulu/send, a cost limit.
+out=$(python3 "$here/approvals.py" "$scratch/repo")
+echo "$out"
+tally "$out"
 
 finish

@@ -235,6 +235,7 @@ test('a session through its whole life', { timeout: 300_000 }, async () => {
     costUsd: null, endedAt: '<time>', exitCode: 0, failureDetail: null, inputTokens: null,
     outcome: 'exited', outputTokens: null, prompt: 'take notes [edit] [lines 3]', signal: null,
     startedAt: '<time>', worktreePath: '<tmp>/repo/.lulu/worktrees/notes-<tail1>',
+    pendingApprovals: [], maxCostUsd: null, maxMinutes: null,
     ports: [], worktreeGone: false,
     baseBranch: 'main', ahead: 1, behind: 0, landed: null,
   });

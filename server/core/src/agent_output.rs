@@ -23,6 +23,8 @@ pub struct AgentVerdict {
     /// The agent reported an error in its own protocol (Claude `is_error`, Codex
     /// `turn.failed` / `error`), with its words.
     pub error: Option<String>,
+    /// Claude stopped itself at its cost limit (`error_max_budget_usd`).
+    pub budget_exceeded: bool,
 }
 
 /// Turns one line of agent output into an event, updating the verdict.
@@ -107,6 +109,35 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
             ("system".to_owned(), format!("system: {subtype}"))
         }
         "assistant" => render_claude_content(value, "assistant"),
+        // The host channel (issue 12): a permission request, and the answer Claude echoes.
+        "control_request" => {
+            let request = value.get("request").cloned().unwrap_or(Value::Null);
+            match str_field(&request, "subtype") {
+                Some("can_use_tool") => {
+                    let tool = str_field(&request, "tool_name").unwrap_or("tool");
+                    let input = request.get("input").cloned().unwrap_or(Value::Null);
+                    let summary = crate::agent_host::summarize(tool, &input);
+                    (
+                        "permission".to_owned(),
+                        format!("asks permission: {summary}"),
+                    )
+                }
+                other => (
+                    "control".to_owned(),
+                    format!("control request: {}", other.unwrap_or("?")),
+                ),
+            }
+        }
+        "control_response" => {
+            let behavior = value
+                .pointer("/response/response/behavior")
+                .and_then(Value::as_str)
+                .unwrap_or("answered");
+            (
+                "control".to_owned(),
+                format!("permission answer: {behavior}"),
+            )
+        }
         "user" => render_claude_content(value, "user"),
         "result" => {
             verdict.saw_result = true;
@@ -144,6 +175,9 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
                 .and_then(|errors| errors.iter().find_map(Value::as_str))
                 .unwrap_or("");
             let result_text = str_field(value, "result").unwrap_or(errors_text);
+            if subtype == "error_max_budget_usd" {
+                verdict.budget_exceeded = true;
+            }
             if is_error || subtype != "success" {
                 verdict.error = Some(claude_error_reason(subtype, result_text));
             }
@@ -447,6 +481,7 @@ mod tests {
                 },
                 saw_result: true,
                 error: None,
+                budget_exceeded: false,
             },
         );
     }
@@ -471,6 +506,7 @@ mod tests {
                 },
                 saw_result: true,
                 error: Some("Claude reported an error: API Error: 529 overloaded".to_owned()),
+                budget_exceeded: false,
             },
         );
     }
@@ -507,6 +543,7 @@ mod tests {
                     "Claude failed during execution: No conversation found with session ID: s3"
                         .to_owned(),
                 ),
+                budget_exceeded: false,
             },
         );
     }
@@ -542,6 +579,7 @@ mod tests {
                 },
                 saw_result: false,
                 error: Some("Codex turn failed: rate limit".to_owned()),
+                budget_exceeded: false,
             },
         );
     }

@@ -5,11 +5,12 @@
 use std::{
     collections::BTreeMap,
     path::{Path, PathBuf},
+    time::Duration,
 };
 
 use serde::Deserialize;
 
-use crate::model::OutputFormat;
+use crate::model::{InputMode, OutputFormat};
 
 /// What a user calls an agent: how to start it and how to read its output.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,7 +22,19 @@ pub struct AgentProfile {
     pub command: Vec<String>,
     pub format: OutputFormat,
     pub env: BTreeMap<String, String>,
+    /// `stream-json`: the runner hosts the agent (prompt and messages on stdin, permission
+    /// requests answered through lulu). Closed: version 1's way.
+    pub input: InputMode,
+    /// How long a permission request waits for a person; None: forever.
+    pub approval_timeout: Option<Duration>,
+    /// Default cost limit of a session (US dollars), when `lulu/spawn` gives none.
+    pub max_cost_usd: Option<f64>,
+    /// Default time limit of a session (minutes), when `lulu/spawn` gives none.
+    pub max_minutes: Option<f64>,
 }
+
+/// How long a permission request waits for an answer unless the profile says otherwise.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub const PROMPT_PLACEHOLDER: &str = "{prompt}";
 /// The end of a command's options: what follows is an operand, whatever it starts with.
@@ -34,6 +47,41 @@ pub const DEFAULT_WORKTREE_DIR: &str = "{repo}/.lulu/worktrees";
 pub const CONFIG_FILE_NAME: &str = "config.toml";
 
 impl AgentProfile {
+    /// A profile with version 1's defaults: stdin closed, no limits.
+    pub fn new(
+        name: &str,
+        command: Vec<String>,
+        format: OutputFormat,
+        env: BTreeMap<String, String>,
+    ) -> AgentProfile {
+        AgentProfile {
+            name: name.to_owned(),
+            command,
+            format,
+            env,
+            input: InputMode::Closed,
+            approval_timeout: Some(DEFAULT_APPROVAL_TIMEOUT),
+            max_cost_usd: None,
+            max_minutes: None,
+        }
+    }
+
+    /// Whether this agent can ask for permissions and take messages while it runs.
+    pub fn can_take_messages(&self) -> bool {
+        self.input == InputMode::StreamJson
+    }
+
+    /// The arguments that make the agent itself respect a cost limit (Claude Code's
+    /// `--max-budget-usd`); other agents are stopped by lulu from their reported cost.
+    pub fn budget_arguments(&self, max_cost_usd: Option<f64>) -> Vec<String> {
+        match (self.format, max_cost_usd) {
+            (OutputFormat::ClaudeStreamJson, Some(cost)) => {
+                vec!["--max-budget-usd".to_owned(), format!("{cost}")]
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The argument vector for a first run.
     pub fn argv(&self, prompt: &str) -> Vec<String> {
         substitute_prompt(&self.command, prompt)
@@ -106,39 +154,41 @@ fn substitute_prompt(command: &[String], prompt: &str) -> Vec<String> {
 pub fn builtin_agents() -> BTreeMap<String, AgentProfile> {
     let strings = |items: &[&str]| items.iter().map(|item| (*item).to_owned()).collect();
     let mut agents = BTreeMap::new();
-    agents.insert(
-        "claude".to_owned(),
-        AgentProfile {
-            name: "claude".to_owned(),
-            command: strings(&[
-                "claude",
-                "-p",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-                "--permission-mode",
-                "acceptEdits",
-                END_OF_OPTIONS,
-                PROMPT_PLACEHOLDER,
-            ]),
-            format: OutputFormat::ClaudeStreamJson,
-            env: BTreeMap::new(),
-        },
+    let mut claude = AgentProfile::new(
+        "claude",
+        strings(&[
+            "claude",
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-prompt-tool",
+            "stdio",
+            "--permission-mode",
+            "acceptEdits",
+            "--replay-user-messages",
+        ]),
+        OutputFormat::ClaudeStreamJson,
+        BTreeMap::new(),
     );
+    claude.input = InputMode::StreamJson;
+    agents.insert("claude".to_owned(), claude);
     agents.insert(
         "codex".to_owned(),
-        AgentProfile {
-            name: "codex".to_owned(),
-            command: strings(&[
+        AgentProfile::new(
+            "codex",
+            strings(&[
                 "codex",
                 "exec",
                 "--json",
                 END_OF_OPTIONS,
                 PROMPT_PLACEHOLDER,
             ]),
-            format: OutputFormat::CodexJson,
-            env: BTreeMap::new(),
-        },
+            OutputFormat::CodexJson,
+            BTreeMap::new(),
+        ),
     );
     agents
 }
@@ -188,6 +238,20 @@ pub enum ConfigError {
     #[error("the worktree folder template must not be empty")]
     EmptyWorktreeDir,
     #[error(
+        "the agent profile {name:?} has an unknown input {input:?} (expected \"stream-json\" or \"closed\")"
+    )]
+    UnknownInput { name: String, input: String },
+    #[error("the agent profile {name:?} has a bad approval_timeout: {message}")]
+    ApprovalTimeout { name: String, message: String },
+    #[error("the agent profile {name:?} has a bad {field}: {value} (it must be more than 0)")]
+    Limit {
+        name: String,
+        field: &'static str,
+        value: f64,
+    },
+    #[error("the agent profile {name:?} has no command (only a built-in profile may omit it)")]
+    NoCommand { name: String },
+    #[error(
         "the worktree folder template {template:?} holds the unknown placeholder {placeholder} (known: {{repo}})"
     )]
     UnknownPlaceholder {
@@ -226,15 +290,117 @@ struct ConfigFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ProfileFile {
-    command: Vec<String>,
-    #[serde(default = "text_format")]
-    format: String,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
+    /// May be left out to change only the limits of a built-in profile.
+    command: Option<Vec<String>>,
+    format: Option<String>,
+    env: Option<BTreeMap<String, String>>,
+    input: Option<String>,
+    /// `"30m"`, `"90s"`, `"2h"`, a number of seconds, or `"none"`.
+    approval_timeout: Option<toml::Value>,
+    max_cost_usd: Option<f64>,
+    max_minutes: Option<f64>,
 }
 
-fn text_format() -> String {
-    "text".to_owned()
+/// Reads an approval timeout: a number of seconds, `"90s"`, `"30m"`, `"2h"`, or `"none"`.
+pub fn parse_approval_timeout(text: &str) -> Result<Option<Duration>, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    let (number, unit) = match text.char_indices().find(|(_, c)| c.is_ascii_alphabetic()) {
+        Some((index, _)) => (&text[..index], &text[index..]),
+        None => (text, "s"),
+    };
+    let seconds_per_unit = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {text:?} (use s, m, h or \"none\")"
+            ));
+        }
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (e.g. \"30m\", \"90s\" or \"none\")"))?;
+    if !value.is_finite() || value <= 0.0 {
+        return Err(format!("{text:?} must be more than 0 (or \"none\")"));
+    }
+    Ok(Some(Duration::from_secs_f64(value * seconds_per_unit)))
+}
+
+/// Checks a cost or time limit: a finite number above 0.
+pub fn check_limit(
+    name: &str,
+    field: &'static str,
+    value: Option<f64>,
+) -> Result<Option<f64>, ConfigError> {
+    match value {
+        Some(value) if !value.is_finite() || value <= 0.0 => Err(ConfigError::Limit {
+            name: name.to_owned(),
+            field,
+            value,
+        }),
+        other => Ok(other),
+    }
+}
+
+fn profile_from_file(
+    name: &str,
+    file: ProfileFile,
+    base: Option<&AgentProfile>,
+) -> Result<AgentProfile, ConfigError> {
+    let mut profile = match (file.command, base) {
+        (Some(command), _) => {
+            let format = file.format.as_deref().unwrap_or("text");
+            let format =
+                format
+                    .parse::<OutputFormat>()
+                    .map_err(|_| ConfigError::UnknownFormat {
+                        name: name.to_owned(),
+                        format: format.to_owned(),
+                    })?;
+            AgentProfile::new(name, command, format, BTreeMap::new())
+        }
+        (None, Some(base)) => base.clone(),
+        (None, None) => {
+            return Err(ConfigError::NoCommand {
+                name: name.to_owned(),
+            });
+        }
+    };
+    if let Some(env) = file.env {
+        profile.env = env;
+    }
+    if let Some(input) = file.input {
+        profile.input = input.parse().map_err(|_| ConfigError::UnknownInput {
+            name: name.to_owned(),
+            input,
+        })?;
+    }
+    if let Some(timeout) = file.approval_timeout {
+        let text = match timeout {
+            toml::Value::String(text) => text,
+            toml::Value::Integer(seconds) => seconds.to_string(),
+            toml::Value::Float(seconds) => seconds.to_string(),
+            other => other.to_string(),
+        };
+        profile.approval_timeout =
+            parse_approval_timeout(&text).map_err(|message| ConfigError::ApprovalTimeout {
+                name: name.to_owned(),
+                message,
+            })?;
+    }
+    if file.max_cost_usd.is_some() {
+        profile.max_cost_usd = check_limit(name, "max_cost_usd", file.max_cost_usd)?;
+    }
+    if file.max_minutes.is_some() {
+        profile.max_minutes = check_limit(name, "max_minutes", file.max_minutes)?;
+    }
+    Ok(profile)
 }
 
 impl Settings {
@@ -246,23 +412,8 @@ impl Settings {
         let file = read_config_file(&state_dir.join(CONFIG_FILE_NAME))?;
         let mut agents = builtin_agents();
         for (name, profile) in file.agents {
-            let format =
-                profile
-                    .format
-                    .parse::<OutputFormat>()
-                    .map_err(|_| ConfigError::UnknownFormat {
-                        name: name.clone(),
-                        format: profile.format.clone(),
-                    })?;
-            agents.insert(
-                name.clone(),
-                AgentProfile {
-                    name,
-                    command: profile.command,
-                    format,
-                    env: profile.env,
-                },
-            );
+            let profile = profile_from_file(&name, profile, agents.get(&name))?;
+            agents.insert(name, profile);
         }
         agents.extend(overrides.agents);
         for profile in agents.values() {
@@ -401,12 +552,12 @@ mod tests {
     use super::*;
 
     fn profile(format: OutputFormat, command: &[&str]) -> AgentProfile {
-        AgentProfile {
-            name: "test".to_owned(),
-            command: command.iter().map(|item| (*item).to_owned()).collect(),
+        AgentProfile::new(
+            "test",
+            command.iter().map(|item| (*item).to_owned()).collect(),
             format,
-            env: BTreeMap::new(),
-        }
+            BTreeMap::new(),
+        )
     }
 
     fn check(profile: &AgentProfile, resume: Option<&str>, expected: &[&str]) {
@@ -422,15 +573,18 @@ mod tests {
             &[
                 "claude",
                 "-p",
+                "--input-format",
+                "stream-json",
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                "--permission-prompt-tool",
+                "stdio",
                 "--permission-mode",
                 "acceptEdits",
+                "--replay-user-messages",
                 "--resume",
                 "abc",
-                "--",
-                "next step",
             ],
         );
         let codex = &builtin_agents()["codex"];
@@ -515,5 +669,74 @@ mod tests {
             resolve("{repo}/{oops"),
             Err("the worktree folder template \"{repo}/{oops\" holds the unknown placeholder {oops (known: {repo})".to_owned())
         );
+    }
+
+    fn check_timeout(text: &str, expected: Result<Option<Duration>, &str>) {
+        let parsed = parse_approval_timeout(text);
+        match expected {
+            Ok(duration) => assert_eq!(parsed, Ok(duration), "{text}"),
+            Err(words) => {
+                let error = parsed.expect_err(text);
+                assert!(error.contains(words), "{text}: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn approval_timeouts() {
+        check_timeout("none", Ok(None));
+        check_timeout("30m", Ok(Some(Duration::from_secs(1800))));
+        check_timeout("90", Ok(Some(Duration::from_secs(90))));
+        check_timeout("1.5s", Ok(Some(Duration::from_millis(1500))));
+        check_timeout("2h", Ok(Some(Duration::from_secs(7200))));
+        check_timeout("10x", Err("unknown unit"));
+        check_timeout("soon", Err("unknown unit"));
+        check_timeout("0", Err("more than 0"));
+        check_timeout("-5m", Err("more than 0"));
+    }
+
+    #[test]
+    fn config_file_sets_limits_of_a_builtin_profile() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join(CONFIG_FILE_NAME),
+            "[agents.claude]\nmax_cost_usd = 2.5\nmax_minutes = 30\napproval_timeout = \"none\"\n\
+             [agents.mine]\ncommand = [\"my-claude\"]\nformat = \"claude-stream-json\"\ninput = \"stream-json\"\napproval_timeout = 90\n",
+        )
+        .expect("write config");
+        let settings = Settings::resolve(SettingsOverrides {
+            state_dir: Some(dir.path().to_owned()),
+            ..SettingsOverrides::default()
+        })
+        .expect("settings");
+        let claude = &settings.agents["claude"];
+        assert_eq!(claude.command, builtin_agents()["claude"].command);
+        assert_eq!(
+            (claude.max_cost_usd, claude.max_minutes),
+            (Some(2.5), Some(30.0))
+        );
+        assert_eq!(claude.approval_timeout, None);
+        let mine = &settings.agents["mine"];
+        assert_eq!(mine.input, InputMode::StreamJson);
+        assert_eq!(mine.approval_timeout, Some(Duration::from_secs(90)));
+        assert_eq!(settings.agents["codex"].input, InputMode::Closed);
+
+        for (text, words) in [
+            ("[agents.x]\nmax_minutes = 1\n", "no command"),
+            ("[agents.claude]\nmax_cost_usd = -1\n", "max_cost_usd"),
+            ("[agents.claude]\ninput = \"json\"\n", "unknown input"),
+            (
+                "[agents.claude]\napproval_timeout = \"later\"\n",
+                "approval_timeout",
+            ),
+        ] {
+            std::fs::write(dir.path().join(CONFIG_FILE_NAME), text).expect("write");
+            let error = Settings::resolve(SettingsOverrides {
+                state_dir: Some(dir.path().to_owned()),
+                ..SettingsOverrides::default()
+            })
+            .expect_err(text);
+            assert!(error.to_string().contains(words), "{text}: {error}");
+        }
     }
 }

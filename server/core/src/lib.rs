@@ -3,6 +3,7 @@
 //! and the `lulu` binary convert at their boundaries. See ARCHITECTURE.md for the map.
 #![deny(clippy::print_stdout)]
 
+pub mod agent_host;
 pub mod agent_output;
 pub mod agent_record;
 pub mod agent_view;

@@ -105,6 +105,8 @@ named_enum! {
         WorktreeFailed => "worktree_failed",
         AgentError => "agent_error",
         Interrupted => "interrupted",
+        /// lulu stopped the agent at its cost or time limit (or the agent stopped itself at it).
+        OverBudget => "over_budget",
         /// The repository's setup command failed (issue 14); the worktree is kept.
         SetupFailed => "setup_failed",
     }
@@ -126,6 +128,26 @@ named_enum! {
         ClaudeStreamJson => "claude-stream-json",
         CodexJson => "codex-json",
         Text => "text",
+    }
+}
+
+named_enum! {
+    /// How the agent's stdin is used.
+    pub enum InputMode {
+        /// Closed from the start; the prompt is an argument (version 1's way).
+        Closed => "closed",
+        /// The runner hosts the agent (Claude Code's `--input-format stream-json`): the prompt
+        /// and later messages are user messages on stdin, permission requests come back as
+        /// `control_request` lines and are answered with `control_response` lines.
+        StreamJson => "stream-json",
+    }
+}
+
+// `named_enum!` generates the enum, so `#[derive(Default)]` with `#[default]` cannot be used.
+#[allow(clippy::derivable_impls)]
+impl Default for InputMode {
+    fn default() -> Self {
+        InputMode::Closed
     }
 }
 
@@ -173,6 +195,14 @@ pub struct Session {
     pub last_seq: i64,
     /// The store's change counter at this row's last write (the change feed's cursor).
     pub change_seq: i64,
+    /// How the runner talks to the agent (issue 12).
+    pub input: InputMode,
+    /// How long a permission request waits for an answer before it is denied; None: forever.
+    pub approval_timeout: Option<std::time::Duration>,
+    /// The cost limit in US dollars (from the agent's own reports).
+    pub max_cost_usd: Option<f64>,
+    /// The running-time limit in minutes.
+    pub max_minutes: Option<f64>,
 }
 
 /// One transcript line.

@@ -300,6 +300,16 @@ pub struct Watchdog {
 impl Watchdog {
     /// Starts the watchdog of the agent whose process group is `process_group`.
     pub fn start(process_group: i32) -> io::Result<Watchdog> {
+        Watchdog::start_closing(process_group, &[])
+    }
+
+    /// As [`Watchdog::start`], the forked watchdog first closing `close`: descriptors of the
+    /// runner whose other end must see them closed when the runner closes them (the agent's
+    /// stdin pipe, issue 12: a copy held by the watchdog would keep the agent from its EOF).
+    pub fn start_closing(
+        process_group: i32,
+        close: &[std::os::fd::BorrowedFd<'_>],
+    ) -> io::Result<Watchdog> {
         let group = Pid::from_raw(process_group).ok_or_else(|| io::Error::from(Errno::INVAL))?;
         let (read_end, write_end) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
         // SAFETY: the child runs only `watch_pipe`, which makes async-signal-safe system calls,
@@ -307,6 +317,10 @@ impl Watchdog {
         let child = match unsafe { nix::unistd::fork() }? {
             ForkResult::Child => {
                 drop(write_end);
+                for fd in close {
+                    // SAFETY: `close` is async-signal-safe; the runner's copy stays open.
+                    unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(fd)) };
+                }
                 watch_pipe(read_end, group)
             }
             ForkResult::Parent { child } => child,

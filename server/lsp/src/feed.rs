@@ -32,6 +32,7 @@ use lulu_core::{
 };
 
 use crate::protocol::{
+    Approval, ApprovalRequested, ApprovalRequestedParams, ApprovalResolved, ApprovalResolvedParams,
     CommentsChanged, CommentsChangedParams, Output, OutputParams, SessionChanged,
     SessionChangedParams, SessionRemoved, SessionRemovedParams, SessionRow, TranscriptEvent,
 };
@@ -289,71 +290,146 @@ struct Sent {
     at: Instant,
 }
 
+/// The feed's cursors: how far each kind of change has been read.
+#[derive(Debug, Clone, Copy)]
+struct Cursors {
+    sessions: i64,
+    removed: i64,
+    comments: i64,
+    approvals: i64,
+}
+
+/// One poll's reading of the database.
+#[derive(Default)]
+struct Polled {
+    changed: Vec<Session>,
+    removed: Vec<(SessionId, i64)>,
+    comments_changed: Vec<(SessionId, i64)>,
+    approvals: Vec<(lulu_core::store::Approval, PathBuf)>,
+}
+
+/// The poller's state between polls.
+struct Poller {
+    shared: Arc<Shared>,
+    cursors: Cursors,
+    version: i64,
+    sent: HashMap<SessionId, Sent>,
+    /// Activity-only changes held back until their second is up: the newest row of each.
+    held: HashMap<SessionId, SessionRow>,
+    /// The last poll filled a batch: read again without waiting.
+    more: bool,
+}
+
 async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
-    let (mut cursor, mut version) = loop {
-        match with_store(&shared.store, |store| {
-            Ok((store.change_seq()?, store.data_version()?))
-        })
-        .await
-        {
-            Ok(start) => break start,
-            Err(error) => {
-                tracing::error!(
-                    "the change feed cannot start, retrying in a second: {error}: {error:?}"
-                );
-                tokio::time::sleep(RETRY_AFTER).await;
-            }
-        }
-    };
-    let mut removed_cursor = cursor;
-    let mut comments_cursor = cursor;
-    let mut sent: HashMap<SessionId, Sent> = HashMap::new();
-    // Activity-only changes held back until their second is up: the newest row of each.
-    let mut held: HashMap<SessionId, SessionRow> = HashMap::new();
-    let mut more = true;
+    let mut poller = Poller::start(shared).await;
     loop {
-        if !more {
-            let wait = held
-                .keys()
-                .filter_map(|id| sent.get(id))
-                .map(|sent| (sent.at + ACTIVITY_INTERVAL).saturating_duration_since(Instant::now()))
-                .min()
-                .map_or(SAFETY_POLL, |due| due.min(SAFETY_POLL));
-            shared.changes.wait(wait).await;
+        if !poller.more {
+            poller.shared.changes.wait(poller.wait_time()).await;
         }
-        let known_version = version;
-        let polled = with_store(&shared.store, move |store| {
+        let Some(polled) = poller.poll().await else {
+            continue;
+        };
+        // Approvals first: a request is what a person waits for.
+        for (approval, repo) in polled.approvals {
+            poller.cursors.approvals = poller.cursors.approvals.max(approval.change_seq);
+            send_approval(&poller.shared, &approval, &repo).await;
+        }
+        poller.deliver_changed(polled.changed).await;
+        poller.deliver_removed(polled.removed).await;
+        poller
+            .deliver_comments_changed(polled.comments_changed)
+            .await;
+        poller.send_due().await;
+    }
+}
+
+impl Poller {
+    /// Reads where the feed starts (retrying until the database answers) and announces the
+    /// approvals pending now.
+    async fn start(shared: Arc<Shared>) -> Poller {
+        let (cursor, version) = loop {
+            let read = with_store(&shared.store, |store| {
+                Ok((store.change_seq()?, store.data_version()?))
+            })
+            .await;
+            match read {
+                Ok(start) => break start,
+                Err(error) => {
+                    tracing::error!(
+                        "the change feed cannot start, retrying in a second: {error}: {error:?}"
+                    );
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        };
+        let approvals = announce_pending_approvals(&shared).await;
+        Poller {
+            shared,
+            cursors: Cursors {
+                sessions: cursor,
+                removed: cursor,
+                comments: cursor,
+                approvals,
+            },
+            version,
+            sent: HashMap::new(),
+            held: HashMap::new(),
+            more: true,
+        }
+    }
+
+    /// How long to wait for a wake-up: until the first held row is due, at most `SAFETY_POLL`.
+    fn wait_time(&self) -> Duration {
+        self.held
+            .keys()
+            .filter_map(|id| self.sent.get(id))
+            .map(|sent| (sent.at + ACTIVITY_INTERVAL).saturating_duration_since(Instant::now()))
+            .min()
+            .map_or(SAFETY_POLL, |due| due.min(SAFETY_POLL))
+    }
+
+    /// Reads what changed past the cursors; `None` after a database error (logged, waited
+    /// out; the cursors stay, so nothing is skipped).
+    async fn poll(&mut self) -> Option<Polled> {
+        let (known_version, more, cursors) = (self.version, self.more, self.cursors);
+        let polled = with_store(&self.shared.store, move |store| {
             let now_version = store.data_version()?;
             if now_version == known_version && !more {
-                return Ok((now_version, Vec::new(), Vec::new(), Vec::new()));
+                return Ok((now_version, Polled::default()));
             }
-            Ok((
-                now_version,
-                store.changed_since(cursor, CHANGES_BATCH)?,
-                store.removed_since(removed_cursor)?,
-                store.comments_changed_since(comments_cursor)?,
-            ))
+            let polled = Polled {
+                changed: store.changed_since(cursors.sessions, CHANGES_BATCH)?,
+                removed: store.removed_since(cursors.removed)?,
+                comments_changed: store.comments_changed_since(cursors.comments)?,
+                approvals: store.approvals_changed_since(cursors.approvals, CHANGES_BATCH)?,
+            };
+            Ok((now_version, polled))
         })
         .await;
-        let (now_version, changed, removed, comments_changed) = match polled {
-            Ok(polled) => polled,
+        match polled {
+            Ok((now_version, polled)) => {
+                self.version = now_version;
+                self.more = polled.changed.len() >= CHANGES_BATCH
+                    || polled.approvals.len() >= CHANGES_BATCH;
+                Some(polled)
+            }
             Err(error) => {
-                // The cursors stay where they were: nothing is skipped, the next poll retries.
                 tracing::error!(
                     "the change feed could not poll, retrying in a second: {error}: {error:?}"
                 );
                 tokio::time::sleep(RETRY_AFTER).await;
-                more = true;
-                continue;
+                self.more = true;
+                None
             }
-        };
-        version = now_version;
-        more = changed.len() >= CHANGES_BATCH;
+        }
+    }
 
+    async fn deliver_changed(&mut self, changed: Vec<Session>) {
         for session in changed {
-            cursor = cursor.max(session.change_seq);
-            note_last_seq(&shared, &session);
-            if !shared
+            self.cursors.sessions = self.cursors.sessions.max(session.change_seq);
+            note_last_seq(&self.shared, &session);
+            if !self
+                .shared
                 .scope
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -362,28 +438,32 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
                 continue;
             }
             let row = SessionRow::from(&session);
-            let previous = sent
+            let previous = self
+                .sent
                 .get(&session.id)
                 .map(|previous| (&previous.row, previous.at.elapsed()));
             match decide(previous, &row) {
                 Decision::Skip => {
-                    held.remove(&session.id);
+                    self.held.remove(&session.id);
                 }
                 Decision::SendNow => {
-                    held.remove(&session.id);
-                    send_changed(&shared, &mut sent, session.id, row).await;
+                    self.held.remove(&session.id);
+                    send_changed(&self.shared, &mut self.sent, session.id, row).await;
                 }
                 Decision::Hold => {
-                    held.insert(session.id, row);
+                    self.held.insert(session.id, row);
                 }
             }
         }
+    }
 
+    async fn deliver_removed(&mut self, removed: Vec<(SessionId, i64)>) {
         for (id, change_seq) in removed {
-            removed_cursor = removed_cursor.max(change_seq);
-            sent.remove(&id);
-            held.remove(&id);
-            let watcher = shared
+            self.cursors.removed = self.cursors.removed.max(change_seq);
+            self.sent.remove(&id);
+            self.held.remove(&id);
+            let watcher = self
+                .shared
                 .watchers
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -391,33 +471,101 @@ async fn poll_changes(shared: Arc<Shared>) -> Result<(), FeedError> {
             if let Some(watcher) = watcher {
                 watcher.task.abort();
             }
-            shared
+            self.shared
                 .client
                 .send_notification::<SessionRemoved>(SessionRemovedParams { id: id.0 })
                 .await;
         }
+    }
 
-        // Every client hears of every session's comments (drafts are shared by all windows).
+    /// Every client hears of every session's comments (drafts are shared by all windows).
+    async fn deliver_comments_changed(&mut self, comments_changed: Vec<(SessionId, i64)>) {
         for (id, change_seq) in comments_changed {
-            comments_cursor = comments_cursor.max(change_seq);
-            shared
+            self.cursors.comments = self.cursors.comments.max(change_seq);
+            self.shared
                 .client
                 .send_notification::<CommentsChanged>(CommentsChangedParams { id: id.0 })
                 .await;
         }
+    }
 
-        let due: Vec<SessionId> = held
+    /// Sends the held rows whose second is up.
+    async fn send_due(&mut self) {
+        let due: Vec<SessionId> = self
+            .held
             .keys()
             .filter(|id| {
-                sent.get(*id)
+                self.sent
+                    .get(*id)
                     .is_none_or(|sent| sent.at.elapsed() >= ACTIVITY_INTERVAL)
             })
             .cloned()
             .collect();
         for id in due {
-            if let Some(row) = held.remove(&id) {
-                send_changed(&shared, &mut sent, id, row).await;
+            if let Some(row) = self.held.remove(&id) {
+                send_changed(&self.shared, &mut self.sent, id, row).await;
             }
+        }
+    }
+}
+
+/// Sends `lulu/approvalRequested` for every pending approval in scope; returns the approval
+/// cursor to go on from.
+async fn announce_pending_approvals(shared: &Arc<Shared>) -> i64 {
+    loop {
+        let read = with_store(&shared.store, |store| {
+            Ok((
+                store.approval_change_seq()?,
+                store.pending_approvals_with_repo()?,
+            ))
+        })
+        .await;
+        match read {
+            Ok((cursor, pending)) => {
+                for (approval, repo) in pending {
+                    send_approval(shared, &approval, &repo).await;
+                }
+                return cursor;
+            }
+            Err(error) => {
+                tracing::error!(
+                    "the change feed cannot read approvals, retrying in a second: {error}: {error:?}"
+                );
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+}
+
+/// `lulu/approvalRequested` for a pending approval, `lulu/approvalResolved` for a resolved one,
+/// when its session's repository is in this client's scope.
+async fn send_approval(
+    shared: &Shared,
+    approval: &lulu_core::store::Approval,
+    repo: &std::path::Path,
+) {
+    if !shared
+        .scope
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .covers(repo)
+    {
+        return;
+    }
+    match ApprovalResolvedParams::of(approval) {
+        Some(resolved) => {
+            shared
+                .client
+                .send_notification::<ApprovalResolved>(resolved)
+                .await;
+        }
+        None => {
+            shared
+                .client
+                .send_notification::<ApprovalRequested>(ApprovalRequestedParams {
+                    approval: Approval::from(approval),
+                })
+                .await;
         }
     }
 }

@@ -124,6 +124,7 @@ fn big_state(root: &Path, count: usize) -> (std::path::PathBuf, std::path::PathB
                 base_ref: "HEAD".to_owned(),
                 base_commit: "0".repeat(40),
                 max_running: 6,
+                limits: Default::default(),
             })
             .expect("insert");
     }

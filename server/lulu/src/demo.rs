@@ -80,6 +80,8 @@ pub fn run(out: &mut impl Write) -> anyhow::Result<()> {
             agent: None,
             base_ref: None,
             repo: repo.clone(),
+            max_cost_usd: None,
+            max_minutes: None,
             trust_setup: false,
         })?;
     }
@@ -94,15 +96,15 @@ fn demo_sessions(root: &Path, state_dir: &Path) -> anyhow::Result<Sessions> {
     let mut agents = BTreeMap::new();
     agents.insert(
         "demo".to_owned(),
-        AgentProfile {
-            name: "demo".to_owned(),
-            command: vec![
+        AgentProfile::new(
+            "demo",
+            vec![
                 agent_path.to_string_lossy().into_owned(),
                 lulu_core::config::PROMPT_PLACEHOLDER.to_owned(),
             ],
-            format: OutputFormat::Text,
-            env: BTreeMap::new(),
-        },
+            OutputFormat::Text,
+            BTreeMap::new(),
+        ),
     );
     let settings = Settings::resolve(SettingsOverrides {
         state_dir: Some(state_dir.to_owned()),

@@ -258,6 +258,12 @@ pub fn session_detail(session: &Session, now: DateTime<Utc>) -> String {
         optional(session.input_tokens.map(|t| t.to_string())),
         optional(session.output_tokens.map(|t| t.to_string()))
     );
+    if session.max_cost_usd.is_some() || session.max_minutes.is_some() {
+        let cost = session.max_cost_usd.map(|cost| format!("${cost}"));
+        let minutes = session.max_minutes.map(|minutes| format!("{minutes} min"));
+        let limits: Vec<String> = [cost, minutes].into_iter().flatten().collect();
+        let _ = writeln!(out, "limits:       {}", limits.join(", "));
+    }
     let _ = writeln!(out, "transcript:   {} events", session.last_seq);
     let _ = writeln!(out, "prompt:\n  {}", session.prompt.replace('\n', "\n  "));
     if let Some(detail) = &session.failure_detail {

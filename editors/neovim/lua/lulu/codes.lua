@@ -19,5 +19,7 @@ return {
   NothingToLand = -32016,
   ProgramMissing = -32017,
   ProgramFailed = -32018,
+  NotRunning = -32019,
+  AgentCannotTake = -32020,
   SetupNotTrusted = -32021,
 }

@@ -3,7 +3,7 @@
 export const PROTOCOL_VERSION = 1;
 
 export type Status = "starting" | "running" | "completed" | "failed";
-export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "worktree_failed" | "agent_error" | "interrupted" | "setup_failed";
+export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "worktree_failed" | "agent_error" | "interrupted" | "over_budget" | "setup_failed";
 export type TranscriptStream = "stdout" | "stderr" | "lulu";
 export type AgentFormat = "claude-stream-json" | "codex-json" | "text";
 export type DiffFileStatus = "added" | "modified" | "deleted" | "renamed";
@@ -26,7 +26,11 @@ failureReason?: string, };
 /**
  * Every `SessionRow` field, and the whole story of the session.
  */
-export type SessionDetail = { prompt: string, agent: string, command: Array<string>, worktreePath: string | null, branch: string | null, baseCommit: string | null, startedAt: string | null, endedAt: string | null, outcome: Outcome | null, exitCode: number | null, signal: number | null, failureDetail: string | null, agentSessionId: string | null, costUsd: number | null, inputTokens: number | null, outputTokens: number | null, id: string, name: string, repo: string, 
+export type SessionDetail = { prompt: string, agent: string, command: Array<string>, worktreePath: string | null, branch: string | null, baseCommit: string | null, startedAt: string | null, endedAt: string | null, outcome: Outcome | null, exitCode: number | null, signal: number | null, failureDetail: string | null, agentSessionId: string | null, costUsd: number | null, inputTokens: number | null, outputTokens: number | null, 
+/**
+ * Open permission requests, oldest first (filled in by the handler).
+ */
+pendingApprovals: Array<Approval>, maxCostUsd: number | null, maxMinutes: number | null, id: string, name: string, repo: string, 
 /**
  * `starting`, `running`, `completed` or `failed`.
  */
@@ -75,14 +79,22 @@ kind: EventBlockKind, text: string, tool?: string, input?: string, isError?: boo
 /**
  * An agent profile in `initializationOptions.agents`.
  */
-export type AgentProfileParams = { command: Array<string>, format: AgentFormat, env?: { [key in string]: string }, };
+export type AgentProfileParams = { command: Array<string>, format: AgentFormat, env?: { [key in string]: string }, 
+/**
+ * `"stream-json"`: the runner hosts the agent (approvals, messages).
+ */
+input?: "stream-json" | "closed", 
+/**
+ * Seconds, or a text such as `"30m"` or `"none"`.
+ */
+approvalTimeout?: number | string, maxCostUsd?: number, maxMinutes?: number, };
 
 /**
  * `initializationOptions` of `initialize`; every field is optional.
  */
 export type InitializationOptions = { stateDir?: string, worktreeDir?: string, maxRunning?: number, defaultAgent?: string, agents?: { [key in string]: AgentProfileParams }, };
 
-export type SpawnParams = { prompt: string, name?: string, agent?: string, baseRef?: string, repo?: string, };
+export type SpawnParams = { prompt: string, name?: string, agent?: string, baseRef?: string, repo?: string, maxCostUsd?: number, maxMinutes?: number, };
 
 export type ListParams = { limit?: number, before?: string, repo?: string, allRepos?: boolean, };
 
@@ -117,7 +129,11 @@ status: DiffFileStatus, oldPath?: string, additions: number, deletions: number, 
 
 export type DiffResult = { baseCommit: string, files: Array<FileChange>, };
 
-export type AgentInfo = { name: string, command: Array<string>, format: string, available: boolean, };
+export type AgentInfo = { name: string, command: Array<string>, format: string, available: boolean, 
+/**
+ * `"stream-json"` when the agent can ask for approvals and take messages, else `"closed"`.
+ */
+input: "stream-json" | "closed", };
 
 export type AgentsResult = { agents: Array<AgentInfo>, defaultAgent: string, };
 
@@ -224,6 +240,27 @@ export type ReviewParams = { id: string, message?: string, };
 
 export type CommentsChangedParams = { id: string, };
 
+/**
+ * An open permission request of an agent.
+ */
+export type Approval = { approvalId: string, sessionId: string, tool: string, input: Record<string, unknown>, summary: string, requestedAt: string, };
+
+export type ApprovalsParams = { id?: string, };
+
+export type ApprovalsResult = { approvals: Array<Approval>, };
+
+export type ApproveParams = { approvalId: string, allow: boolean, message?: string, };
+
+export type SendParams = { id: string, text: string, };
+
+export type ApprovalRequestedParams = { approval: Approval, };
+
+export type ApprovalResolvedParams = { approvalId: string, sessionId: string, allowed: boolean, 
+/**
+ * `user`, `timeout` or `cancel`.
+ */
+by: "user" | "timeout" | "cancel", };
+
 /** Request method names with their params and results. */
 export interface Requests {
   "lulu/spawn": [SpawnParams, SessionRow];
@@ -237,6 +274,9 @@ export interface Requests {
   "lulu/remove": [RemoveParams, Empty];
   "lulu/diff": [IdParams, DiffResult];
   "lulu/agents": [Empty, AgentsResult];
+  "lulu/approvals": [ApprovalsParams, ApprovalsResult];
+  "lulu/approve": [ApproveParams, Empty];
+  "lulu/send": [SendParams, Empty];
   "lulu/land": [LandParams, LandResult];
   "lulu/sync": [SyncParams, SyncResult];
   "lulu/push": [PushParams, PushResult];
@@ -255,6 +295,8 @@ export interface Notifications {
   "lulu/sessionRemoved": SessionRemovedParams;
   "lulu/output": OutputParams;
   "lulu/commentsChanged": CommentsChangedParams;
+  "lulu/approvalRequested": ApprovalRequestedParams;
+  "lulu/approvalResolved": ApprovalResolvedParams;
 }
 export type NotificationMethod = keyof Notifications;
 
@@ -276,5 +318,7 @@ export const ErrorCodes = {
   NothingToLand: -32016,
   ProgramMissing: -32017,
   ProgramFailed: -32018,
+  NotRunning: -32019,
+  AgentCannotTake: -32020,
   SetupNotTrusted: -32021,
 } as const;

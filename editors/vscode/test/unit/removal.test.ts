@@ -32,6 +32,9 @@ const DETAIL: SessionDetail = {
   landed: null,
   ports: [],
   worktreeGone: false,
+  pendingApprovals: [],
+  maxCostUsd: null,
+  maxMinutes: null,
 };
 
 function file(path: string, status: DiffFile["status"]): DiffFile {

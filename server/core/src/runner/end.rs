@@ -18,9 +18,19 @@ pub(super) fn judge(
     cancelled: bool,
     verdict: &AgentVerdict,
     last_stderr: Option<&str>,
+    over_budget: Option<&str>,
 ) -> Termination {
     let exit_code = status.code();
     let signal = status.signal();
+    if let Some(reason) = over_budget {
+        return failed(
+            Outcome::OverBudget,
+            exit_code,
+            signal,
+            reason,
+            reason.to_owned(),
+        );
+    }
     if cancelled {
         return cancelled_termination(exit_code, signal);
     }

@@ -27,6 +27,7 @@ pub use end::{cancelled_termination, settle_dead_runner};
 use end::{spawn_failed, worktree_failed};
 
 use crate::{
+    agent_host::AgentHost,
     model::{NewEvent, Session, SessionId, Status},
     process::{Watchdog, runner_alive, signal_group},
     store::{SlotClaim, Store, Termination},
@@ -318,7 +319,14 @@ impl Runner {
             .current_dir(worktree_path)
             .envs(&self.session.env)
             .env("LULU_SESSION_ID", id.as_str())
-            .stdin(Stdio::null())
+            // Issue 12: a stream-json agent is hosted through its stdin.
+            .stdin(
+                if self.session.input == crate::model::InputMode::StreamJson {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                },
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
@@ -343,7 +351,8 @@ impl Runner {
             tracing::warn!(%id, %error, "could not record the agent's pid and start time");
         }
         // The watchdog joins the agent's group; it kills the group if this runner dies.
-        let watchdog = match Watchdog::start(process_group) {
+        let agent_stdin = agent.stdin.as_ref().map(std::os::fd::AsFd::as_fd);
+        let watchdog = match Watchdog::start_closing(process_group, agent_stdin.as_slice()) {
             Ok(watchdog) => watchdog,
             Err(error) => {
                 // The agent is our unreaped child: its group id is still ours.
@@ -364,7 +373,12 @@ impl Runner {
             watchdog.reap();
             return Ok(RunEnd::AlreadyEnded);
         }
-        let outcome = self.supervise(agent, process_group)?;
+        // Issue 12: the host channel (prompt, approvals, messages) of a stream-json agent.
+        let host = agent
+            .stdin
+            .take()
+            .map(|stdin| AgentHost::start(&self.session, stdin));
+        let outcome = self.supervise(agent, process_group, host)?;
         watchdog.reap();
         Ok(RunEnd::Done(outcome))
     }

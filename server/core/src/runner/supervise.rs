@@ -20,6 +20,7 @@ use rustix::{
 
 use super::{POLL_WITHOUT_WAKE, Runner, SAFETY_POLL, end::judge};
 use crate::{
+    agent_host::{AgentHost, Budget},
     agent_output::{AgentVerdict, parse_line},
     model::{NewEvent, OutputFormat, SessionId, Stream},
     process::signal_group,
@@ -183,6 +184,8 @@ struct Ending {
     killed_hard: bool,
     group_killed_at: Option<Instant>,
     last_cancel_check: Option<Instant>,
+    /// Issue 12: why a limit stopped the agent (it is stopped as a cancel does).
+    over_budget: Option<String>,
 }
 
 impl Runner {
@@ -191,6 +194,7 @@ impl Runner {
         &mut self,
         mut agent: Child,
         process_group: i32,
+        mut host: Option<AgentHost>,
     ) -> anyhow::Result<Termination> {
         let id = self.id().clone();
         let mut pipes = Vec::new();
@@ -217,12 +221,21 @@ impl Runner {
             ..Ending::default()
         };
         let mut buffer = vec![0_u8; READ_CHUNK];
+        let budget = Budget::new(&self.session);
 
         loop {
-            let deadline = self.next_deadline(&ending, &ingest, &pipes, pidfd.is_some());
+            let deadline = self
+                .next_deadline(&ending, &ingest, &pipes, pidfd.is_some())
+                .min(self.host_deadline(&ending, host.as_ref(), &budget));
             let ready = self.wait(&pipes, pidfd.as_ref(), &ending, deadline)?;
 
-            self.read_pipes(&mut pipes, ready.pipes, &mut buffer, &mut ingest)?;
+            self.read_pipes(
+                &mut pipes,
+                ready.pipes,
+                &mut buffer,
+                &mut ingest,
+                host.as_mut(),
+            )?;
             let pipes_open = pipes.iter().any(Pipe::is_open);
 
             if ending.exit_status.is_none()
@@ -241,6 +254,13 @@ impl Runner {
                 wake.drain();
             }
             self.handle_cancellation(&mut ending, ready.woken, process_group)?;
+            self.host_and_budget(
+                &mut ending,
+                &mut ingest,
+                host.as_mut(),
+                &budget,
+                process_group,
+            )?;
 
             let flush_now = ingest.flush_due().is_some_and(|due| Instant::now() >= due)
                 || !pipes_open
@@ -262,16 +282,87 @@ impl Runner {
                 break;
             }
         }
+        drop(host);
         let status = ending
             .exit_status
             .expect("the loop ends only after the agent exited");
+        let over_budget = ending.over_budget.or_else(|| {
+            ingest
+                .verdict
+                .budget_exceeded
+                .then(|| budget.cost_reason(ingest.verdict.report.cost_usd))
+        });
         Ok(judge(
             ingest.format,
             status,
             ending.cancel_started.is_some(),
             &ingest.verdict,
             ingest.last_stderr.as_deref(),
+            over_budget.as_deref(),
         ))
+    }
+
+    /// Issue 12: the host delivers answers and messages (it re-reads the database when
+    /// something changed: a client wakes the runner after committing), and the limits stop
+    /// the agent as a cancel does.
+    fn host_and_budget(
+        &mut self,
+        ending: &mut Ending,
+        ingest: &mut Ingest,
+        host: Option<&mut AgentHost>,
+        budget: &Budget,
+        process_group: i32,
+    ) -> anyhow::Result<()> {
+        if ending.exit_status.is_some() {
+            return Ok(());
+        }
+        if let Some(host) = host {
+            let said = host.tick(&mut self.store)?;
+            if ingest.batch.is_empty() && !said.is_empty() {
+                ingest.batch_started = Instant::now();
+            }
+            ingest.batch.extend(said);
+        }
+        if ending.cancel_started.is_none()
+            && let Some(reason) = budget.exceeded(&ingest.verdict.report)
+        {
+            let id = self.id().clone();
+            self.store.append_events(
+                &id,
+                &[NewEvent::lulu(
+                    "status",
+                    format!("{reason}: sent SIGTERM to the agent's process group"),
+                )],
+            )?;
+            signal_group(process_group, Signal::TERM).ok();
+            ending.cancel_started = Some(Instant::now());
+            ending.over_budget = Some(reason);
+        }
+        Ok(())
+    }
+
+    /// When the host or the budget needs the loop without an event: a request's timeout, the
+    /// time limit; without a wake-up FIFO, the host's short poll for answers and messages.
+    fn host_deadline(&self, ending: &Ending, host: Option<&AgentHost>, budget: &Budget) -> Instant {
+        let far = Instant::now() + SAFETY_POLL;
+        if ending.exit_status.is_some() {
+            return far;
+        }
+        let host_due = host.and_then(|host| {
+            if self.wake.is_some() {
+                host.next_timeout()
+            } else {
+                Some(Instant::now() + host.poll_interval())
+            }
+        });
+        let time_limit = budget
+            .time_limit_at()
+            .filter(|_| ending.cancel_started.is_none());
+        [host_due, time_limit]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(far)
     }
 
     /// Reads what the readable pipes hold (a bounded number of chunks each), writing a batch
@@ -282,10 +373,17 @@ impl Runner {
         readable: [bool; 2],
         buffer: &mut [u8],
         ingest: &mut Ingest,
+        mut host: Option<&mut AgentHost>,
     ) -> anyhow::Result<()> {
         let id = self.id().clone();
         let store = &mut self.store;
         let mut take_line = |stream: Stream, line: &[u8]| -> anyhow::Result<()> {
+            if stream == Stream::Stdout
+                && let Some(host) = host.as_deref_mut()
+            {
+                let text = String::from_utf8_lossy(line);
+                host.observe(store, text.trim_end_matches(['\n', '\r']))?;
+            }
             ingest.take_line(stream, line);
             if ingest.full() {
                 ingest.flush(store, &id)?;

@@ -31,6 +31,10 @@ pub enum ErrorKind {
     /// The repository's setup command is not trusted yet (issue 14).
     SetupNotTrusted,
     Internal,
+    /// The session is not running (issue 12: `lulu/send`).
+    NotRunning,
+    /// The session's agent cannot take this (messages, approvals).
+    AgentCannotTake,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +110,8 @@ pub enum SpawnError {
     AgentNotInstalled { name: String, program: String },
     #[error(transparent)]
     BaseRef(#[from] worktree::ResolveCommitError),
+    #[error("{field} must be a number above 0, not {value}")]
+    BadLimit { field: &'static str, value: f64 },
     #[error(transparent)]
     Open(#[from] store::OpenError),
     #[error(transparent)]
@@ -121,6 +127,7 @@ impl SpawnError {
         match self {
             SpawnError::EmptyPrompt
             | SpawnError::EmptyName
+            | SpawnError::BadLimit { .. }
             | SpawnError::NameControlCharacter { .. }
             | SpawnError::PromptTooLong { .. }
             | SpawnError::WorktreeFolder { .. } => ErrorKind::InvalidInput,

@@ -90,7 +90,8 @@ impl Sessions {
                 program: program.clone(),
             });
         }
-        let command = profile.continue_argv(&prompt, session.agent_session_id.as_deref());
+        let mut command = profile.continue_argv(&prompt, session.agent_session_id.as_deref());
+        command.extend(profile.budget_arguments(session.max_cost_usd));
         let lock = RunnerLock::acquire(&self.settings.state_dir, &session.id)?;
         let event = NewEvent::lulu("status", format!("continuing: {prompt}"));
         let mut store = self.store();
@@ -108,6 +109,8 @@ impl Sessions {
                 status: current.status.as_str(),
             });
         };
+        // The profile may have gained (or lost) the host channel since the last run.
+        store.set_input_mode(&session.id, profile.input, profile.approval_timeout)?;
         let worktree = match &session.worktree_path {
             Some(_) => None,
             None => Some(self.worktree_place(&session.repo, &session.name, &session.id)),

@@ -5,6 +5,7 @@
 //! connection, opened once and shared behind a mutex (never held while waiting on anything but
 //! SQLite), so it is `Send + Sync` and cheap to share.
 
+mod approvals;
 mod errors;
 mod land;
 mod lifecycle;
@@ -16,6 +17,7 @@ mod review;
 mod review_prompt;
 mod spawn;
 
+pub use approvals::*;
 pub use errors::*;
 pub use land::*;
 pub use provision::*;
@@ -56,6 +58,8 @@ pub struct AgentInfo {
     pub command: Vec<String>,
     pub format: &'static str,
     pub available: bool,
+    /// Whether the agent can ask for approvals and take messages (`input: stream-json`).
+    pub input: &'static str,
 }
 
 pub struct Sessions {
@@ -183,6 +187,7 @@ impl Sessions {
                 command: profile.command.clone(),
                 format: profile.format.as_str(),
                 available: find_program(&profile.command[0], &profile.env).is_some(),
+                input: profile.input.as_str(),
             })
             .collect()
     }

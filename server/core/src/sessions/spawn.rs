@@ -28,6 +28,10 @@ pub struct SpawnRequest {
     pub base_ref: Option<String>,
     /// Any path inside the repository.
     pub repo: PathBuf,
+    /// Cost limit in US dollars; the profile's when None.
+    pub max_cost_usd: Option<f64>,
+    /// Time limit in minutes; the profile's when None.
+    pub max_minutes: Option<f64>,
     /// Trust the repository's setup command as it is now (`lulu spawn --trust-setup`).
     pub trust_setup: bool,
 }
@@ -75,6 +79,9 @@ impl Sessions {
             None => "HEAD".to_owned(),
         };
         let base_commit = worktree::resolve_commit(&repo, &base_ref)?;
+        let limits = session_limits(profile, request.max_cost_usd, request.max_minutes)?;
+        let mut command = profile.argv(&prompt);
+        command.extend(profile.budget_arguments(limits.max_cost_usd));
         // Issue 14: lulu.toml / .worktreeinclude, and the setup command's trust.
         let provisioning = self.check_provisioning(&repo, request.trust_setup)?;
 
@@ -93,12 +100,13 @@ impl Sessions {
             repo,
             prompt: prompt.clone(),
             agent: agent_name,
-            command: profile.argv(&prompt),
+            command,
             format: profile.format,
             env: profile.env.clone(),
             base_ref,
             base_commit,
             max_running: self.settings.max_running,
+            limits,
         })?;
         self.record_base_branch(&mut store, &session)?;
         if !provisioning.is_empty() {
@@ -147,6 +155,26 @@ impl Sessions {
         let path = self.settings.worktree_root(repo).join(&folder);
         (path, format!("lulu/{folder}"))
     }
+}
+
+/// The host channel and limits of a new session: the request's limits, else the profile's.
+fn session_limits(
+    profile: &crate::config::AgentProfile,
+    max_cost_usd: Option<f64>,
+    max_minutes: Option<f64>,
+) -> Result<store::SessionLimits, SpawnError> {
+    let check = |field: &'static str, value: Option<f64>| match value {
+        Some(value) if !value.is_finite() || value <= 0.0 => {
+            Err(SpawnError::BadLimit { field, value })
+        }
+        other => Ok(other),
+    };
+    Ok(store::SessionLimits {
+        input: profile.input,
+        approval_timeout: profile.approval_timeout,
+        max_cost_usd: check("maxCostUsd", max_cost_usd)?.or(profile.max_cost_usd),
+        max_minutes: check("maxMinutes", max_minutes)?.or(profile.max_minutes),
+    })
 }
 
 /// Checks, before anything is created, that worktrees can be made in `root` (it is created if

@@ -286,33 +286,7 @@ mod tests {
         }
     }
 
-    fn insert_ended_session(store: &mut Store) -> SessionId {
-        let id = SessionId::new();
-        store
-            .insert_session(&NewSession {
-                id: id.clone(),
-                created_at: Utc::now(),
-                name: "s".to_owned(),
-                repo: std::path::PathBuf::from("/r"),
-                prompt: "p".to_owned(),
-                agent: "text".to_owned(),
-                command: vec!["true".to_owned()],
-                format: crate::model::OutputFormat::Text,
-                env: Default::default(),
-                base_ref: "HEAD".to_owned(),
-                base_commit: "abc".to_owned(),
-                max_running: 6,
-            })
-            .expect("insert session");
-        store
-            .connection
-            .execute(
-                "UPDATE sessions SET status = 'completed' WHERE id = ?1",
-                [id.as_str()],
-            )
-            .expect("end it");
-        id
-    }
+    use crate::store::tests::insert_ended_session;
 
     #[test]
     fn drafts_are_sent_once_deleted_only_as_drafts_and_go_with_their_session() {

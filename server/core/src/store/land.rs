@@ -146,6 +146,7 @@ mod tests {
             base_ref: "HEAD".to_owned(),
             base_commit: "abc".to_owned(),
             max_running: 1,
+            limits: Default::default(),
         };
         store.insert_session(&new).expect("insert");
         assert_eq!(

@@ -6,6 +6,7 @@
 //! bumps a global change counter and stamps the row with it, which is the change feed readers
 //! poll (`changed_since`, `removed_since`).
 
+mod approvals;
 mod comments;
 mod events;
 mod land;
@@ -15,6 +16,7 @@ mod schema;
 mod sessions;
 mod worktrees;
 
+pub use approvals::*;
 pub use comments::*;
 use events::append_events_in;
 pub use land::*;

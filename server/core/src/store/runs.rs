@@ -150,6 +150,8 @@ impl Store {
                 ])?;
             if changed == 1 {
                 append_events_in(transaction, id, std::slice::from_ref(&event))?;
+                // Issue 12: a run's end resolves its pending permission requests.
+                approvals::resolve_pending_in(transaction, id, &now)?;
             }
             Ok(changed == 1)
         })

@@ -7,6 +7,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     SESSION_BRANCHES,
     PROVISIONING,
     REVIEW_COMMENTS,
+    APPROVALS_MESSAGES_LIMITS,
 ];
 
 /// The `user_version` of a database this build fully understands.
@@ -135,5 +136,48 @@ CREATE INDEX comment_changes_by_change ON comment_changes (change_seq);
 CREATE TRIGGER comments_go_with_their_session AFTER DELETE ON sessions BEGIN
     DELETE FROM comments WHERE session_id = OLD.id;
     DELETE FROM comment_changes WHERE session_id = OLD.id;
+END;
+";
+
+/// Issue 12: the agent host channel (input mode, approval timeout), budgets, permission
+/// requests waiting for a person, and messages for a running agent. A removed session takes
+/// its approvals and messages with it (the trigger).
+const APPROVALS_MESSAGES_LIMITS: &str = "
+ALTER TABLE sessions ADD COLUMN input TEXT NOT NULL DEFAULT 'closed';
+ALTER TABLE sessions ADD COLUMN approval_timeout_ms INTEGER;
+ALTER TABLE sessions ADD COLUMN max_cost_usd REAL;
+ALTER TABLE sessions ADD COLUMN max_minutes REAL;
+CREATE TABLE approvals (
+    id TEXT PRIMARY KEY NOT NULL,
+    session_id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    request_id TEXT NOT NULL,
+    tool TEXT NOT NULL,
+    input TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    requested_at TEXT NOT NULL,
+    resolved_at TEXT,
+    allowed INTEGER,
+    resolved_by TEXT,
+    message TEXT,
+    delivered INTEGER NOT NULL DEFAULT 0,
+    change_seq INTEGER NOT NULL
+);
+CREATE INDEX approvals_pending ON approvals (session_id, requested_at) WHERE resolved_at IS NULL;
+CREATE INDEX approvals_undelivered ON approvals (session_id, run) WHERE delivered = 0;
+CREATE INDEX approvals_by_change ON approvals (change_seq);
+CREATE TABLE messages (
+    session_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    run INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    sent_at TEXT NOT NULL,
+    delivered_at TEXT,
+    PRIMARY KEY (session_id, seq)
+);
+INSERT INTO counters (name, value) VALUES ('approval', 0);
+CREATE TRIGGER approvals_and_messages_go_with_their_session AFTER DELETE ON sessions BEGIN
+    DELETE FROM approvals WHERE session_id = OLD.id;
+    DELETE FROM messages WHERE session_id = OLD.id;
 END;
 ";

@@ -15,7 +15,7 @@ use super::*;
 const SESSION_COLUMNS: &str = "id, name, repo, status, created_at, last_activity_at, failure_reason, prompt, agent, \
      command, format, env, worktree_path, branch, base_ref, base_commit, started_at, ended_at, outcome, \
      exit_code, signal, failure_detail, agent_session_id, cost_usd, input_tokens, output_tokens, run, \
-     max_running, last_seq, change_seq";
+     max_running, last_seq, change_seq, input, approval_timeout_ms, max_cost_usd, max_minutes";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveIdError {
@@ -42,6 +42,16 @@ pub struct NewSession {
     pub base_ref: String,
     pub base_commit: String,
     pub max_running: i64,
+    pub limits: SessionLimits,
+}
+
+/// How the runner hosts the agent and where it stops it (issue 12).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionLimits {
+    pub input: crate::model::InputMode,
+    pub approval_timeout: Option<std::time::Duration>,
+    pub max_cost_usd: Option<f64>,
+    pub max_minutes: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -69,8 +79,10 @@ impl Store {
             let queue_seq = bump(transaction, "queue")?;
             transaction.execute(
                 "INSERT INTO sessions (id, name, repo, status, created_at, last_activity_at, prompt, agent, \
-                 command, format, env, base_ref, base_commit, run, max_running, queue_seq, change_seq) \
-                 VALUES (?1, ?2, ?3, 'starting', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13, ?14)",
+                 command, format, env, base_ref, base_commit, run, max_running, queue_seq, change_seq, \
+                 input, approval_timeout_ms, max_cost_usd, max_minutes) \
+                 VALUES (?1, ?2, ?3, 'starting', ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13, ?14, \
+                 ?15, ?16, ?17, ?18)",
                 params![
                     new.id.as_str(),
                     new.name,
@@ -86,6 +98,12 @@ impl Store {
                     new.max_running,
                     queue_seq,
                     change_seq,
+                    new.limits.input.as_str(),
+                    new.limits
+                        .approval_timeout
+                        .map(|timeout| i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX)),
+                    new.limits.max_cost_usd,
+                    new.limits.max_minutes,
                 ],
             )?;
             Ok(())
@@ -330,6 +348,10 @@ fn read_session_row(row: &Row<'_>) -> rusqlite::Result<SessionRowResult> {
     let max_running = row.get::<_, i64>(27)?;
     let last_seq = row.get::<_, i64>(28)?;
     let change_seq = row.get::<_, i64>(29)?;
+    let input = text(30)?;
+    let approval_timeout_ms = row.get::<_, Option<i64>>(31)?;
+    let max_cost_usd = row.get::<_, Option<f64>>(32)?;
+    let max_minutes = row.get::<_, Option<f64>>(33)?;
     let build = || -> Result<Session, String> {
         let optional_time = |value: Option<String>| value.as_deref().map(parse_time).transpose();
         Ok(Session {
@@ -371,6 +393,13 @@ fn read_session_row(row: &Row<'_>) -> rusqlite::Result<SessionRowResult> {
             max_running,
             last_seq,
             change_seq,
+            input: input
+                .parse()
+                .map_err(|error: crate::model::UnknownName| error.to_string())?,
+            approval_timeout: approval_timeout_ms
+                .map(|ms| std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))),
+            max_cost_usd,
+            max_minutes,
             id: SessionId(id.clone()),
         })
     };

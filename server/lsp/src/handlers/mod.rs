@@ -14,11 +14,12 @@ use tower_lsp_server::{
     ls_types::InitializeParams,
 };
 
+mod approvals;
 mod provision;
 
 use super::{Backend, Core, ServeOptions, feed::Feed};
 use lulu_core::{
-    config::{AgentProfile, Settings, SettingsOverrides},
+    config::{AgentProfile, Settings, SettingsOverrides, parse_approval_timeout},
     model::{OutputFormat, SessionId},
     sessions::{ContinueError, ErrorKind, RemoveOptions, Sessions, SpawnError, SpawnRequest},
     store::ListQuery,
@@ -80,6 +81,8 @@ fn kind_code(kind: ErrorKind) -> i64 {
         ErrorKind::ProgramFailed => code::PROGRAM_FAILED,
         ErrorKind::SetupNotTrusted => code::SETUP_NOT_TRUSTED,
         ErrorKind::Internal => code::INTERNAL_ERROR,
+        ErrorKind::NotRunning => code::NOT_RUNNING,
+        ErrorKind::AgentCannotTake => code::AGENT_CANNOT_TAKE,
     }
 }
 
@@ -190,7 +193,7 @@ pub(super) async fn blocking<T: Send + 'static>(
 /// Ids longer than this are no id lulu makes (a UUID is 36 characters).
 const ID_MAX_CHARS: usize = 64;
 
-fn check_id(id: &str) -> RpcResult<()> {
+pub(super) fn check_id(id: &str) -> RpcResult<()> {
     if id.is_empty() {
         return Err(invalid_params("`id` is empty"));
     }
@@ -322,15 +325,42 @@ fn overrides_from(
                 "`{field}.command` must name a program: a non-empty list whose first item is not empty"
             )));
         }
-        overrides.agents.insert(
-            name.clone(),
-            AgentProfile {
-                name,
-                command: profile.command,
-                format,
-                env: profile.env.unwrap_or_default(),
-            },
+        let mut agent = AgentProfile::new(
+            &name,
+            profile.command,
+            format,
+            profile.env.unwrap_or_default(),
         );
+        if let Some(input) = profile.input {
+            agent.input = input.parse().map_err(|_| {
+                invalid_params(format!(
+                    "`{field}.input` is {input:?}; expected \"stream-json\" or \"closed\""
+                ))
+            })?;
+        }
+        if let Some(timeout) = profile.approval_timeout {
+            let text = match &timeout {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            agent.approval_timeout = parse_approval_timeout(&text).map_err(|message| {
+                invalid_params(format!("`{field}.approvalTimeout`: {message}"))
+            })?;
+        }
+        for (limit, value, target) in [
+            ("maxCostUsd", profile.max_cost_usd, &mut agent.max_cost_usd),
+            ("maxMinutes", profile.max_minutes, &mut agent.max_minutes),
+        ] {
+            if let Some(value) = value {
+                if !value.is_finite() || value <= 0.0 {
+                    return Err(invalid_params(format!(
+                        "`{field}.{limit}` must be a number above 0, not {value}"
+                    )));
+                }
+                *target = Some(value);
+            }
+        }
+        overrides.agents.insert(name, agent);
     }
     Ok(overrides)
 }
@@ -482,6 +512,8 @@ impl Backend {
             agent: params.agent,
             base_ref: params.base_ref,
             repo,
+            max_cost_usd: params.max_cost_usd,
+            max_minutes: params.max_minutes,
             trust_setup: false,
         };
         let sessions = core.sessions.clone();
@@ -552,6 +584,14 @@ impl Backend {
             .await?
             .map_err(|error| op_error(error.kind(), &error))?;
         let mut detail = provision::session_detail(&core, session.clone()).await?;
+        let sessions = core.sessions.clone();
+        let id = session.id.clone();
+        let pending = blocking(method::SESSION, move || {
+            sessions.approvals(Some(id.as_str()))
+        })
+        .await?
+        .map_err(|error| op_error(error.kind(), &error))?;
+        detail.pending_approvals = pending.iter().map(protocol::Approval::from).collect();
         let sessions = core.sessions.clone();
         detail.branches = blocking(method::SESSION, move || {
             land::branch_detail(&sessions, &session)
@@ -694,6 +734,7 @@ impl Backend {
                     command: agent.command,
                     format: agent.format.to_owned(),
                     available: agent.available,
+                    input: agent.input.to_owned(),
                 })
                 .collect(),
             default_agent,

@@ -27,6 +27,9 @@ use lulu_core::{
     model::{Event, Session, Stream},
 };
 
+mod approvals;
+pub use approvals::*;
+
 /// The protocol version announced in `capabilities.experimental.lulu.protocolVersion`.
 pub const PROTOCOL_VERSION: u32 = 1;
 
@@ -48,6 +51,9 @@ macro_rules! for_each_request {
             REMOVE "lulu/remove" remove(RemoveParams) -> Empty;
             DIFF "lulu/diff" diff(IdParams) -> DiffResult;
             AGENTS "lulu/agents" agents(Empty) -> AgentsResult;
+            APPROVALS "lulu/approvals" approvals(ApprovalsParams) -> ApprovalsResult;
+            APPROVE "lulu/approve" approve(ApproveParams) -> Empty;
+            SEND "lulu/send" send(SendParams) -> Empty;
             LAND "lulu/land" land(LandParams) -> LandResult;
             SYNC "lulu/sync" sync(SyncParams) -> SyncResult;
             PUSH "lulu/push" push(PushParams) -> PushResult;
@@ -70,6 +76,8 @@ macro_rules! for_each_notification {
             SESSION_REMOVED "lulu/sessionRemoved" SessionRemovedParams;
             OUTPUT "lulu/output" OutputParams;
             COMMENTS_CHANGED "lulu/commentsChanged" CommentsChangedParams;
+            APPROVAL_REQUESTED "lulu/approvalRequested" ApprovalRequestedParams;
+            APPROVAL_RESOLVED "lulu/approvalResolved" ApprovalResolvedParams;
         }
     };
 }
@@ -154,6 +162,10 @@ error_codes! {
     PROGRAM_MISSING = -32017, "ProgramMissing";
     /// `git push` or `gh` failed.
     PROGRAM_FAILED = -32018, "ProgramFailed";
+    /// The session is not running (`lulu/send`).
+    NOT_RUNNING = -32019, "NotRunning";
+    /// The session's agent cannot take this (messages, approvals).
+    AGENT_CANNOT_TAKE = -32020, "AgentCannotTake";
     /// The repository's setup command is not trusted yet (`data: { repo, setup, setupHash }`).
     SETUP_NOT_TRUSTED = -32021, "SetupNotTrusted";
 }
@@ -247,6 +259,10 @@ pub struct SessionDetail {
     pub cost_usd: Option<f64>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
+    /// Open permission requests, oldest first (filled in by the handler).
+    pub pending_approvals: Vec<Approval>,
+    pub max_cost_usd: Option<f64>,
+    pub max_minutes: Option<f64>,
     /// `baseBranch`, `ahead`, `behind`, `landed` (version 2): filled by the handler, which
     /// computes ahead/behind on request.
     #[serde(flatten)]
@@ -276,6 +292,9 @@ impl From<&Session> for SessionDetail {
             cost_usd: session.cost_usd,
             input_tokens: session.input_tokens,
             output_tokens: session.output_tokens,
+            pending_approvals: Vec::new(),
+            max_cost_usd: session.max_cost_usd,
+            max_minutes: session.max_minutes,
             branches: BranchDetail::default(),
             provision: DetailProvision::default(),
         }
@@ -400,6 +419,18 @@ pub struct AgentProfileParams {
     pub format: String,
     #[serde(default)]
     pub env: Option<BTreeMap<String, String>>,
+    /// `"stream-json"`: the runner hosts the agent (approvals, messages).
+    #[serde(default)]
+    #[ts(optional, type = "\"stream-json\" | \"closed\"")]
+    pub input: Option<String>,
+    /// Seconds, or a text such as `"30m"` or `"none"`.
+    #[serde(default)]
+    #[ts(optional, type = "number | string")]
+    pub approval_timeout: Option<Value>,
+    #[serde(default)]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default)]
+    pub max_minutes: Option<f64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -418,6 +449,10 @@ pub struct SpawnParams {
     pub base_ref: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_minutes: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -533,6 +568,9 @@ pub struct AgentInfo {
     pub command: Vec<String>,
     pub format: String,
     pub available: bool,
+    /// `"stream-json"` when the agent can ask for approvals and take messages, else `"closed"`.
+    #[ts(type = "\"stream-json\" | \"closed\"")]
+    pub input: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -698,6 +736,10 @@ mod tests {
             max_running: 6,
             last_seq: 0,
             change_seq: 1,
+            input: lulu_core::model::InputMode::StreamJson,
+            approval_timeout: None,
+            max_cost_usd: Some(2.5),
+            max_minutes: None,
         }
     }
 
@@ -725,7 +767,8 @@ mod tests {
                    "branch": "lulu/x", "baseCommit": "abc", "startedAt": "2026-01-02T03:04:05.678Z",
                    "endedAt": null, "outcome": "exited", "exitCode": 1, "signal": null,
                    "failureDetail": "exit code 1\nmore", "agentSessionId": null, "costUsd": 0.5,
-                   "inputTokens": null, "outputTokens": 3,
+                   "inputTokens": null, "outputTokens": 3, "pendingApprovals": [],
+                   "maxCostUsd": 2.5, "maxMinutes": null,
                    "baseBranch": null, "ahead": null, "behind": null, "landed": null,
                    "ports": [], "worktreeGone": false}),
         );

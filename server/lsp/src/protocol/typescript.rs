@@ -154,6 +154,13 @@ pub fn typescript_bindings() -> String {
     declaration::<UncommentParams>(config, &mut out);
     declaration::<ReviewParams>(config, &mut out);
     declaration::<CommentsChangedParams>(config, &mut out);
+    declaration::<Approval>(config, &mut out);
+    declaration::<ApprovalsParams>(config, &mut out);
+    declaration::<ApprovalsResult>(config, &mut out);
+    declaration::<ApproveParams>(config, &mut out);
+    declaration::<SendParams>(config, &mut out);
+    declaration::<ApprovalRequestedParams>(config, &mut out);
+    declaration::<ApprovalResolvedParams>(config, &mut out);
     out.push_str(&requests_map(config));
     out.push('\n');
     out.push_str(&notifications_map(config));

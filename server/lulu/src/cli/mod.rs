@@ -27,6 +27,7 @@ use lulu_lsp::protocol;
 
 use crate::render::{self, ListStyle};
 
+mod approvals;
 mod internal;
 mod provision;
 mod review;
@@ -82,6 +83,39 @@ pub struct SpawnArgs {
     /// Trust the repository's setup command (lulu.toml) as it is now, without asking.
     #[arg(long)]
     pub trust_setup: bool,
+    /// Stop the session once the agent reports spending more than this (US dollars).
+    #[arg(long = "max-cost", value_name = "USD")]
+    pub max_cost_usd: Option<f64>,
+    /// Stop the session after this many minutes of running.
+    #[arg(long, value_name = "N")]
+    pub max_minutes: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApprovalsArgs {
+    /// Only this session's.
+    pub id: Option<String>,
+    /// Print `{ approvals: Approval[] }` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The approval id (from `lulu approvals`).
+    pub approval_id: String,
+    #[arg(long)]
+    pub deny: bool,
+    /// Words for the agent (with --deny: why).
+    #[arg(long, short = 'm', value_name = "MSG")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    pub id: String,
+    #[arg(required = true, num_args = 1..)]
+    pub text: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -185,6 +219,12 @@ pub enum CliCommand {
     Diff(DiffArgs),
     /// Remove a session's worktree and row (refuses to lose work unless --force).
     Rm(RmArgs),
+    /// Pending permission requests of running agents, oldest first.
+    Approvals(ApprovalsArgs),
+    /// Answer a permission request: allow it (default) or deny it.
+    Approve(ApproveArgs),
+    /// Send a message to a running agent; it takes it after what it is doing now.
+    Send(SendArgs),
     /// Land an ended session into its base branch (or --into): squash, rebase or merge,
     /// without touching your uncommitted changes.
     Land(land::LandArgs),
@@ -288,6 +328,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         CliCommand::Continue(args) => session::continue_session(global, args, &mut stdout.lock()),
         CliCommand::Diff(args) => session::diff(global, args, &mut stdout.lock()),
         CliCommand::Rm(args) => session::rm(global, args, &mut stdout.lock()),
+        CliCommand::Approvals(args) => approvals::list(global, args, &mut stdout.lock()),
+        CliCommand::Approve(args) => approvals::approve(global, args, &mut stdout.lock()),
+        CliCommand::Send(args) => approvals::send(global, args, &mut stdout.lock()),
         CliCommand::Land(args) => land::land(global, args, &mut stdout.lock()),
         CliCommand::Sync(args) => land::sync(global, args, &mut stdout.lock()),
         CliCommand::Push(args) => land::push(global, args, &mut stdout.lock()),

@@ -140,6 +140,11 @@ pub(super) fn show(
     if json {
         let mut detail = protocol::session_detail(&session, &state);
         detail.branches = protocol::BranchDetail::from(&sessions.branch_status(&session)?);
+        detail.pending_approvals = sessions
+            .approvals(Some(session.id.as_str()))?
+            .iter()
+            .map(protocol::Approval::from)
+            .collect();
         serde_json::to_writer_pretty(&mut *out, &detail)?;
         writeln!(out)?;
         return Ok(());

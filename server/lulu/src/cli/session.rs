@@ -14,6 +14,8 @@ pub(super) fn spawn(
         name,
         repo,
         json,
+        max_cost_usd,
+        max_minutes,
         trust_setup,
     } = args;
     let sessions = sessions(global)?;
@@ -27,6 +29,8 @@ pub(super) fn spawn(
         agent,
         base_ref,
         repo,
+        max_cost_usd,
+        max_minutes,
         trust_setup,
     })?;
     if json {

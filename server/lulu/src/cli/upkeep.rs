@@ -56,7 +56,7 @@ pub(super) fn agents(global: &GlobalOptions, out: &mut impl Write) -> anyhow::Re
     for agent in sessions.agents() {
         writeln!(
             out,
-            "{}{:<10} {:<20} {:<14} {}",
+            "{}{:<10} {:<20} {:<14} {:<16} {}",
             if &agent.name == default { "* " } else { "  " },
             agent.name,
             agent.format,
@@ -64,6 +64,11 @@ pub(super) fn agents(global: &GlobalOptions, out: &mut impl Write) -> anyhow::Re
                 "available"
             } else {
                 "not on PATH"
+            },
+            if agent.input == "stream-json" {
+                "approvals, send"
+            } else {
+                "no approvals"
             },
             lulu_core::runner::shell_words(&agent.command)
         )?;

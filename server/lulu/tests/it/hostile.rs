@@ -336,14 +336,20 @@ fn a_prompt_is_never_an_option_of_the_agent() {
         .split_terminator("--end--\n")
         .map(|run| run.lines().collect())
         .collect();
+    // Issue 12: the hosted built-in claude takes its prompt on stdin: never an argument at all.
     let claude_options = [
         "claude",
         "-p",
+        "--input-format",
+        "stream-json",
         "--output-format",
         "stream-json",
         "--verbose",
+        "--permission-prompt-tool",
+        "stdio",
         "--permission-mode",
         "acceptEdits",
+        "--replay-user-messages",
     ];
     let with = |head: &[&str], tail: &[&str]| -> Vec<String> {
         head.iter()
@@ -358,13 +364,10 @@ fn a_prompt_is_never_an_option_of_the_agent() {
     pretty_assertions::assert_eq!(
         runs,
         vec![
-            with(&claude_options, &["--", "--dangerously-skip-permissions"]),
+            with(&claude_options, &[]),
             with(&["codex", "exec", "--json"], &["--", "--help"]),
             with(&["codex", "exec", "--json"], &["--", "resume"]),
-            with(
-                &claude_options,
-                &["--resume", session_id, "--", "--version"]
-            ),
+            with(&claude_options, &["--resume", session_id]),
             with(
                 &["codex", "exec", "--json"],
                 &["resume", thread_id, "--", "-x"]

@@ -141,11 +141,11 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
                     "repos": ["<tmp>/repo"],
                     "methods": ["lulu/spawn", "lulu/list", "lulu/session", "lulu/transcript",
                         "lulu/watch", "lulu/unwatch", "lulu/cancel", "lulu/continue", "lulu/remove",
-                        "lulu/diff", "lulu/agents", "lulu/land", "lulu/sync", "lulu/push",
-                        "lulu/trust", "lulu/gc", "lulu/comment", "lulu/comments", "lulu/uncomment",
-                        "lulu/review"],
+                        "lulu/diff", "lulu/agents", "lulu/approvals", "lulu/approve", "lulu/send",
+                        "lulu/land", "lulu/sync", "lulu/push", "lulu/trust", "lulu/gc",
+                        "lulu/comment", "lulu/comments", "lulu/uncomment", "lulu/review"],
                     "notifications": ["lulu/sessionChanged", "lulu/sessionRemoved", "lulu/output",
-                        "lulu/commentsChanged"],
+                        "lulu/commentsChanged", "lulu/approvalRequested", "lulu/approvalResolved"],
                 }}},
                 "serverInfo": {"name": "lulu", "version": env!("CARGO_PKG_VERSION")},
             }),
@@ -272,10 +272,10 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
         ok(
             30,
             json!({"defaultAgent": "text", "agents": [
-                {"name": "claude", "command": ["<tmp-fixtures>/agents/fake-claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose"], "format": "claude-stream-json", "available": true},
-                {"name": "codex", "command": ["<tmp-fixtures>/agents/fake-codex", "exec", "--json", "{prompt}"], "format": "codex-json", "available": true},
-                {"name": "missing", "command": ["lulu-no-such-program"], "format": "text", "available": false},
-                {"name": "text", "command": ["<tmp-fixtures>/agents/fake-text", "{prompt}"], "format": "text", "available": true},
+                {"name": "claude", "command": ["<tmp-fixtures>/agents/fake-claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose"], "format": "claude-stream-json", "available": true, "input": "closed"},
+                {"name": "codex", "command": ["<tmp-fixtures>/agents/fake-codex", "exec", "--json", "{prompt}"], "format": "codex-json", "available": true, "input": "closed"},
+                {"name": "missing", "command": ["lulu-no-such-program"], "format": "text", "available": false, "input": "closed"},
+                {"name": "text", "command": ["<tmp-fixtures>/agents/fake-text", "{prompt}"], "format": "text", "available": true, "input": "closed"},
             ]}),
         )
         .to_string()
@@ -555,6 +555,7 @@ fn a_session_through_its_whole_life() {
                "startedAt": "<time>", "endedAt": "<time>", "outcome": "exited",
                "exitCode": 0, "signal": null, "failureDetail": null, "agentSessionId": null,
                "costUsd": null, "inputTokens": null, "outputTokens": null,
+               "pendingApprovals": [], "maxCostUsd": null, "maxMinutes": null,
                "baseBranch": "main", "ahead": 1, "behind": 0, "landed": null,
                "ports": [], "worktreeGone": false}),
     );
@@ -868,6 +869,7 @@ fn docs_and_server_agree() {
         [
             "SessionRow",
             "SessionDetail",
+            "Approval",
             "TranscriptEvent",
             "FileChange",
             "Comment"
