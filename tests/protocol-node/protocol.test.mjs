@@ -192,7 +192,7 @@ test('lifecycle and error codes', { timeout: 300_000 }, async () => {
   });
   const n = new Normalizer(tmp);
   const result = n.apply(await client.initialize(repo, state));
-  assert.deepEqual(result.capabilities.experimental.lulu.protocolVersion, 1);
+  assert.deepEqual(result.capabilities.experimental.lulu.protocolVersion, 2);
   assert.deepEqual(result.capabilities.experimental.lulu.repos, ['<tmp>/repo']);
   assert.deepEqual(await client.failure('lulu/nope', {}), { code: -32601, message: 'Method not found', data: 'lulu/nope' });
   assert.deepEqual(await client.failure('lulu/session', { id: 5 }), {

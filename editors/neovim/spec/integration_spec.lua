@@ -645,7 +645,7 @@ describe("lulu against the real server", function()
     vim.cmd("checkhealth lulu")
     local lines = env.lines(0)
     local text = table.concat(lines, "\n")
-    assert.truthy(text:find("speaks protocol version 1", 1, true), text)
+    assert.truthy(text:find("speaks protocol version 2", 1, true), text)
     assert.is_nil(text:find("ERROR", 1, true), text)
     assert.is_nil(text:find("WARNING", 1, true), text)
     vim.cmd("bwipeout!")
@@ -714,7 +714,7 @@ describe("lulu on bad input", function()
   it("reports a server speaking another protocol version once, and shuts it down politely", function()
     local log = env.tmpdir("fake-server") .. "/methods"
     vim.env.LULU_FAKE_SERVER_LOG = log
-    env.fresh({ server = env.plugin_root .. "/spec/helpers/fake-server-v2" })
+    env.fresh({ server = env.plugin_root .. "/spec/helpers/fake-server-v3" })
     local repo
     local msgs = env.capture_notify(function()
       repo = assert(client.get())
@@ -723,7 +723,7 @@ describe("lulu on bad input", function()
     end)
     vim.env.LULU_FAKE_SERVER_LOG = nil
     assert.are.equal(1, #errors(msgs), vim.inspect(msgs))
-    assert.matches("speaks protocol version 2, this plugin needs version 1", errors(msgs)[1].msg)
+    assert.matches("speaks protocol version 3, this plugin needs version 2", errors(msgs)[1].msg)
     -- shutdown then exit, not a signal.
     assert.are.equal(0, repo.exit_code)
     assert.are.same({ "initialize", "initialized", "shutdown", "exit" }, vim.fn.readfile(log))

@@ -2,6 +2,7 @@
 --- and the per-repository store of session rows kept current by the server's notifications.
 local config = require("lulu.config")
 local format = require("lulu.format")
+local PROTOCOL_VERSION = require("lulu.protocol_version")
 
 local M = {}
 
@@ -235,12 +236,13 @@ end
 ---@param server string the server command, for the message
 local function on_initialized(repo, client, result, server)
   local lulu = vim.tbl_get(result or {}, "capabilities", "experimental", "lulu") or {}
-  if lulu.protocolVersion ~= 1 then
+  if lulu.protocolVersion ~= PROTOCOL_VERSION then
     M.error(
       string.format(
-        "the server %q speaks protocol version %s, this plugin needs version 1",
+        "the server %q speaks protocol version %s, this plugin needs version %d",
         server,
-        tostring(lulu.protocolVersion)
+        tostring(lulu.protocolVersion),
+        PROTOCOL_VERSION
       )
     )
     repo.closed = true

@@ -173,11 +173,19 @@ function M.check()
     return
   end
   local lulu = vim.tbl_get(result, "capabilities", "experimental", "lulu") or {}
-  if lulu.protocolVersion == 1 then
-    health.ok("the server starts and speaks protocol version 1" .. (root and (" (repository " .. root .. ")") or ""))
+  local wanted = require("lulu.protocol_version")
+  if lulu.protocolVersion == wanted then
+    health.ok(
+      string.format("the server starts and speaks protocol version %d", wanted)
+        .. (root and (" (repository " .. root .. ")") or "")
+    )
   else
     health.error(
-      string.format("the server speaks protocol version %s; this plugin needs 1", tostring(lulu.protocolVersion))
+      string.format(
+        "the server speaks protocol version %s; this plugin needs %d",
+        tostring(lulu.protocolVersion),
+        wanted
+      )
     )
   end
 end

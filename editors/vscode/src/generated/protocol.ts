@@ -1,6 +1,6 @@
 // Generated from server/lsp/src/protocol by `LULU_BLESS=1 cargo test -p lulu-lsp generated_client_files`. Do not edit.
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export type Status = "starting" | "running" | "completed" | "failed";
 export type Outcome = "exited" | "signaled" | "cancelled" | "spawn_failed" | "worktree_failed" | "agent_error" | "interrupted" | "over_budget" | "setup_failed";

@@ -126,7 +126,7 @@ describe("lulu serve, as the extension uses it", () => {
     await rejects(conn.sendRequest("lulu/list", {}), ErrorCodes.NotInitialized);
   });
 
-  test("initialize takes the extension's initializationOptions and says protocol version 1", async () => {
+  test("initialize takes the extension's initializationOptions and says protocol version 2", async () => {
     const result = await conn.sendRequest<{ capabilities: { experimental?: { lulu?: { protocolVersion?: number } } } }>(
       "initialize",
       {
@@ -137,7 +137,7 @@ describe("lulu serve, as the extension uses it", () => {
         initializationOptions: { agents: agentProfiles(), defaultAgent: "fake-claude", maxRunning: 2 },
       },
     );
-    assert.equal(result.capabilities.experimental?.lulu?.protocolVersion, 1);
+    assert.equal(result.capabilities.experimental?.lulu?.protocolVersion, 2);
     await conn.sendNotification("initialized", {});
   });
 

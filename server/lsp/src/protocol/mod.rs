@@ -20,7 +20,7 @@ mod review;
 mod typescript;
 pub use provision::*;
 pub use review::*;
-pub use typescript::{lua_error_codes, typescript_bindings};
+pub use typescript::{lua_error_codes, lua_protocol_version, typescript_bindings};
 
 use lulu_core::{
     agent_view,
@@ -31,7 +31,7 @@ mod approvals;
 pub use approvals::*;
 
 /// The protocol version announced in `capabilities.experimental.lulu.protocolVersion`.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The one list of requests: for each, its constant in [`method`], its name on the wire, the
 /// `Backend` method that serves it, its params and its result. Everything else that lists

@@ -1,6 +1,7 @@
 //! The wire types for the clients, generated from this crate's own types and lists: the
 //! TypeScript of the VS Code extension (`editors/vscode/src/generated/protocol.ts`) and the
-//! error codes of the Neovim plugin (`editors/neovim/lua/lulu/codes.lua`).
+//! error codes and protocol version of the Neovim plugin (`editors/neovim/lua/lulu/codes.lua`,
+//! `editors/neovim/lua/lulu/protocol_version.lua`).
 //!
 //! A test compares both files with what this module makes now and fails on any drift;
 //! `LULU_BLESS=1 cargo test -p lulu-lsp generated_client_files` writes them anew.
@@ -184,6 +185,14 @@ pub fn lua_error_codes() -> String {
     out
 }
 
+/// The whole of `editors/neovim/lua/lulu/protocol_version.lua`.
+pub fn lua_protocol_version() -> String {
+    format!(
+        "-- {HEADER}\n\n---The protocol version this plugin speaks (`capabilities.experimental.lulu.protocolVersion`).\nreturn {}\n",
+        PROTOCOL_VERSION
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
@@ -222,6 +231,10 @@ mod tests {
         check(
             "editors/neovim/lua/lulu/codes.lua",
             &super::lua_error_codes(),
+        );
+        check(
+            "editors/neovim/lua/lulu/protocol_version.lua",
+            &super::lua_protocol_version(),
         );
     }
 }

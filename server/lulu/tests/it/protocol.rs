@@ -136,7 +136,7 @@ fn lifecycle_and_bad_input_get_the_protocol_errors() {
             11,
             json!({
                 "capabilities": {"experimental": {"lulu": {
-                    "protocolVersion": 1,
+                    "protocolVersion": 2,
                     "stateDir": "<tmp>/state",
                     "repos": ["<tmp>/repo"],
                     "methods": ["lulu/spawn", "lulu/list", "lulu/session", "lulu/transcript",
