@@ -78,133 +78,143 @@ fn render_claude(value: &Value, verdict: &mut AgentVerdict) -> (String, String) 
     }
     let message_type = str_field(value, "type").unwrap_or("unknown");
     match message_type {
-        "system" => {
-            let subtype = str_field(value, "subtype").unwrap_or("system");
-            if subtype == "init" {
-                let model = str_field(value, "model").unwrap_or("unknown model");
-                let session = str_field(value, "session_id").unwrap_or("?");
-                return (
-                    "init".to_owned(),
-                    format!("Claude session {session} ({model})"),
-                );
-            }
-            if subtype == "api_retry" {
-                let number = |key: &str| value.get(key).and_then(Value::as_i64).unwrap_or(0);
-                let status = value
-                    .get("error_status")
-                    .and_then(Value::as_i64)
-                    .map(|status| format!("{status} "))
-                    .unwrap_or_default();
-                let error = str_field(value, "error").unwrap_or("error");
-                return (
-                    "system".to_owned(),
-                    format!(
-                        "API {status}{error}: retry {} of {} in {} ms",
-                        number("attempt"),
-                        number("max_retries"),
-                        number("retry_delay_ms")
-                    ),
-                );
-            }
-            ("system".to_owned(), format!("system: {subtype}"))
-        }
+        "system" => render_claude_system(value),
         "assistant" => render_claude_content(value, "assistant"),
         // The host channel (issue 12): a permission request, and the answer Claude echoes.
-        "control_request" => {
-            let request = value.get("request").cloned().unwrap_or(Value::Null);
-            match str_field(&request, "subtype") {
-                Some("can_use_tool") => {
-                    let tool = str_field(&request, "tool_name").unwrap_or("tool");
-                    let input = request.get("input").cloned().unwrap_or(Value::Null);
-                    let summary = crate::agent_host::summarize(tool, &input);
-                    (
-                        "permission".to_owned(),
-                        format!("asks permission: {summary}"),
-                    )
-                }
-                other => (
-                    "control".to_owned(),
-                    format!("control request: {}", other.unwrap_or("?")),
-                ),
-            }
-        }
-        "control_response" => {
-            let behavior = value
-                .pointer("/response/response/behavior")
-                .and_then(Value::as_str)
-                .unwrap_or("answered");
-            (
-                "control".to_owned(),
-                format!("permission answer: {behavior}"),
-            )
-        }
+        "control_request" => render_claude_control_request(value),
+        "control_response" => render_claude_control_response(value),
         "user" => render_claude_content(value, "user"),
-        "result" => {
-            verdict.saw_result = true;
-            let subtype = str_field(value, "subtype").unwrap_or("unknown");
-            let is_error = value
-                .get("is_error")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-            let cost = value.get("total_cost_usd").and_then(Value::as_f64);
-            // `total_cost_usd` and `modelUsage` cover the whole conversation (all runs of a
-            // resumed session), `usage` only this run: take tokens from `modelUsage` when it is
-            // there, so cost and tokens speak of the same thing.
-            let (input, output) = match model_usage_totals(value) {
-                Some((input, output)) => (Some(input), Some(output)),
-                None => {
-                    let usage = value.get("usage");
-                    (
-                        usage
-                            .and_then(|usage| usage.get("input_tokens"))
-                            .and_then(Value::as_i64),
-                        usage
-                            .and_then(|usage| usage.get("output_tokens"))
-                            .and_then(Value::as_i64),
-                    )
-                }
-            };
-            verdict.report.cost_usd = cost.or(verdict.report.cost_usd);
-            verdict.report.input_tokens = input.or(verdict.report.input_tokens);
-            verdict.report.output_tokens = output.or(verdict.report.output_tokens);
-            // Errors come as `result` text, or (for example when a resumed conversation is
-            // gone) as an `errors` array with no `result`.
-            let errors_text = value
-                .get("errors")
-                .and_then(Value::as_array)
-                .and_then(|errors| errors.iter().find_map(Value::as_str))
-                .unwrap_or("");
-            let result_text = str_field(value, "result").unwrap_or(errors_text);
-            if subtype == "error_max_budget_usd" {
-                verdict.budget_exceeded = true;
-            }
-            if is_error || subtype != "success" {
-                verdict.error = Some(claude_error_reason(subtype, result_text));
-            }
-            let mut text = format!("result: {subtype}");
-            if is_error {
-                text.push_str(" (error)");
-            }
-            if let Some(turns) = value.get("num_turns").and_then(Value::as_i64) {
-                text.push_str(&format!(", {turns} turns"));
-            }
-            if let Some(cost) = cost {
-                text.push_str(&format!(", ${cost:.4}"));
-            }
-            if let (Some(input), Some(output)) = (input, output) {
-                text.push_str(&format!(", {input} in / {output} out tokens"));
-            }
-            if !result_text.is_empty() {
-                text.push('\n');
-                text.push_str(&clip(result_text, MAX_RENDERED_OUTPUT));
-            }
-            ("result".to_owned(), text)
-        }
+        "result" => render_claude_result(value, verdict),
         other => (
             other.to_owned(),
             clip(&value.to_string(), MAX_RENDERED_OUTPUT),
         ),
     }
+}
+
+fn render_claude_system(value: &Value) -> (String, String) {
+    let subtype = str_field(value, "subtype").unwrap_or("system");
+    if subtype == "init" {
+        let model = str_field(value, "model").unwrap_or("unknown model");
+        let session = str_field(value, "session_id").unwrap_or("?");
+        return (
+            "init".to_owned(),
+            format!("Claude session {session} ({model})"),
+        );
+    }
+    if subtype == "api_retry" {
+        let number = |key: &str| value.get(key).and_then(Value::as_i64).unwrap_or(0);
+        let status = value
+            .get("error_status")
+            .and_then(Value::as_i64)
+            .map(|status| format!("{status} "))
+            .unwrap_or_default();
+        let error = str_field(value, "error").unwrap_or("error");
+        return (
+            "system".to_owned(),
+            format!(
+                "API {status}{error}: retry {} of {} in {} ms",
+                number("attempt"),
+                number("max_retries"),
+                number("retry_delay_ms")
+            ),
+        );
+    }
+    ("system".to_owned(), format!("system: {subtype}"))
+}
+
+fn render_claude_control_request(value: &Value) -> (String, String) {
+    let request = value.get("request").cloned().unwrap_or(Value::Null);
+    match str_field(&request, "subtype") {
+        Some("can_use_tool") => {
+            let tool = str_field(&request, "tool_name").unwrap_or("tool");
+            let input = request.get("input").cloned().unwrap_or(Value::Null);
+            let summary = crate::agent_host::summarize(tool, &input);
+            (
+                "permission".to_owned(),
+                format!("asks permission: {summary}"),
+            )
+        }
+        other => (
+            "control".to_owned(),
+            format!("control request: {}", other.unwrap_or("?")),
+        ),
+    }
+}
+
+fn render_claude_control_response(value: &Value) -> (String, String) {
+    let behavior = value
+        .pointer("/response/response/behavior")
+        .and_then(Value::as_str)
+        .unwrap_or("answered");
+    (
+        "control".to_owned(),
+        format!("permission answer: {behavior}"),
+    )
+}
+
+/// The run's last line: its cost and tokens go into the verdict's report, an error into its
+/// reason.
+fn render_claude_result(value: &Value, verdict: &mut AgentVerdict) -> (String, String) {
+    verdict.saw_result = true;
+    let subtype = str_field(value, "subtype").unwrap_or("unknown");
+    let is_error = value
+        .get("is_error")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let cost = value.get("total_cost_usd").and_then(Value::as_f64);
+    // `total_cost_usd` and `modelUsage` cover the whole conversation (all runs of a
+    // resumed session), `usage` only this run: take tokens from `modelUsage` when it is
+    // there, so cost and tokens speak of the same thing.
+    let (input, output) = match model_usage_totals(value) {
+        Some((input, output)) => (Some(input), Some(output)),
+        None => {
+            let usage = value.get("usage");
+            (
+                usage
+                    .and_then(|usage| usage.get("input_tokens"))
+                    .and_then(Value::as_i64),
+                usage
+                    .and_then(|usage| usage.get("output_tokens"))
+                    .and_then(Value::as_i64),
+            )
+        }
+    };
+    verdict.report.cost_usd = cost.or(verdict.report.cost_usd);
+    verdict.report.input_tokens = input.or(verdict.report.input_tokens);
+    verdict.report.output_tokens = output.or(verdict.report.output_tokens);
+    // Errors come as `result` text, or (for example when a resumed conversation is
+    // gone) as an `errors` array with no `result`.
+    let errors_text = value
+        .get("errors")
+        .and_then(Value::as_array)
+        .and_then(|errors| errors.iter().find_map(Value::as_str))
+        .unwrap_or("");
+    let result_text = str_field(value, "result").unwrap_or(errors_text);
+    if subtype == "error_max_budget_usd" {
+        verdict.budget_exceeded = true;
+    }
+    if is_error || subtype != "success" {
+        verdict.error = Some(claude_error_reason(subtype, result_text));
+    }
+    let mut text = format!("result: {subtype}");
+    if is_error {
+        text.push_str(" (error)");
+    }
+    if let Some(turns) = value.get("num_turns").and_then(Value::as_i64) {
+        text.push_str(&format!(", {turns} turns"));
+    }
+    if let Some(cost) = cost {
+        text.push_str(&format!(", ${cost:.4}"));
+    }
+    if let (Some(input), Some(output)) = (input, output) {
+        text.push_str(&format!(", {input} in / {output} out tokens"));
+    }
+    if !result_text.is_empty() {
+        text.push('\n');
+        text.push_str(&clip(result_text, MAX_RENDERED_OUTPUT));
+    }
+    ("result".to_owned(), text)
 }
 
 /// Input and output tokens summed over `modelUsage` (every model the conversation used).
