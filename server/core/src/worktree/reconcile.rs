@@ -66,40 +66,52 @@ pub fn reconcile(
         source: boxed(source),
     })?;
     let registrations_dir = absolute(&repository.common_dir().join("worktrees"));
+    let Registrations {
+        mut pruned,
+        registered,
+    } = prune_stale_registrations(&registrations_dir)?;
+    let mut orphans = orphan_folders(worktree_root, owned, &registered)?;
+    orphans.sort_by(|a, b| a.path.cmp(&b.path));
+    pruned.sort();
+    Ok(ReconcileReport { pruned, orphans })
+}
+
+/// The registrations of linked worktrees, after pruning.
+struct Registrations {
+    /// The folders of the registrations removed because the folder was gone.
+    pruned: Vec<PathBuf>,
+    /// The folders of the registrations kept.
+    registered: BTreeSet<PathBuf>,
+}
+
+/// The entries of a folder, or none when it does not exist.
+fn read_dir_if_any(path: &Path) -> Result<Option<std::fs::ReadDir>, ReconcileError> {
+    match std::fs::read_dir(path) {
+        Ok(entries) => Ok(Some(entries)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ReconcileError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Removes the registrations (under `.git/worktrees`) whose worktree folder no longer exists;
+/// locked ones, and ones without a readable `gitdir` (maybe being made right now), are kept.
+fn prune_stale_registrations(registrations_dir: &Path) -> Result<Registrations, ReconcileError> {
     let mut pruned = Vec::new();
     let mut registered = BTreeSet::new();
-    let entries = match std::fs::read_dir(&registrations_dir) {
-        Ok(entries) => Some(entries),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(ReconcileError::Read {
-                path: registrations_dir,
-                source,
-            });
-        }
-    };
-    for entry in entries.into_iter().flatten() {
+    for entry in read_dir_if_any(registrations_dir)?.into_iter().flatten() {
         let entry = entry.map_err(|source| ReconcileError::Read {
-            path: registrations_dir.clone(),
+            path: registrations_dir.to_owned(),
             source,
         })?;
         let registration = entry.path();
         if !registration.is_dir() || registration.join("locked").symlink_metadata().is_ok() {
             continue;
         }
-        // A registration without a readable `gitdir` may be one being made right now: leave it.
-        let Ok(gitdir) = std::fs::read(registration.join("gitdir")) else {
+        let Some(dot_git) = registered_dot_git(&registration) else {
             continue;
-        };
-        let Ok(dot_git) =
-            gix::path::from_bstr(gitdir.trim().as_bstr()).map(|path| path.into_owned())
-        else {
-            continue;
-        };
-        let dot_git = if dot_git.is_relative() {
-            registration.join(dot_git)
-        } else {
-            dot_git
         };
         let folder = dot_git
             .parent()
@@ -116,26 +128,38 @@ pub fn reconcile(
         tracing::info!(worktree = %folder.display(), registration = %registration.display(), "pruned stale worktree registration");
         pruned.push(folder);
     }
+    Ok(Registrations { pruned, registered })
+}
 
-    // Paths are compared as written first (sessions store them canonical, gix registers them as
-    // lulu gave them), and canonicalized only for a folder that matched nothing: the work is
-    // proportional to the folders under the root, not to the sessions ever run.
+/// The worktree's `.git` file a registration points to, when its `gitdir` can be read.
+fn registered_dot_git(registration: &Path) -> Option<PathBuf> {
+    let gitdir = std::fs::read(registration.join("gitdir")).ok()?;
+    let dot_git = gix::path::from_bstr(gitdir.trim().as_bstr())
+        .ok()?
+        .into_owned();
+    Some(if dot_git.is_relative() {
+        registration.join(dot_git)
+    } else {
+        dot_git
+    })
+}
+
+/// The folders directly under `worktree_root` that no session owns.
+///
+/// Paths are compared as written first (sessions store them canonical, gix registers them as
+/// lulu gave them), and canonicalized only for a folder that matched nothing: the work is
+/// proportional to the folders under the root, not to the sessions ever run.
+fn orphan_folders(
+    worktree_root: &Path,
+    owned: &[PathBuf],
+    registered: &BTreeSet<PathBuf>,
+) -> Result<Vec<OrphanFolder>, ReconcileError> {
     let owned: BTreeSet<&Path> = owned.iter().map(PathBuf::as_path).collect();
     let canonical_root = canonical_lenient(worktree_root);
     let mut canonical_owned: Option<BTreeSet<PathBuf>> = None;
     let mut canonical_registered: Option<BTreeSet<PathBuf>> = None;
     let mut orphans = Vec::new();
-    let folders = match std::fs::read_dir(worktree_root) {
-        Ok(folders) => Some(folders),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(ReconcileError::Read {
-                path: worktree_root.to_owned(),
-                source,
-            });
-        }
-    };
-    for entry in folders.into_iter().flatten() {
+    for entry in read_dir_if_any(worktree_root)?.into_iter().flatten() {
         let entry = entry.map_err(|source| ReconcileError::Read {
             path: worktree_root.to_owned(),
             source,
@@ -185,7 +209,5 @@ pub fn reconcile(
             clean,
         });
     }
-    orphans.sort_by(|a, b| a.path.cmp(&b.path));
-    pruned.sort();
-    Ok(ReconcileReport { pruned, orphans })
+    Ok(orphans)
 }
