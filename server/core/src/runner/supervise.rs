@@ -52,6 +52,18 @@ struct Ingest {
 }
 
 impl Ingest {
+    fn new(format: OutputFormat) -> Ingest {
+        Ingest {
+            format,
+            verdict: AgentVerdict::default(),
+            reported: AgentReport::default(),
+            last_stderr: None,
+            batch: Vec::new(),
+            batch_bytes: 0,
+            batch_started: Instant::now(),
+        }
+    }
+
     fn take_line(&mut self, stream: Stream, bytes: &[u8]) {
         let text = String::from_utf8_lossy(bytes);
         let line = text.strip_suffix('\n').unwrap_or(&text);
@@ -197,25 +209,11 @@ impl Runner {
         mut host: Option<AgentHost>,
     ) -> anyhow::Result<Termination> {
         let id = self.id().clone();
-        let mut pipes = Vec::new();
-        if let Some(stdout) = agent.stdout.take() {
-            pipes.push(Pipe::new(Stream::Stdout, stdout).context("reading the agent's stdout")?);
-        }
-        if let Some(stderr) = agent.stderr.take() {
-            pipes.push(Pipe::new(Stream::Stderr, stderr).context("reading the agent's stderr")?);
-        }
+        let mut pipes = agent_pipes(&mut agent)?;
         let pidfd = rustix::process::pidfd_open(Pid::from_child(&agent), PidfdFlags::empty())
             .map_err(|error| tracing::debug!(%error, "no pidfd; polling the agent's exit"))
             .ok();
-        let mut ingest = Ingest {
-            format: self.session.format,
-            verdict: AgentVerdict::default(),
-            reported: AgentReport::default(),
-            last_stderr: None,
-            batch: Vec::new(),
-            batch_bytes: 0,
-            batch_started: Instant::now(),
-        };
+        let mut ingest = Ingest::new(self.session.format);
         let mut ending = Ending {
             last_cancel_check: Some(Instant::now()),
             ..Ending::default()
@@ -238,15 +236,8 @@ impl Runner {
             )?;
             let pipes_open = pipes.iter().any(Pipe::is_open);
 
-            if ending.exit_status.is_none()
-                && (ready.exited || pidfd.is_none())
-                && let Some(status) = agent.try_wait().context("waiting for the agent")?
-            {
-                ending.exit_status = Some(status);
-                // The leader is gone: whatever it left in its group (grandchildren holding our
-                // pipes) goes too. The watchdog is still a member, so the group id is still ours.
-                signal_group(process_group, Signal::KILL).ok();
-                ending.group_killed_at = Some(Instant::now());
+            if ending.exit_status.is_none() && (ready.exited || pidfd.is_none()) {
+                ending.note_exit(&mut agent, process_group)?;
             }
             if ready.woken
                 && let Some(wake) = &self.wake
@@ -283,23 +274,7 @@ impl Runner {
             }
         }
         drop(host);
-        let status = ending
-            .exit_status
-            .expect("the loop ends only after the agent exited");
-        let over_budget = ending.over_budget.or_else(|| {
-            ingest
-                .verdict
-                .budget_exceeded
-                .then(|| budget.cost_reason(ingest.verdict.report.cost_usd))
-        });
-        Ok(judge(
-            ingest.format,
-            status,
-            ending.cancel_started.is_some(),
-            &ingest.verdict,
-            ingest.last_stderr.as_deref(),
-            over_budget.as_deref(),
-        ))
+        Ok(ending.judge(&ingest, &budget))
     }
 
     /// Issue 12: the host delivers answers and messages (it re-reads the database when
@@ -539,4 +514,52 @@ enum Slot {
     Pipe(usize),
     Exit,
     Wake,
+}
+
+/// The agent's stdout and stderr, to be read without blocking.
+fn agent_pipes(agent: &mut Child) -> anyhow::Result<Vec<Pipe>> {
+    let mut pipes = Vec::new();
+    if let Some(stdout) = agent.stdout.take() {
+        pipes.push(Pipe::new(Stream::Stdout, stdout).context("reading the agent's stdout")?);
+    }
+    if let Some(stderr) = agent.stderr.take() {
+        pipes.push(Pipe::new(Stream::Stderr, stderr).context("reading the agent's stderr")?);
+    }
+    Ok(pipes)
+}
+
+impl Ending {
+    /// Notes the agent's exit, if it exited. The leader gone, whatever it left in its group
+    /// (grandchildren holding our pipes) goes too; the watchdog is still a member, so the group
+    /// id is still ours.
+    fn note_exit(&mut self, agent: &mut Child, process_group: i32) -> anyhow::Result<()> {
+        let Some(status) = agent.try_wait().context("waiting for the agent")? else {
+            return Ok(());
+        };
+        self.exit_status = Some(status);
+        signal_group(process_group, Signal::KILL).ok();
+        self.group_killed_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// How the run ended, once the agent exited and its pipes are read.
+    fn judge(&self, ingest: &Ingest, budget: &Budget) -> Termination {
+        let status = self
+            .exit_status
+            .expect("the loop ends only after the agent exited");
+        let over_budget = self.over_budget.clone().or_else(|| {
+            ingest
+                .verdict
+                .budget_exceeded
+                .then(|| budget.cost_reason(ingest.verdict.report.cost_usd))
+        });
+        judge(
+            ingest.format,
+            status,
+            self.cancel_started.is_some(),
+            &ingest.verdict,
+            ingest.last_stderr.as_deref(),
+            over_budget.as_deref(),
+        )
+    }
 }
