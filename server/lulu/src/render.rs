@@ -170,107 +170,106 @@ pub fn transcript_event(event: &Event) -> String {
 /// The detail view of a session.
 pub fn session_detail(session: &Session, now: DateTime<Utc>) -> String {
     let mut out = String::new();
-    let optional = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
-    let time = |value: Option<DateTime<Utc>>| {
-        value
-            .map(|time| {
-                format!(
-                    "{} ({} ago)",
-                    lulu_core::store::format_time(time),
-                    compact_age(time, now)
-                )
-            })
-            .unwrap_or_else(|| "-".to_owned())
-    };
     let _ = writeln!(out, "{}  {}", session.id, session.name);
-    let _ = writeln!(out, "status:       {}", session.status.as_str());
-    if let Some(reason) = &session.failure_reason {
-        let _ = writeln!(out, "reason:       {reason}");
+    let fields = what_and_where(session)
+        .into_iter()
+        .chain(progress(session, now));
+    for (label, value) in fields {
+        let _ = writeln!(out, "{:<13} {value}", format!("{label}:"));
     }
-    let _ = writeln!(
-        out,
-        "outcome:      {}",
-        optional(session.outcome.map(|o| o.as_str().to_owned()))
-    );
-    let _ = writeln!(
-        out,
-        "exit code:    {}",
-        optional(session.exit_code.map(|c| c.to_string()))
-    );
-    if let Some(signal) = session.signal {
-        let _ = writeln!(
-            out,
-            "signal:       {} ({signal})",
-            lulu_core::process::signal_name(signal)
-        );
-    }
-    let _ = writeln!(out, "repository:   {}", session.repo.display());
-    let _ = writeln!(
-        out,
-        "worktree:     {}",
-        optional(
-            session
-                .worktree_path
-                .as_ref()
-                .map(|p| p.display().to_string())
-        )
-    );
-    let _ = writeln!(out, "branch:       {}", optional(session.branch.clone()));
-    let _ = writeln!(
-        out,
-        "base:         {} ({})",
-        optional(session.base_commit.clone()),
-        session.base_ref
-    );
-    let _ = writeln!(
-        out,
-        "agent:        {} ({})",
-        session.agent,
-        session.format.as_str()
-    );
-    let _ = writeln!(
-        out,
-        "command:      {}",
-        lulu_core::runner::shell_words(&session.command)
-    );
-    let _ = writeln!(out, "run:          {}", session.run);
-    let _ = writeln!(out, "created:      {}", time(Some(session.created_at)));
-    let _ = writeln!(out, "started:      {}", time(session.started_at));
-    let _ = writeln!(out, "ended:        {}", time(session.ended_at));
-    let _ = writeln!(
-        out,
-        "last activity: {}",
-        time(Some(session.last_activity_at))
-    );
-    let _ = writeln!(
-        out,
-        "agent session: {}",
-        optional(session.agent_session_id.clone())
-    );
-    let _ = writeln!(
-        out,
-        "cost:         {}",
-        optional(session.cost_usd.map(|cost| format!("${cost:.4}")))
-    );
-    let _ = writeln!(
-        out,
-        "tokens:       {} in / {} out",
-        optional(session.input_tokens.map(|t| t.to_string())),
-        optional(session.output_tokens.map(|t| t.to_string()))
-    );
-    if session.max_cost_usd.is_some() || session.max_minutes.is_some() {
-        let cost = session.max_cost_usd.map(|cost| format!("${cost}"));
-        let minutes = session.max_minutes.map(|minutes| format!("{minutes} min"));
-        let limits: Vec<String> = [cost, minutes].into_iter().flatten().collect();
-        let _ = writeln!(out, "limits:       {}", limits.join(", "));
-    }
-    let _ = writeln!(out, "transcript:   {} events", session.last_seq);
     let _ = writeln!(out, "prompt:\n  {}", session.prompt.replace('\n', "\n  "));
     if let Some(detail) = &session.failure_detail {
         let _ = writeln!(out, "failure detail:\n  {}", detail.replace('\n', "\n  "));
     }
     // Every field may hold stored text: nothing raw reaches the terminal.
     visible_lines(&out)
+}
+
+/// `-` for a field without a value.
+fn or_dash(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "-".to_owned())
+}
+
+/// `lulu show`'s fields of how the session stands and where it works.
+fn what_and_where(session: &Session) -> Vec<(&'static str, String)> {
+    let mut fields = vec![("status", session.status.as_str().to_owned())];
+    if let Some(reason) = &session.failure_reason {
+        fields.push(("reason", reason.clone()));
+    }
+    fields.push((
+        "outcome",
+        or_dash(session.outcome.map(|o| o.as_str().to_owned())),
+    ));
+    fields.push((
+        "exit code",
+        or_dash(session.exit_code.map(|c| c.to_string())),
+    ));
+    if let Some(signal) = session.signal {
+        let name = lulu_core::process::signal_name(signal);
+        fields.push(("signal", format!("{name} ({signal})")));
+    }
+    let worktree = session
+        .worktree_path
+        .as_ref()
+        .map(|p| p.display().to_string());
+    fields.extend([
+        ("repository", session.repo.display().to_string()),
+        ("worktree", or_dash(worktree)),
+        ("branch", or_dash(session.branch.clone())),
+        (
+            "base",
+            format!(
+                "{} ({})",
+                or_dash(session.base_commit.clone()),
+                session.base_ref
+            ),
+        ),
+        (
+            "agent",
+            format!("{} ({})", session.agent, session.format.as_str()),
+        ),
+        ("command", lulu_core::runner::shell_words(&session.command)),
+        ("run", session.run.to_string()),
+    ]);
+    fields
+}
+
+/// `lulu show`'s fields of when things happened and what the session used.
+fn progress(session: &Session, now: DateTime<Utc>) -> Vec<(&'static str, String)> {
+    let time = |value: Option<DateTime<Utc>>| {
+        or_dash(value.map(|time| {
+            format!(
+                "{} ({} ago)",
+                lulu_core::store::format_time(time),
+                compact_age(time, now)
+            )
+        }))
+    };
+    let tokens = format!(
+        "{} in / {} out",
+        or_dash(session.input_tokens.map(|t| t.to_string())),
+        or_dash(session.output_tokens.map(|t| t.to_string()))
+    );
+    let mut fields = vec![
+        ("created", time(Some(session.created_at))),
+        ("started", time(session.started_at)),
+        ("ended", time(session.ended_at)),
+        ("last activity", time(Some(session.last_activity_at))),
+        ("agent session", or_dash(session.agent_session_id.clone())),
+        (
+            "cost",
+            or_dash(session.cost_usd.map(|cost| format!("${cost:.4}"))),
+        ),
+        ("tokens", tokens),
+    ];
+    let cost = session.max_cost_usd.map(|cost| format!("${cost}"));
+    let minutes = session.max_minutes.map(|minutes| format!("{minutes} min"));
+    let limits: Vec<String> = [cost, minutes].into_iter().flatten().collect();
+    if !limits.is_empty() {
+        fields.push(("limits", limits.join(", ")));
+    }
+    fields.push(("transcript", format!("{} events", session.last_seq)));
+    fields
 }
 
 #[cfg(test)]
@@ -294,6 +293,82 @@ mod tests {
         check(86_399, "23h");
         check(3 * 86_400 + 5, "3d");
         check(-10, "0s");
+    }
+
+    #[test]
+    fn a_session_shows_every_field_aligned() {
+        let created = chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+            .expect("a time")
+            .with_timezone(&Utc);
+        let session = Session {
+            id: lulu_core::model::SessionId("019a-s".to_owned()),
+            name: "fix-login".to_owned(),
+            repo: "/r".into(),
+            status: lulu_core::model::Status::Failed,
+            created_at: created,
+            last_activity_at: created + Duration::seconds(90),
+            failure_reason: Some("killed by SIGKILL".to_owned()),
+            prompt: "fix it\nplease".to_owned(),
+            agent: "claude".to_owned(),
+            command: vec!["claude".to_owned(), "-p".to_owned(), "a b".to_owned()],
+            format: lulu_core::model::OutputFormat::ClaudeStreamJson,
+            env: Default::default(),
+            worktree_path: None,
+            branch: Some("lulu/fix-login".to_owned()),
+            base_ref: "main".to_owned(),
+            base_commit: Some("abc123".to_owned()),
+            started_at: Some(created + Duration::seconds(1)),
+            ended_at: None,
+            outcome: Some(lulu_core::model::Outcome::Signaled),
+            exit_code: None,
+            signal: Some(9),
+            failure_detail: Some("line one\nline two".to_owned()),
+            agent_session_id: None,
+            cost_usd: Some(0.5),
+            input_tokens: Some(10),
+            output_tokens: None,
+            run: 2,
+            max_running: 6,
+            last_seq: 7,
+            change_seq: 1,
+            input: lulu_core::model::InputMode::Closed,
+            approval_timeout: None,
+            max_cost_usd: Some(2.0),
+            max_minutes: Some(30.0),
+        };
+        let now = created + Duration::seconds(120);
+        pretty_assertions::assert_eq!(
+            session_detail(&session, now),
+            "019a-s  fix-login
+status:       failed
+reason:       killed by SIGKILL
+outcome:      signaled
+exit code:    -
+signal:       SIGKILL (9)
+repository:   /r
+worktree:     -
+branch:       lulu/fix-login
+base:         abc123 (main)
+agent:        claude (claude-stream-json)
+command:      claude -p 'a b'
+run:          2
+created:      2026-01-02T03:04:05.000Z (2m ago)
+started:      2026-01-02T03:04:06.000Z (1m ago)
+ended:        -
+last activity: 2026-01-02T03:05:35.000Z (30s ago)
+agent session: -
+cost:         $0.5000
+tokens:       10 in / - out
+limits:       $2, 30 min
+transcript:   7 events
+prompt:
+  fix it
+  please
+failure detail:
+  line one
+  line two
+"
+        );
     }
 
     #[test]
