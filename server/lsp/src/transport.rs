@@ -16,10 +16,7 @@
 
 use std::{
     io::{BufRead, BufReader, Read, Write},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::Arc,
     time::Duration,
 };
 
@@ -407,8 +404,7 @@ pub async fn serve<S: LanguageServer>(
         })
     };
 
-    let initialized = Arc::new(AtomicBool::new(false));
-    let mut shut_down = false;
+    let mut lifecycle = Lifecycle::default();
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS));
     let mut exit_code = 1;
 
@@ -434,38 +430,22 @@ pub async fn serve<S: LanguageServer>(
             if let Err(error) = call(&mut service, request).await {
                 tracing::debug!(%error, "exit");
             }
-            exit_code = if shut_down { 0 } else { 1 };
+            exit_code = if lifecycle.shut_down { 0 } else { 1 };
             break;
         }
-        if !initialized.load(Ordering::SeqCst) && method != "initialize" {
-            if let Some(id) = id {
-                let response = error_response(
-                    id,
-                    code::NOT_INITIALIZED,
-                    format!("the server is not initialized: send `initialize` before `{method}`"),
-                );
+        match lifecycle.refusal(&method, id.clone()) {
+            Refusal::None => {}
+            Refusal::Answer(response) => {
                 send(&output, &response).await;
-            } else {
-                tracing::debug!(%method, "dropped a notification that came before initialize");
+                continue;
             }
-            continue;
-        }
-        if let Some(id) = id.clone()
-            && let Some(response) = refused_request(&method, id, shut_down)
-        {
-            send(&output, &response).await;
-            continue;
+            Refusal::Drop => continue,
         }
         let request = with_default_params(request);
         if ORDERED_METHODS.contains(&method.as_str()) {
             let response = guarded(&method, id.clone(), call(&mut service, request)).await;
             if let Some(response) = response {
-                if method == "initialize" && response.is_ok() {
-                    initialized.store(true, Ordering::SeqCst);
-                }
-                if method == "shutdown" && response.is_ok() {
-                    shut_down = true;
-                }
+                lifecycle.answered(&method, &response);
                 send(&output, &response).await;
             }
             continue;
@@ -489,6 +469,55 @@ pub async fn serve<S: LanguageServer>(
     // ever waiting on a client that stopped reading or on a handler still at work.
     let _ = tokio::time::timeout(Duration::from_millis(200), written).await;
     exit_code
+}
+
+/// Where the conversation with the client stands.
+#[derive(Debug, Default)]
+struct Lifecycle {
+    initialized: bool,
+    shut_down: bool,
+}
+
+/// What to do with a message the lifecycle refuses.
+enum Refusal {
+    /// Not refused: run it.
+    None,
+    Answer(Response),
+    /// A notification that cannot be answered: dropped.
+    Drop,
+}
+
+impl Lifecycle {
+    /// Whether a message with this method (and id, for a request) may run now.
+    fn refusal(&self, method: &str, id: Option<Id>) -> Refusal {
+        if !self.initialized && method != "initialize" {
+            let Some(id) = id else {
+                tracing::debug!(%method, "dropped a notification that came before initialize");
+                return Refusal::Drop;
+            };
+            return Refusal::Answer(error_response(
+                id,
+                code::NOT_INITIALIZED,
+                format!("the server is not initialized: send `initialize` before `{method}`"),
+            ));
+        }
+        match id.and_then(|id| refused_request(method, id, self.shut_down)) {
+            Some(response) => Refusal::Answer(response),
+            None => Refusal::None,
+        }
+    }
+
+    /// Notes a successful `initialize` or `shutdown`.
+    fn answered(&mut self, method: &str, response: &Response) {
+        if !response.is_ok() {
+            return;
+        }
+        match method {
+            "initialize" => self.initialized = true,
+            "shutdown" => self.shut_down = true,
+            _ => {}
+        }
+    }
 }
 
 /// The answer to a request that is refused whatever its method: after `shutdown` every request
