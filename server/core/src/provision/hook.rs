@@ -6,7 +6,7 @@ use std::{path::Path, time::Duration};
 use anyhow::Context;
 
 use crate::{
-    model::{NewEvent, Outcome, Session, Status, one_line_reason},
+    model::{NewEvent, Outcome, Session},
     store::{Store, Termination},
     worktree,
 };
@@ -45,12 +45,12 @@ pub fn restore_collected_worktree(
             "could not re-create the worktree: {}",
             crate::innermost_cause(&error)
         );
-        return Ok(Err(failed(
+        return Ok(Err(Termination::failed(
             Outcome::WorktreeFailed,
+            None,
+            None,
             &reason,
             crate::error_chain(&error),
-            None,
-            None,
         )));
     }
     store.clear_worktree_collected(&session.id)?;
@@ -113,12 +113,12 @@ fn lease(
         Err(super::ports::LeaseError::Store(error)) => Err(error.into()),
         Err(error) => {
             let reason = format!("setup failed: {error}");
-            Ok(Some(failed(
+            Ok(Some(Termination::failed(
                 Outcome::SetupFailed,
+                None,
+                None,
                 &reason,
                 reason.clone(),
-                None,
-                None,
             )))
         }
     }
@@ -152,12 +152,12 @@ fn include(
                 "setup failed: could not copy the included files: {}",
                 crate::innermost_cause(&error)
             );
-            Ok(Some(failed(
+            Ok(Some(Termination::failed(
                 Outcome::SetupFailed,
+                None,
+                None,
                 &reason,
                 crate::error_chain(&error),
-                None,
-                None,
             )))
         }
     }
@@ -199,12 +199,12 @@ fn setup_command(
             detail,
             exit_code,
             signal,
-        } => Some(failed(
+        } => Some(Termination::failed(
             Outcome::SetupFailed,
-            &reason,
-            detail,
             exit_code,
             signal,
+            &reason,
+            detail,
         )),
     })
 }
@@ -238,22 +238,5 @@ fn include_summary(report: &super::include::IncludeReport) -> String {
 pub fn release_ports(store: &mut Store, session: &Session) {
     if let Err(error) = store.release_ports(&session.id) {
         tracing::warn!(id = %session.id, %error, "could not release the session's ports; reconciliation will");
-    }
-}
-
-fn failed(
-    outcome: Outcome,
-    reason: &str,
-    detail: String,
-    exit_code: Option<i32>,
-    signal: Option<i32>,
-) -> Termination {
-    Termination {
-        status: Status::Failed,
-        outcome,
-        exit_code,
-        signal,
-        failure_reason: Some(one_line_reason(reason)),
-        failure_detail: Some(detail),
     }
 }

@@ -23,7 +23,7 @@ pub(super) fn judge(
     let exit_code = status.code();
     let signal = status.signal();
     if let Some(reason) = over_budget {
-        return failed(
+        return Termination::failed(
             Outcome::OverBudget,
             exit_code,
             signal,
@@ -40,7 +40,7 @@ pub(super) fn judge(
             Some(stderr) => format!("{reason}\nlast stderr line: {stderr}"),
             None => reason.clone(),
         };
-        return failed(Outcome::Signaled, None, Some(signal), &reason, detail);
+        return Termination::failed(Outcome::Signaled, None, Some(signal), &reason, detail);
     }
     let code = exit_code.unwrap_or(-1);
     if let Some(agent_error) = &verdict.error {
@@ -50,7 +50,7 @@ pub(super) fn judge(
                 .map(|line| format!("\nlast stderr line: {line}"))
                 .unwrap_or_default()
         );
-        return failed(Outcome::AgentError, exit_code, None, agent_error, detail);
+        return Termination::failed(Outcome::AgentError, exit_code, None, agent_error, detail);
     }
     if code != 0 {
         let reason = match last_stderr {
@@ -63,7 +63,7 @@ pub(super) fn judge(
                 .map(|line| format!("\nlast stderr line: {line}"))
                 .unwrap_or_default()
         );
-        return failed(Outcome::Exited, exit_code, None, &reason, detail);
+        return Termination::failed(Outcome::Exited, exit_code, None, &reason, detail);
     }
     if format == OutputFormat::ClaudeStreamJson && !verdict.saw_result {
         let reason = "Claude Code exited without a result";
@@ -73,7 +73,7 @@ pub(super) fn judge(
                 .map(|line| format!("\nlast stderr line: {line}"))
                 .unwrap_or_default()
         );
-        return failed(Outcome::AgentError, exit_code, None, reason, detail);
+        return Termination::failed(Outcome::AgentError, exit_code, None, reason, detail);
     }
     Termination {
         status: Status::Completed,
@@ -85,25 +85,8 @@ pub(super) fn judge(
     }
 }
 
-fn failed(
-    outcome: Outcome,
-    exit_code: Option<i32>,
-    signal: Option<i32>,
-    reason: &str,
-    detail: String,
-) -> Termination {
-    Termination {
-        status: Status::Failed,
-        outcome,
-        exit_code,
-        signal,
-        failure_reason: Some(one_line_reason(reason)),
-        failure_detail: Some(detail),
-    }
-}
-
 pub fn cancelled_termination(exit_code: Option<i32>, signal: Option<i32>) -> Termination {
-    failed(
+    Termination::failed(
         Outcome::Cancelled,
         exit_code,
         signal,
@@ -155,14 +138,14 @@ pub fn settle_dead_runner(
 /// runner printed as it stopped ([`crate::process::runner_last_words`]), when it printed one.
 fn interrupted_termination(last_words: Option<&str>) -> Termination {
     match last_words {
-        None => failed(
+        None => Termination::failed(
             Outcome::Interrupted,
             None,
             None,
             "interrupted: the session's runner died without finishing",
             "interrupted: the runner process supervising this session is gone (killed, crashed, or the machine restarted) and it wrote no final state; the agent's process group was killed with it".to_owned(),
         ),
-        Some(words) => failed(
+        Some(words) => Termination::failed(
             Outcome::Interrupted,
             None,
             None,
@@ -178,7 +161,7 @@ fn interrupted_termination(last_words: Option<&str>) -> Termination {
 }
 
 pub(super) fn worktree_failed(reason: &str, detail: &str) -> Termination {
-    failed(
+    Termination::failed(
         Outcome::WorktreeFailed,
         None,
         None,
@@ -188,5 +171,5 @@ pub(super) fn worktree_failed(reason: &str, detail: &str) -> Termination {
 }
 
 pub(super) fn spawn_failed(reason: &str, detail: &str) -> Termination {
-    failed(Outcome::SpawnFailed, None, None, reason, detail.to_owned())
+    Termination::failed(Outcome::SpawnFailed, None, None, reason, detail.to_owned())
 }

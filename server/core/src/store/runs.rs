@@ -21,6 +21,24 @@ pub struct Termination {
 }
 
 impl Termination {
+    /// A failed run's end: the reason made one line, the whole story in `detail`.
+    pub fn failed(
+        outcome: Outcome,
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        reason: &str,
+        detail: String,
+    ) -> Termination {
+        Termination {
+            status: Status::Failed,
+            outcome,
+            exit_code,
+            signal,
+            failure_reason: Some(crate::model::one_line_reason(reason)),
+            failure_detail: Some(detail),
+        }
+    }
+
     /// The lifecycle line of a run's end: `completed`, or `failed: <reason>`. Built here only,
     /// so every end (runner, cancel, reconciliation, a runner that never started) reads alike.
     pub fn end_event(&self) -> NewEvent {
