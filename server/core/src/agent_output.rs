@@ -301,6 +301,20 @@ fn render_claude_content(value: &Value, role: &str) -> (String, String) {
     (kind, parts.join("\n"))
 }
 
+/// A Codex `file_change` item's changes, each as `KIND PATH`.
+pub(crate) fn codex_file_changes(item: &Value) -> Vec<String> {
+    let Some(changes) = item.get("changes").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    changes
+        .iter()
+        .map(|change| {
+            let kind = str_field(change, "kind").unwrap_or("change");
+            format!("{kind} {}", str_field(change, "path").unwrap_or("?"))
+        })
+        .collect()
+}
+
 pub(crate) fn summarize_tool_input(input: &Value) -> String {
     for key in [
         "command",
@@ -405,26 +419,10 @@ fn render_codex_item(event_type: &str, item: &Value) -> (String, String) {
                 ("tool_use".to_owned(), format!("→ $ {command}"))
             }
         }
-        "file_change" => {
-            let changes = item
-                .get("changes")
-                .and_then(Value::as_array)
-                .map(|changes| {
-                    changes
-                        .iter()
-                        .map(|change| {
-                            format!(
-                                "{} {}",
-                                str_field(change, "kind").unwrap_or("change"),
-                                str_field(change, "path").unwrap_or("?")
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
-            ("tool_use".to_owned(), format!("→ files: {changes}"))
-        }
+        "file_change" => (
+            "tool_use".to_owned(),
+            format!("→ files: {}", codex_file_changes(item).join(", ")),
+        ),
         other => (
             other.to_owned(),
             clip(&item.to_string(), MAX_RENDERED_OUTPUT),

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use crate::agent_output::{
-    claude_error_reason, model_usage_totals, str_field, summarize_tool_input,
+    claude_error_reason, codex_file_changes, model_usage_totals, str_field, summarize_tool_input,
 };
 
 /// What kind of thing a block is.
@@ -297,23 +297,11 @@ fn codex_item_blocks(event: &str, item: &Value) -> Vec<Block> {
             }]
         }
         "file_change" if completed => {
-            let changes = item
-                .get("changes")
-                .and_then(Value::as_array)
-                .map(|changes| {
-                    changes
-                        .iter()
-                        .map(|change| {
-                            let kind = str_field(change, "kind").unwrap_or("change");
-                            format!("{kind} {}", str_field(change, "path").unwrap_or("?"))
-                        })
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                });
+            let changes = codex_file_changes(item).join("\n");
             vec![Block {
                 tool: Some("files".to_owned()),
                 is_error: Some(false),
-                ..block(BlockKind::ToolResult, changes.unwrap_or_default())
+                ..block(BlockKind::ToolResult, changes)
             }]
         }
         "error" => vec![Block {
