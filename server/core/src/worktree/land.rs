@@ -282,23 +282,7 @@ fn compute(
             let tree = if base == tip {
                 commit_tree(repository, source).map_err(git_error)?
             } else {
-                let labels = Labels {
-                    current: request.into,
-                    other: request.branch,
-                };
-                merge_trees(
-                    repository,
-                    commit_tree(repository, base).map_err(git_error)?,
-                    tip_tree,
-                    commit_tree(repository, source).map_err(git_error)?,
-                    labels,
-                )
-                .map_err(git_error)?
-                .map_err(|files| LandError::Conflicts {
-                    branch: request.branch.to_owned(),
-                    into: request.into.to_owned(),
-                    files,
-                })?
+                merge_into(repository, request, base, tip_tree, source)?
             };
             if tree == tip_tree {
                 return Err(nothing());
@@ -367,23 +351,7 @@ fn rebase(
         let tree = if *parent == current {
             commit_tree(repository, id).map_err(git_error)?
         } else {
-            let labels = Labels {
-                current: request.into,
-                other: request.branch,
-            };
-            merge_trees(
-                repository,
-                commit_tree(repository, *parent).map_err(git_error)?,
-                current_tree,
-                commit_tree(repository, id).map_err(git_error)?,
-                labels,
-            )
-            .map_err(git_error)?
-            .map_err(|files| LandError::Conflicts {
-                branch: request.branch.to_owned(),
-                into: request.into.to_owned(),
-                files,
-            })?
+            merge_into(repository, request, *parent, current_tree, id)?
         };
         if tree == current_tree {
             continue;
@@ -404,6 +372,39 @@ fn rebase(
 pub(super) struct Labels<'a> {
     pub current: &'a str,
     pub other: &'a str,
+}
+
+/// The tree `into_tree` with the changes from commit `base` to commit `other` merged in, or
+/// [`LandError::Conflicts`] naming the paths that conflict.
+fn merge_into(
+    repository: &gix::Repository,
+    request: &LandRequest,
+    base: gix::ObjectId,
+    into_tree: gix::ObjectId,
+    other: gix::ObjectId,
+) -> Result<gix::ObjectId, LandError> {
+    let git_error = |source: BoxError| LandError::Git {
+        branch: request.branch.to_owned(),
+        into: request.into.to_owned(),
+        source,
+    };
+    let labels = Labels {
+        current: request.into,
+        other: request.branch,
+    };
+    merge_trees(
+        repository,
+        commit_tree(repository, base).map_err(git_error)?,
+        into_tree,
+        commit_tree(repository, other).map_err(git_error)?,
+        labels,
+    )
+    .map_err(git_error)?
+    .map_err(|files| LandError::Conflicts {
+        branch: request.branch.to_owned(),
+        into: request.into.to_owned(),
+        files,
+    })
 }
 
 /// Three-way merge of trees: the merged tree, or the conflicted paths.
