@@ -234,18 +234,10 @@ impl Store {
         &self,
         change_seq: i64,
     ) -> Result<Vec<(SessionId, i64)>, StoreError> {
-        let mut statement = self
-            .connection
-            .prepare_cached(
-                "SELECT session_id, change_seq FROM comment_changes WHERE change_seq > ?1 ORDER BY change_seq",
-            )
-            .map_err(|source| self.sqlite(source))?;
-        statement
-            .query_map([change_seq], |row| {
-                Ok((SessionId(row.get(0)?), row.get(1)?))
-            })
-            .and_then(|rows| rows.collect())
-            .map_err(|source| self.sqlite(source))
+        self.stamps_since(
+            "SELECT session_id, change_seq FROM comment_changes WHERE change_seq > ?1 ORDER BY change_seq",
+            change_seq,
+        )
     }
 }
 

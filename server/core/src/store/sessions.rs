@@ -258,11 +258,21 @@ impl Store {
 
     /// Sessions removed after `change_seq`, with the change that removed them.
     pub fn removed_since(&self, change_seq: i64) -> Result<Vec<(SessionId, i64)>, StoreError> {
+        self.stamps_since(
+            "SELECT id, change_seq FROM removed WHERE change_seq > ?1 ORDER BY change_seq",
+            change_seq,
+        )
+    }
+
+    /// `(session, change_seq)` rows of a change-feed query whose one parameter is the cursor.
+    pub(super) fn stamps_since(
+        &self,
+        sql: &str,
+        change_seq: i64,
+    ) -> Result<Vec<(SessionId, i64)>, StoreError> {
         let mut statement = self
             .connection
-            .prepare_cached(
-                "SELECT id, change_seq FROM removed WHERE change_seq > ?1 ORDER BY change_seq",
-            )
+            .prepare_cached(sql)
             .map_err(|source| self.sqlite(source))?;
         statement
             .query_map([change_seq], |row| {
