@@ -74,10 +74,45 @@ macro_rules! notifications_map {
 }
 for_each_notification!(notifications_map);
 
+/// Declares each wire type in the TypeScript, in this order.
+macro_rules! declare {
+    ($config:expr, $out:expr; $($type:ty),* $(,)?) => {
+        $(declaration::<$type>($config, $out);)*
+    };
+}
+
 /// The whole of `editors/vscode/src/generated/protocol.ts`.
 pub fn typescript_bindings() -> String {
-    let config = Config::new().with_large_int("number");
+    let config = &Config::new().with_large_int("number");
     let mut out = format!("// {HEADER}\n\nexport const PROTOCOL_VERSION = {PROTOCOL_VERSION};\n\n");
+    out.push_str(&named_unions());
+    out.push('\n');
+    declare!(config, &mut out;
+        SessionRow, SessionDetail, TranscriptEvent, EventBlock, AgentProfileParams,
+        InitializationOptions, SpawnParams, ListParams, ListResult, IdParams, TranscriptParams,
+        TranscriptResult, WatchParams, ContinueParams, RemoveParams, Empty, FileChange,
+        DiffResult, AgentInfo, AgentsResult, Landed, BranchDetail, LandParams, LandResult,
+        SyncParams, SyncResult, PullRequestParams, PushParams, PushResult, TrustParams,
+        UntrustedSetupData, GcParams, GcRemoved, GcKept, GcResult, SessionChangedParams,
+        SessionRemovedParams, OutputParams, CommentSide, Comment, CommentParams, CommentsResult,
+        UncommentParams, ReviewParams, CommentsChangedParams, Approval, ApprovalsParams,
+        ApprovalsResult, ApproveParams, SendParams, ApprovalRequestedParams,
+        ApprovalResolvedParams,
+    );
+    out.push_str(&requests_map(config));
+    out.push('\n');
+    out.push_str(&notifications_map(config));
+    out.push_str("\n/** Every error code, by the one name all clients use. */\nexport const ErrorCodes = {\n");
+    for (name, value) in code::NAMED {
+        let _ = writeln!(out, "  {name}: {value},");
+    }
+    out.push_str("} as const;\n");
+    out
+}
+
+/// The string unions of the model's named values (`export type Status = "queued" | …`).
+fn named_unions() -> String {
+    let mut out = String::new();
     let named_unions = [
         (
             "Status",
@@ -108,68 +143,6 @@ pub fn typescript_bindings() -> String {
     for (name, members) in named_unions {
         let _ = writeln!(out, "export type {name} = {members};");
     }
-    out.push('\n');
-    let config = &config;
-    declaration::<SessionRow>(config, &mut out);
-    declaration::<SessionDetail>(config, &mut out);
-    declaration::<TranscriptEvent>(config, &mut out);
-    declaration::<EventBlock>(config, &mut out);
-    declaration::<AgentProfileParams>(config, &mut out);
-    declaration::<InitializationOptions>(config, &mut out);
-    declaration::<SpawnParams>(config, &mut out);
-    declaration::<ListParams>(config, &mut out);
-    declaration::<ListResult>(config, &mut out);
-    declaration::<IdParams>(config, &mut out);
-    declaration::<TranscriptParams>(config, &mut out);
-    declaration::<TranscriptResult>(config, &mut out);
-    declaration::<WatchParams>(config, &mut out);
-    declaration::<ContinueParams>(config, &mut out);
-    declaration::<RemoveParams>(config, &mut out);
-    declaration::<Empty>(config, &mut out);
-    declaration::<FileChange>(config, &mut out);
-    declaration::<DiffResult>(config, &mut out);
-    declaration::<AgentInfo>(config, &mut out);
-    declaration::<AgentsResult>(config, &mut out);
-    declaration::<Landed>(config, &mut out);
-    declaration::<BranchDetail>(config, &mut out);
-    declaration::<LandParams>(config, &mut out);
-    declaration::<LandResult>(config, &mut out);
-    declaration::<SyncParams>(config, &mut out);
-    declaration::<SyncResult>(config, &mut out);
-    declaration::<PullRequestParams>(config, &mut out);
-    declaration::<PushParams>(config, &mut out);
-    declaration::<PushResult>(config, &mut out);
-    declaration::<TrustParams>(config, &mut out);
-    declaration::<UntrustedSetupData>(config, &mut out);
-    declaration::<GcParams>(config, &mut out);
-    declaration::<GcRemoved>(config, &mut out);
-    declaration::<GcKept>(config, &mut out);
-    declaration::<GcResult>(config, &mut out);
-    declaration::<SessionChangedParams>(config, &mut out);
-    declaration::<SessionRemovedParams>(config, &mut out);
-    declaration::<OutputParams>(config, &mut out);
-    declaration::<CommentSide>(config, &mut out);
-    declaration::<Comment>(config, &mut out);
-    declaration::<CommentParams>(config, &mut out);
-    declaration::<CommentsResult>(config, &mut out);
-    declaration::<UncommentParams>(config, &mut out);
-    declaration::<ReviewParams>(config, &mut out);
-    declaration::<CommentsChangedParams>(config, &mut out);
-    declaration::<Approval>(config, &mut out);
-    declaration::<ApprovalsParams>(config, &mut out);
-    declaration::<ApprovalsResult>(config, &mut out);
-    declaration::<ApproveParams>(config, &mut out);
-    declaration::<SendParams>(config, &mut out);
-    declaration::<ApprovalRequestedParams>(config, &mut out);
-    declaration::<ApprovalResolvedParams>(config, &mut out);
-    out.push_str(&requests_map(config));
-    out.push('\n');
-    out.push_str(&notifications_map(config));
-    out.push_str("\n/** Every error code, by the one name all clients use. */\nexport const ErrorCodes = {\n");
-    for (name, value) in code::NAMED {
-        let _ = writeln!(out, "  {name}: {value},");
-    }
-    out.push_str("} as const;\n");
     out
 }
 
