@@ -112,14 +112,7 @@ impl Sessions {
         let Some(branch) = session.branch.clone() else {
             return Err(PushError::NoBranch { id: session.id });
         };
-        let remote = options
-            .remote
-            .map(|remote| remote.trim().to_owned())
-            .filter(|remote| !remote.is_empty())
-            .unwrap_or_else(|| "origin".to_owned());
-        if remote.starts_with('-') || remote.chars().any(char::is_whitespace) {
-            return Err(PushError::BadRemote { remote });
-        }
+        let remote = remote_name(options.remote)?;
         let base_branch = self.store().session_branches(&session.id)?.base_branch;
         if options.pull_request.is_some() && base_branch.is_none() {
             return Err(PushError::NoBaseBranch { id: session.id });
@@ -157,35 +150,7 @@ impl Sessions {
         )?;
         let url = match (options.pull_request, gh, base_branch) {
             (Some(request), Some(gh), Some(base_branch)) => {
-                let title = request.title.unwrap_or_else(|| session.name.clone());
-                let body = request.body.unwrap_or_else(|| session.prompt.clone());
-                let mut arguments = vec![
-                    "pr",
-                    "create",
-                    "--head",
-                    &branch,
-                    "--base",
-                    &base_branch,
-                    "--title",
-                    &title,
-                    "--body",
-                    &body,
-                ];
-                if request.draft {
-                    arguments.push("--draft");
-                }
-                let cwd = session
-                    .worktree_path
-                    .as_deref()
-                    .filter(|path| path.exists())
-                    .unwrap_or(&session.repo);
-                let output = run(&gh, "gh pr create", cwd, &arguments)?;
-                output
-                    .lines()
-                    .rev()
-                    .map(str::trim)
-                    .find(|line| !line.is_empty())
-                    .map(str::to_owned)
+                open_pull_request(&gh, &session, request, &branch, &base_branch)?
             }
             _ => None,
         };
@@ -195,6 +160,59 @@ impl Sessions {
             url,
         })
     }
+}
+
+/// The remote to push to: `origin` when none is given; never one that git would read as an
+/// option or that holds white space.
+fn remote_name(given: Option<String>) -> Result<String, PushError> {
+    let remote = given
+        .map(|remote| remote.trim().to_owned())
+        .filter(|remote| !remote.is_empty())
+        .unwrap_or_else(|| "origin".to_owned());
+    if remote.starts_with('-') || remote.chars().any(char::is_whitespace) {
+        return Err(PushError::BadRemote { remote });
+    }
+    Ok(remote)
+}
+
+/// `gh pr create` for the pushed branch (from the session's worktree when it still exists, so
+/// `gh` finds the repository); the pull request's address, the last line `gh` printed.
+fn open_pull_request(
+    gh: &Path,
+    session: &Session,
+    request: PullRequest,
+    branch: &str,
+    base_branch: &str,
+) -> Result<Option<String>, PushError> {
+    let title = request.title.unwrap_or_else(|| session.name.clone());
+    let body = request.body.unwrap_or_else(|| session.prompt.clone());
+    let mut arguments = vec![
+        "pr",
+        "create",
+        "--head",
+        branch,
+        "--base",
+        base_branch,
+        "--title",
+        &title,
+        "--body",
+        &body,
+    ];
+    if request.draft {
+        arguments.push("--draft");
+    }
+    let cwd = session
+        .worktree_path
+        .as_deref()
+        .filter(|path| path.exists())
+        .unwrap_or(&session.repo);
+    let output = run(gh, "gh pr create", cwd, &arguments)?;
+    Ok(output
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .map(str::to_owned))
 }
 
 /// Runs the program at `path` (`program` names it in errors: "git push") with `arguments` in
