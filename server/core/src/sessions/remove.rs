@@ -44,52 +44,16 @@ impl Sessions {
             .as_deref()
             .is_some_and(|path| path.exists());
         // Check everything that could lose work before touching anything.
-        if let (Some(path), true, false) = (
-            session.worktree_path.as_deref(),
-            worktree_exists,
-            options.force,
-        ) {
-            let changes = worktree::uncommitted_changes(path)?;
-            if !changes.is_empty() {
-                let all: Vec<&String> = changes.changed.iter().chain(&changes.untracked).collect();
-                let mut sample = all
-                    .iter()
-                    .take(3)
-                    .map(|path| path.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if all.len() > 3 {
-                    sample.push_str(", …");
-                }
-                return Err(RemoveError::Uncommitted {
-                    path: path.to_owned(),
-                    count: all.len(),
-                    sample,
-                });
+        if !options.force {
+            if let Some(path) = session.worktree_path.as_deref()
+                && worktree_exists
+            {
+                refuse_uncommitted(path)?;
             }
-        }
-        if let (Some(branch), true, false) = (
-            session.branch.as_deref(),
-            options.delete_branch,
-            options.force,
-        ) {
-            // A landed branch counts as merged up to the commit that landed.
-            let merged_up_to = self
-                .store()
-                .session_branches(&session.id)?
-                .landed
-                .map_or_else(|| session.base_ref.clone(), |landed| landed.source_commit);
-            let count = match worktree::unmerged_commits(&session.repo, branch, &merged_up_to) {
-                Ok(count) => count,
-                Err(worktree::UnmergedError::BranchNotFound { .. }) => 0,
-                Err(error) => return Err(error.into()),
-            };
-            if count > 0 {
-                return Err(RemoveError::Unmerged {
-                    branch: branch.to_owned(),
-                    base: session.base_ref.clone(),
-                    count,
-                });
+            if let Some(branch) = session.branch.as_deref()
+                && options.delete_branch
+            {
+                self.refuse_unmerged(&session, branch)?;
             }
         }
         let _held = RepositoryLock::acquire(&session.repo)?;
@@ -112,6 +76,29 @@ impl Sessions {
         Ok(())
     }
 
+    /// Refuses to delete a branch with commits that are not merged (a landed branch counts as
+    /// merged up to the commit that landed; a branch already gone has none).
+    fn refuse_unmerged(&self, session: &Session, branch: &str) -> Result<(), RemoveError> {
+        let merged_up_to = self
+            .store()
+            .session_branches(&session.id)?
+            .landed
+            .map_or_else(|| session.base_ref.clone(), |landed| landed.source_commit);
+        let count = match worktree::unmerged_commits(&session.repo, branch, &merged_up_to) {
+            Ok(count) => count,
+            Err(worktree::UnmergedError::BranchNotFound { .. }) => 0,
+            Err(error) => return Err(error.into()),
+        };
+        if count > 0 {
+            return Err(RemoveError::Unmerged {
+                branch: branch.to_owned(),
+                base: session.base_ref.clone(),
+                count,
+            });
+        }
+        Ok(())
+    }
+
     fn remove_runtime_files(&self, id: &SessionId) {
         for path in [
             process::lock_path(&self.settings.state_dir, id),
@@ -122,4 +109,27 @@ impl Sessions {
             std::fs::remove_file(path).ok();
         }
     }
+}
+
+/// Refuses to remove a worktree with uncommitted or untracked files, naming the first three.
+fn refuse_uncommitted(path: &Path) -> Result<(), RemoveError> {
+    let changes = worktree::uncommitted_changes(path)?;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let all: Vec<&String> = changes.changed.iter().chain(&changes.untracked).collect();
+    let mut sample = all
+        .iter()
+        .take(3)
+        .map(|path| path.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if all.len() > 3 {
+        sample.push_str(", …");
+    }
+    Err(RemoveError::Uncommitted {
+        path: path.to_owned(),
+        count: all.len(),
+        sample,
+    })
 }
