@@ -95,15 +95,23 @@ function M.wait(cond, what)
   assert(ok, "gave up waiting for " .. what)
 end
 
---- Captures vim.notify messages while `fn` runs (and until `until_fn` says done).
+--- The captures running now, innermost last: a message goes to each of them.
+local captures = {}
+
+--- Captures vim.notify messages while `fn` runs (and until `until_fn` says done). Captures nest:
+--- a message sent during an inner capture (a spawn's, inside a test that counts the ends of
+--- sessions) is seen by the outer one too.
 ---@param fn fun()
 ---@param until_fn (fun(msgs: table[]): boolean)|nil
 ---@return {msg: string, level: integer}[]
 function M.capture_notify(fn, until_fn)
   local msgs = {}
   local orig = vim.notify
+  captures[#captures + 1] = msgs
   vim.notify = function(msg, level)
-    msgs[#msgs + 1] = { msg = msg, level = level }
+    for _, capture in ipairs(captures) do
+      capture[#capture + 1] = { msg = msg, level = level }
+    end
   end
   local ok, err = pcall(fn)
   if ok and until_fn then
@@ -115,6 +123,11 @@ function M.capture_notify(fn, until_fn)
     end
   end
   vim.notify = orig
+  for i = #captures, 1, -1 do
+    if captures[i] == msgs then
+      table.remove(captures, i)
+    end
+  end
   assert(ok, tostring(err))
   return msgs
 end
