@@ -60,6 +60,21 @@ function M.agents()
   }
 end
 
+--- fake-claude hosted by lulu as the built-in claude is: the prompt and messages come on stdin,
+--- permission requests go out as control lines (`[ask]` in the prompt asks to run
+--- `touch approved.txt`; see tests/fixtures/agents/fake_claude_stream.py).
+---@return lulu.AgentProfile
+function M.host_agent()
+  return {
+    command = {
+      M.fixtures .. "/agents/fake-claude", "-p", "--input-format", "stream-json", "--output-format", "stream-json",
+      "--verbose", "--permission-prompt-tool", "stdio", "--replay-user-messages",
+    },
+    format = "claude-stream-json",
+    input = "stream-json",
+  }
+end
+
 --- Stops every server, closes extra windows and tabs, and configures the plugin afresh with a
 --- private state dir; `cd`s into a new fixture repository and returns it.
 ---@param opts table|nil extra setup() options
@@ -147,6 +162,16 @@ function M.request(repo, method, params)
     return done
   end, method .. " answer")
   return res, e
+end
+
+--- Waits until the client has every answer to the requests it sent to the repository's server
+--- (the plugin's own too, such as the name of a session it is about to notify of).
+---@param repo lulu.Repo
+function M.settle(repo)
+  local lsp = repo.client_id and vim.lsp.get_client_by_id(repo.client_id)
+  M.wait(function()
+    return not lsp or vim.tbl_isempty(lsp.requests or {})
+  end, "the answers to every request sent to the server")
 end
 
 --- The lines of a buffer.
