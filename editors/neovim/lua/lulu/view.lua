@@ -87,6 +87,7 @@ end
 local function header_lines(detail)
   local now = os.time()
   local lines = format.detail_lines(detail, now)
+  -- A key set to false: no hint.
   local answer_key = (require("lulu.config").options.keymaps or {}).approve or nil
   local waiting = require("lulu.approvals").detail_lines(detail, now, answer_key)
   local status_line = 2
