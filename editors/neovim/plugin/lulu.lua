@@ -14,7 +14,7 @@ vim.api.nvim_create_user_command("Lulu", function(cmd)
 end, {
   nargs = "*",
   bang = true,
-  desc = "Lulu: list, pick, spawn, open, cancel, continue, remove[!], diff, comment, comments, review",
+  desc = "Lulu: list, pick, spawn, open, cancel, continue, remove[!], diff, approvals, send, comment, comments, review",
   complete = function(arglead, cmdline)
     return require("lulu").complete(arglead, cmdline)
   end,

@@ -14,13 +14,16 @@ describe("config", function()
     check({}, {})
     check({
       server = "/bin/lulu",
-      agents = { t = { command = { "t", "{prompt}" }, format = "text" } },
+      agents = {
+        t = { command = { "t", "{prompt}" }, format = "text" },
+        c = { command = { "claude" }, format = "claude-stream-json", input = "stream-json", approvalTimeout = "none" },
+      },
       default_agent = "t",
       max_running = 2,
       worktree_dir = "/tmp/{repo}",
       state_dir = "/tmp/s",
       list = { height = 5 },
-      keymaps = { cancel = "X", diff = false },
+      keymaps = { cancel = "X", diff = false, send = "M", approve = false },
       notify_on_end = "failed",
     }, {})
   end)
@@ -32,9 +35,10 @@ describe("config", function()
       'unknown option "keymaps.cancle"',
       'unknown option "sever"',
     })
-    check({ agents = { bad = { command = {}, format = "yaml" } } }, {
+    check({ agents = { bad = { command = {}, format = "yaml", input = "stdin" } } }, {
       'agents["bad"].command should be a non-empty list of strings',
       'agents["bad"].format "yaml" is not one of claude-stream-json, codex-json, text',
+      'agents["bad"].input "stdin" is not one of "stream-json" (lulu hosts the agent), "closed"',
     })
     check("nope", { "setup() takes a table of options, got string" })
     check({ notify_on_end = "errors" }, {
@@ -78,7 +82,8 @@ describe(":Lulu command", function()
   local lulu = require("lulu")
   it("completes subcommands", function()
     assert.are.same({ "cancel", "comment", "comments", "continue" }, lulu.complete("c", "Lulu c"))
-    assert.are.same(15, #lulu.complete("", "Lulu "))
+    assert.are.same(17, #lulu.complete("", "Lulu "))
+    assert.are.same({ "approvals" }, lulu.complete("ap", "Lulu ap"))
     assert.are.same({ "--agent=", "--name=" }, lulu.complete("--", "Lulu spawn --"))
     assert.are.same({ "rebase" }, lulu.complete("r", "Lulu land r"))
     assert.are.same({ "--no-agent" }, lulu.complete("", "Lulu sync "))
@@ -149,14 +154,17 @@ end)
 
 describe("doc/lulu.txt", function()
   it("builds help tags without duplicates", function()
-    local root = vim.fn.fnamemodify(debug.getinfo(1, "S").source:sub(2), ":p:h:h")
+    -- The plugin's own doc on 'runtimepath' (this file's path is relative to a directory the
+    -- specs before it may have left).
+    local doc = assert(vim.api.nvim_get_runtime_file("doc/lulu.txt", false)[1], "doc/lulu.txt on 'runtimepath'")
     local dir = vim.fn.tempname()
     vim.fn.mkdir(dir, "p")
-    vim.fn.writefile(vim.fn.readfile(root .. "/doc/lulu.txt"), dir .. "/lulu.txt")
+    vim.fn.writefile(vim.fn.readfile(doc), dir .. "/lulu.txt")
     vim.cmd.helptags(vim.fn.fnameescape(dir))
     local tags = table.concat(vim.fn.readfile(dir .. "/tags"), "\n")
     local want = {
       "lulu-setup", ":Lulu", "lulu-list", "lulu-view", "lulu-notify", "lulu-health", "lulu.txt", "lulu-review",
+      "lulu-approvals",
     }
     for _, tag in ipairs(want) do
       assert.truthy(tags:find(tag .. "\t", 1, true), tag)

@@ -21,7 +21,12 @@ local function spawn(repo, prompt, opts)
       end,
     }))
   end, function(m)
-    return row ~= nil or #vim.tbl_filter(function(x) return x.level == vim.log.levels.ERROR end, m) > 0
+    -- An error stops the wait, but not the end of another session ("lulu: NAME failed: ...").
+    return row ~= nil
+      or #vim.tbl_filter(function(x)
+          return x.level == vim.log.levels.ERROR and not x.msg:find("^lulu: .* failed: ")
+        end, m)
+        > 0
   end)
   assert(row, "spawn failed: " .. vim.inspect(msgs))
   return row
@@ -789,6 +794,18 @@ describe("the end of a session", function()
       { msg = "lulu: n-cancel failed: cancelled by the user", level = vim.log.levels.WARN },
       { msg = "lulu: n-ok completed", level = vim.log.levels.INFO },
     }, got)
+  end)
+
+  -- The test above once missed "n-ok completed": n-ok ended while spawn() captured the messages
+  -- of the next spawn, and that inner capture kept them. Captures nest: the outer one sees all.
+  it("is seen by a capture of messages even when it comes during a nested capture", function()
+    local msgs = env.capture_notify(function()
+      local inner = env.capture_notify(function()
+        vim.notify("lulu: n-ok completed", vim.log.levels.INFO)
+      end)
+      assert.are.same({ { msg = "lulu: n-ok completed", level = vim.log.levels.INFO } }, inner)
+    end)
+    assert.are.same({ { msg = "lulu: n-ok completed", level = vim.log.levels.INFO } }, msgs)
   end)
 
   it("is told of by a row that was running, or first seen ended after the client started", function()

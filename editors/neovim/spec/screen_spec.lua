@@ -1,5 +1,8 @@
 -- A screen test: a real terminal Neovim in tmux (send-keys to type, capture-pane to read the
--- screen) with the plugin and the real `lulu serve`, showing the live list and the picker.
+-- screen) with the plugin and the real `lulu serve`, showing the live list and the picker, review
+-- marks, and a permission request (its notification and the session view). The screens of the
+-- request are saved as text in $LULU_E2E_ARTIFACTS (else .test-artifacts/neovim at the
+-- repository root), in a folder per Neovim version; the run prints where.
 local env = require("spec.helpers.env")
 
 local spinner = require("lulu.format").spinner
@@ -51,6 +54,25 @@ local function line_with(s, needle)
   return nil
 end
 
+--- Where the captured screens go: a folder per Neovim version.
+---@return string
+local function artifacts_dir()
+  local v = vim.version()
+  local base = vim.env.LULU_E2E_ARTIFACTS or (env.workspace .. "/.test-artifacts/neovim")
+  local dir = string.format("%s/nvim-%d.%d", base, v.major, v.minor)
+  vim.fn.mkdir(dir, "p")
+  return dir
+end
+
+--- Saves a captured screen as `NAME.txt` in the artifacts folder.
+---@param name string
+---@param s string
+local function save_screen(name, s)
+  local path = artifacts_dir() .. "/" .. name .. ".txt"
+  vim.fn.writefile(vim.split(s, "\n"), path)
+  return path
+end
+
 --- The screen line starting with `prefix` (plain), or nil.
 local function line_starting(s, prefix)
   for _, l in ipairs(vim.split(s, "\n")) do
@@ -79,7 +101,7 @@ describe("the screen of a terminal Neovim", function()
       "require('lulu').setup(" .. vim.inspect({
         server = env.lulu_bin,
         state_dir = state_dir,
-        agents = env.agents(),
+        agents = vim.tbl_extend("force", env.agents(), { host = env.host_agent() }),
         default_agent = "text",
         notify_on_end = "none",
         list = { height = 10 },
@@ -220,5 +242,52 @@ describe("the screen of a terminal Neovim", function()
       return line_with(s2, "sent: two is a number")
     end, "the sent mark")
     assert.matches("^✓ line two%s+sent: two is a number%s*$", line_with(s, "sent: two is a number"))
+  end)
+
+  it("notifies a permission request, shows it whole in the session view, and answers it there", function()
+    press("Escape")
+    type_line(":tabnew")
+    type_line(":Lulu spawn --agent=host --name=ask-screen make a file [ask]")
+    local s = wait_screen(function(s2)
+      return s2:find("Claude wants to run: touch approved.txt (session ask-screen)", 1, true)
+    end, "the notification of the request")
+    save_screen("approval-1-notification", s)
+    assert.truthy(line_with(s, "lulu: Claude wants to run: touch approved.txt (session ask-screen) — :Lulu approvals"))
+    if s:find("Press ENTER", 1, true) then
+      press("Enter")
+    end
+
+    -- The session view (from the picker: the newest session is the first item).
+    type_line(":Lulu open")
+    wait_screen(function(s2)
+      return s2:find("Open session", 1, true) and line_starting(s2, "1: ")
+    end, "the picker")
+    type_line("1")
+    s = wait_screen(function(s2)
+      return s2:find("Session:   ask-screen", 1, true) and s2:find("command: touch approved.txt", 1, true)
+    end, "the session view with the request")
+    save_screen("approval-2-session-view", s)
+    assert.matches("^Status:    Running  %(%d+[smhd] ago%)%s*$", line_starting(s, "Status:"))
+    assert.matches(
+      "^Waiting:   Claude wants to run: touch approved%.txt  %(asked %d+[smhd] ago; a answers%)%s*$",
+      line_starting(s, "Waiting:")
+    )
+    assert.matches("^             description: Create approved%.txt%s*$", line_with(s, "description:"))
+    assert.matches("^Keys:      q close  m message  a answer  c cancel  gd diff%s*$", line_starting(s, "Keys:"))
+
+    -- Its key asks Allow / Deny / Deny with message.
+    press("a")
+    s = wait_screen(function(s2)
+      return line_starting(s2, "3: Deny with message")
+    end, "the choice of an answer")
+    save_screen("approval-3-answer", s)
+    assert.truthy(line_with(s, "ask-screen: Claude wants to run: touch approved.txt"))
+    assert.truthy(line_starting(s, "1: Allow"))
+    type_line("1")
+    s = wait_screen(function(s2)
+      return s2:find("Status:    Completed", 1, true) and not s2:find("Waiting:", 1, true)
+    end, "the session to complete with nothing waiting")
+    local path = save_screen("approval-4-answered", s)
+    io.stdout:write("\nscreens of the permission request saved in " .. vim.fs.dirname(path) .. "\n")
   end)
 end)

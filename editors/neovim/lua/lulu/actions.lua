@@ -32,17 +32,25 @@ local function full_reasons(repo, rows, cb)
   end
 end
 
+---@class lulu.PickOpts
+---@field prompt? string
+---@field filter? fun(row: lulu.SessionRow): boolean  only the rows it keeps are offered
+---@field none? string  what to say when no row is offered (default "no sessions")
+
 --- Shows the sessions with `vim.ui.select` (newest first) and calls `cb(row)` with the choice.
 --- A failed session shows its whole reason (the detail of one the server cut).
 ---@param repo lulu.Repo
----@param opts {prompt?: string}|nil
+---@param opts lulu.PickOpts|nil
 ---@param cb fun(row: lulu.SessionRow)
 function M.pick(repo, opts, cb)
   opts = opts or {}
   local function show()
     local rows = client.rows(repo)
+    if opts.filter then
+      rows = vim.tbl_filter(opts.filter, rows)
+    end
     if #rows == 0 then
-      vim.notify("lulu: no sessions in " .. repo.root, vim.log.levels.INFO)
+      vim.notify("lulu: " .. (opts.none or "no sessions") .. " in " .. repo.root, vim.log.levels.INFO)
       return
     end
     full_reasons(repo, rows, function(reasons)
@@ -77,7 +85,8 @@ end
 --- view, or one chosen in the picker.
 ---@param prompt string
 ---@param cb fun(repo: lulu.Repo, row: lulu.SessionRow)
-function M.with_target(prompt, cb)
+---@param pick_opts lulu.PickOpts|nil  which sessions the picker offers
+function M.with_target(prompt, cb, pick_opts)
   local bufnr = vim.api.nvim_get_current_buf()
   local list = require("lulu.list")
   if list.states[bufnr] then
@@ -107,7 +116,7 @@ function M.with_target(prompt, cb)
     client.error(err or "no repository")
     return
   end
-  M.pick(repo, { prompt = prompt }, function(row)
+  M.pick(repo, vim.tbl_extend("force", pick_opts or {}, { prompt = prompt }), function(row)
     cb(repo, row)
   end)
 end

@@ -24,20 +24,49 @@ local M = {}
 ---@field started_at number         when the client started (seconds since the epoch)
 ---@field exit_code integer|nil     the server's exit code, once it exited
 ---@field agents string[]|nil       names of the available agents, from the server's last `lulu/agents`
+---@field approvals table<string, lulu.Approval>  pending permission requests by id, from the notifications
 
 ---@type table<string, lulu.Repo>
 M.repos = {}
 
----@alias lulu.Event "changed"|"removed"|"output"|"reset"|"exit"|"ended"|"comments"
+---@class lulu.Approval
+---@field approvalId string
+---@field sessionId string
+---@field tool string
+---@field input table      what the agent sent, whole
+---@field summary string   one line of at most 120 characters ("Bash: npm test")
+---@field requestedAt string
+
+---@class lulu.ApprovalResolved
+---@field approvalId string
+---@field sessionId string
+---@field allowed boolean
+---@field by "user"|"timeout"|"cancel"
+
+---@alias lulu.Event "changed"|"removed"|"output"|"reset"|"exit"|"ended"|"comments"|"approval"|"resolved"
 
 ---@type table<lulu.Event, table<integer, function>>
-local listeners = { changed = {}, removed = {}, output = {}, reset = {}, exit = {}, ended = {}, comments = {} }
+local listeners = {
+  changed = {},
+  removed = {},
+  output = {},
+  reset = {},
+  exit = {},
+  ended = {},
+  comments = {},
+  approval = {},
+  resolved = {},
+}
 local next_listener = 0
 
 --- Subscribes to an event; returns the function that unsubscribes.
 ---   changed(repo, row), removed(repo, id), output(repo, id, events), reset(repo), exit(repo),
 ---   ended(repo, row): a session ended while the client ran (after its `changed`),
----   comments(repo, id): the session's review comments changed (`lulu/commentsChanged`)
+---   comments(repo, id): the session's review comments changed (`lulu/commentsChanged`),
+---   approval(repo, approval): a permission request is pending (`lulu/approvalRequested`; the
+---     server announces again every pending one when it starts, so the same request may come
+---     again from a new server),
+---   resolved(repo, params): a request stopped being pending (`lulu/approvalResolved`)
 ---@param event lulu.Event
 ---@param fn function
 ---@return fun()
@@ -220,6 +249,19 @@ local function notification_handlers(repo)
         emit("comments", repo, params.id)
       end
     end,
+    ["lulu/approvalRequested"] = function(_, params)
+      local approval = params and params.approval
+      if type(approval) == "table" and type(approval.approvalId) == "string" then
+        repo.approvals[approval.approvalId] = approval
+        emit("approval", repo, approval)
+      end
+    end,
+    ["lulu/approvalResolved"] = function(_, params)
+      if type(params) == "table" and type(params.approvalId) == "string" then
+        repo.approvals[params.approvalId] = nil
+        emit("resolved", repo, params)
+      end
+    end,
     ["lulu/output"] = function(_, params)
       if params and type(params.id) == "string" and type(params.events) == "table" then
         emit("output", repo, params.id, params.events)
@@ -338,6 +380,7 @@ local function start(root)
     closed = false,
     queue = {},
     sessions = {},
+    approvals = {},
     loaded = false,
     stopping = false,
     started_at = now(),
@@ -359,6 +402,7 @@ local function start(root)
   repo.client_id = id
   M.repos[root] = repo
   require("lulu.notify").watch()
+  require("lulu.approvals").watch()
   return repo, nil
 end
 

@@ -5,6 +5,10 @@ local M = {}
 ---@field command string[]   argv; an argument that is exactly "{prompt}" is replaced by the prompt
 ---@field format "claude-stream-json"|"codex-json"|"text"
 ---@field env? table<string, string>
+---@field input? "stream-json"|"closed"  "stream-json": lulu hosts the agent (approvals, messages)
+---@field approvalTimeout? number|string   seconds, or "90s", "30m", "2h", "none" (default 30 minutes)
+---@field maxCostUsd? number               default cost limit of its sessions
+---@field maxMinutes? number               default time limit of its sessions
 
 ---@class lulu.Keymaps
 ---@field open string|false      open the session view of the row under the cursor
@@ -17,6 +21,8 @@ local M = {}
 ---@field land string|false      land the session into its base branch
 ---@field sync string|false      merge the latest base into the session
 ---@field push string|false      push the session's branch
+---@field send string|false      send a message to the running session (`:Lulu send`)
+---@field approve string|false   answer the permission requests waiting (`:Lulu approvals`)
 ---@field refresh string|false   reload the list from the server
 ---@field help string|false      show these keymaps
 ---@field comment string|false   in a file of a session's worktree or its diff view: comment on the line
@@ -53,6 +59,8 @@ M.defaults = {
     land = "L",
     sync = "S",
     push = "P",
+    send = "m",
+    approve = "a",
     refresh = "R",
     help = "g?",
     comment = "gC",
@@ -83,6 +91,8 @@ local schema = {
       land = { "string", "boolean" },
       sync = { "string", "boolean" },
       push = { "string", "boolean" },
+      send = { "string", "boolean" },
+      approve = { "string", "boolean" },
       refresh = { "string", "boolean" },
       help = { "string", "boolean" },
       comment = { "string", "boolean" },
@@ -149,6 +159,13 @@ local function validate_agents(agents, out)
           "%s.format %q is not one of claude-stream-json, codex-json, text",
           where,
           tostring(profile.format)
+        )
+      end
+      if profile.input ~= nil and profile.input ~= "stream-json" and profile.input ~= "closed" then
+        out[#out + 1] = string.format(
+          '%s.input %q is not one of "stream-json" (lulu hosts the agent), "closed"',
+          where,
+          tostring(profile.input)
         )
       end
     end

@@ -20,6 +20,7 @@ M.links = {
   LuluLabel = "Identifier",
   LuluCommentDraft = "DiagnosticWarn",
   LuluCommentSent = "DiagnosticHint",
+  LuluApproval = "DiagnosticWarn",
 }
 
 function M.setup()

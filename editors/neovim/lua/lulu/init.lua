@@ -248,6 +248,25 @@ M.subcommands = {
       end)
     end,
   },
+  approvals = {
+    desc = "answer the permission requests the agents are waiting on (Allow, Deny, Deny with message)",
+    run = function()
+      require("lulu.approvals").pick()
+    end,
+  },
+  send = {
+    desc = "send a message to a running session's agent: :Lulu send [text]",
+    run = function(_, _, text)
+      actions().with_target("Send to session", function(repo, row)
+        require("lulu.approvals").send(repo, row, text)
+      end, {
+        filter = function(row)
+          return row.status == "running"
+        end,
+        none = "no running session",
+      })
+    end,
+  },
   diff = {
     desc = "changed files in the quickfix list and a diff of one",
     run = function(args)

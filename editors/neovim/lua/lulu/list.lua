@@ -28,6 +28,23 @@ local function visible(bufnr)
   return #vim.fn.win_findbuf(bufnr) > 0
 end
 
+--- The header's word for the permission requests waiting in the repository (the rows keep their
+--- four statuses and no subtext): `1 request waiting (a answers)`, or nil when none waits.
+---@param waiting integer
+---@return string|nil
+function M.waiting_text(waiting)
+  if waiting <= 0 then
+    return nil
+  end
+  local key = (config.options.keymaps or {}).approve
+  return string.format(
+    "%d %s waiting%s",
+    waiting,
+    waiting == 1 and "request" or "requests",
+    key and (" (" .. key .. " answers)") or " (:Lulu approvals)"
+  )
+end
+
 --- The lines and highlights of a list buffer for `rows` at `now`.
 ---@param repo_root string
 ---@param rows lulu.SessionRow[]
@@ -36,12 +53,19 @@ end
 ---@return string[] lines
 ---@return {line: integer, group: string, col: integer, end_col: integer}[] hls
 ---@param notice string|nil
-function M.render_lines(repo_root, rows, now, frame, notice)
+---@param waiting integer|nil permission requests waiting in the repository
+function M.render_lines(repo_root, rows, now, frame, notice, waiting)
   local keys = config.options.keymaps or {}
   local help = keys.help and (keys.help .. " help") or ""
   local header = " Lulu  " .. vim.fn.fnamemodify(repo_root, ":~") .. (help ~= "" and ("   " .. help) or "")
   local lines = { header }
   local hls = { { line = 0, group = "LuluHeader", col = 0, end_col = #header } }
+  local waiting_text = M.waiting_text(waiting or 0)
+  if waiting_text then
+    header = header .. "   " .. waiting_text
+    lines[1] = header
+    hls[#hls + 1] = { line = 0, group = "LuluApproval", col = #header - #waiting_text, end_col = #header }
+  end
   if notice then
     header = header .. "   " .. notice
     lines[1] = header
@@ -77,7 +101,8 @@ function M.render(bufnr)
     keep[win] = row and row.id or nil
   end
   st.rows = client.rows(st.repo)
-  local lines, hls = M.render_lines(st.repo.root, st.rows, os.time(), st.frame, st.notice)
+  local waiting = vim.tbl_count(st.repo.approvals or {})
+  local lines, hls = M.render_lines(st.repo.root, st.rows, os.time(), st.frame, st.notice, waiting)
   local old = vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
   vim.bo[bufnr].modifiable = true
   if #old ~= #lines then
@@ -194,6 +219,8 @@ M.key_help = {
   { "land", "land the session into its base branch" },
   { "sync", "merge the latest base into the session" },
   { "push", "push the session's branch" },
+  { "send", "send a message to the running session" },
+  { "approve", "answer the permission requests waiting" },
   { "refresh", "reload the list" },
   { "close", "close the list" },
   { "help", "show this help" },
@@ -286,6 +313,12 @@ local function set_keymaps(bufnr)
     push = on_row(function(r, row)
       require("lulu.land").push(r, row)
     end),
+    send = on_row(function(r, row)
+      require("lulu.approvals").send(r, row)
+    end),
+    approve = function()
+      require("lulu.approvals").pick()
+    end,
     refresh = function()
       local repo = M.repo_of(bufnr)
       if not repo then
@@ -359,6 +392,8 @@ function M.open(repo)
       client.subscribe("changed", rerender),
       client.subscribe("removed", rerender),
       client.subscribe("reset", rerender),
+      client.subscribe("approval", rerender),
+      client.subscribe("resolved", rerender),
       client.subscribe("exit", function(r)
         if r == st.repo then
           local key = (config.options.keymaps or {}).refresh

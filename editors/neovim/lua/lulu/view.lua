@@ -53,6 +53,52 @@ function M.follow(bufnr, wins)
   end
 end
 
+--- The view's keys for a session in `status` (and `pending` requests waiting), as the line
+--- `Keys:      q close  m message  c cancel ...` (only the keys set in `keymaps`).
+---@param status string
+---@param pending integer
+---@return string
+function M.keys_line(status, pending)
+  local keys = require("lulu.config").options.keymaps or {}
+  local live = status == "running" or status == "starting"
+  local names = live and { { "send", "message" }, { "approve", "answer" }, { "cancel", "cancel" }, { "diff", "diff" } }
+    or {
+      { "continue", "continue" },
+      { "diff", "diff" },
+      { "land", "land" },
+      { "sync", "sync" },
+      { "push", "push" },
+      { "remove", "remove" },
+    }
+  local out = { "q close" }
+  for _, item in ipairs(names) do
+    if keys[item[1]] and (item[1] ~= "approve" or pending > 0) then
+      out[#out + 1] = keys[item[1]] .. " " .. item[2]
+    end
+  end
+  return string.format("%-10s %s", "Keys:", table.concat(out, "  "))
+end
+
+--- The header's lines: the details, the pending requests right under the status, and the keys.
+---@param detail table SessionDetail (or the row while it loads)
+---@return string[] lines
+---@return integer waiting_from first line (1-based) of the requests
+---@return integer waiting_to last line of the requests
+local function header_lines(detail)
+  local now = os.time()
+  local lines = format.detail_lines(detail, now)
+  -- A key set to false: no hint.
+  local answer_key = (require("lulu.config").options.keymaps or {}).approve or nil
+  local waiting = require("lulu.approvals").detail_lines(detail, now, answer_key)
+  local status_line = 2
+  for i, l in ipairs(waiting) do
+    table.insert(lines, status_line + i, l)
+  end
+  local pending = type(detail.pendingApprovals) == "table" and #detail.pendingApprovals or 0
+  table.insert(lines, #lines, M.keys_line(detail.status, pending))
+  return lines, status_line + 1, status_line + #waiting
+end
+
 --- Redraws the details header.
 ---@param bufnr integer
 function M.render_header(bufnr)
@@ -60,7 +106,7 @@ function M.render_header(bufnr)
   if not st or not vim.api.nvim_buf_is_valid(bufnr) then
     return
   end
-  local lines = format.detail_lines(st.detail, os.time())
+  local lines, waiting_from, waiting_to = header_lines(st.detail)
   local old_len = st.header_len
   local following = M.following(bufnr)
   edit(bufnr, function()
@@ -76,6 +122,13 @@ function M.render_header(bufnr)
       vim.api.nvim_buf_set_extmark(bufnr, ns, i - 1, 0, { end_col = label_end, hl_group = "LuluLabel" })
     end
   end
+  for i = waiting_from, waiting_to do
+    if lines[i]:sub(1, 1) ~= " " then
+      vim.api.nvim_buf_set_extmark(bufnr, ns, i - 1, 11, { end_col = #lines[i], hl_group = "LuluApproval" })
+    end
+  end
+  local keys_line = #lines - 1
+  vim.api.nvim_buf_set_extmark(bufnr, ns, keys_line - 1, 11, { end_col = #lines[keys_line], hl_group = "LuluMeta" })
   local status_line = 2
   local group = format.status_hl[st.detail.status]
   if group then
@@ -325,6 +378,16 @@ local function subscribe(bufnr, st)
         M.append(bufnr, events)
       end
     end),
+    client.subscribe("approval", function(r, approval)
+      if r == st.repo and approval.sessionId == id then
+        load_detail(bufnr)
+      end
+    end),
+    client.subscribe("resolved", function(r, params)
+      if r == st.repo and params.sessionId == id then
+        load_detail(bufnr)
+      end
+    end),
     client.subscribe("removed", function(r, sid)
       if r == st.repo and sid == id then
         M.note(bufnr, "session removed")
@@ -350,7 +413,8 @@ local function subscribe(bufnr, st)
   })
 end
 
---- `q` closes the view; the list's action keys work on the viewed session too.
+--- `q` closes the view; the list's action keys work on the viewed session too (`m` sends it a
+--- message, `a` answers its requests).
 ---@param bufnr integer
 ---@param st lulu.ViewState
 local function set_keymaps(bufnr, st)
@@ -383,6 +447,12 @@ local function set_keymaps(bufnr, st)
     end,
     push = function()
       require("lulu.land").push(st.repo, current())
+    end,
+    send = function()
+      require("lulu.approvals").send(st.repo, current())
+    end,
+    approve = function()
+      require("lulu.approvals").pick({ repo = st.repo, session_id = st.id })
     end,
   }
   for name, fn in pairs(view_keys) do

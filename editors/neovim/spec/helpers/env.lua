@@ -60,6 +60,21 @@ function M.agents()
   }
 end
 
+--- fake-claude hosted by lulu as the built-in claude is: the prompt and messages come on stdin,
+--- permission requests go out as control lines (`[ask]` in the prompt asks to run
+--- `touch approved.txt`; see tests/fixtures/agents/fake_claude_stream.py).
+---@return lulu.AgentProfile
+function M.host_agent()
+  return {
+    command = {
+      M.fixtures .. "/agents/fake-claude", "-p", "--input-format", "stream-json", "--output-format", "stream-json",
+      "--verbose", "--permission-prompt-tool", "stdio", "--replay-user-messages",
+    },
+    format = "claude-stream-json",
+    input = "stream-json",
+  }
+end
+
 --- Stops every server, closes extra windows and tabs, and configures the plugin afresh with a
 --- private state dir; `cd`s into a new fixture repository and returns it.
 ---@param opts table|nil extra setup() options
@@ -95,15 +110,23 @@ function M.wait(cond, what)
   assert(ok, "gave up waiting for " .. what)
 end
 
---- Captures vim.notify messages while `fn` runs (and until `until_fn` says done).
+--- The captures running now, innermost last: a message goes to each of them.
+local captures = {}
+
+--- Captures vim.notify messages while `fn` runs (and until `until_fn` says done). Captures nest:
+--- a message sent during an inner capture (a spawn's, inside a test that counts the ends of
+--- sessions) is seen by the outer one too.
 ---@param fn fun()
 ---@param until_fn (fun(msgs: table[]): boolean)|nil
 ---@return {msg: string, level: integer}[]
 function M.capture_notify(fn, until_fn)
   local msgs = {}
   local orig = vim.notify
+  captures[#captures + 1] = msgs
   vim.notify = function(msg, level)
-    msgs[#msgs + 1] = { msg = msg, level = level }
+    for _, capture in ipairs(captures) do
+      capture[#capture + 1] = { msg = msg, level = level }
+    end
   end
   local ok, err = pcall(fn)
   if ok and until_fn then
@@ -115,6 +138,11 @@ function M.capture_notify(fn, until_fn)
     end
   end
   vim.notify = orig
+  for i = #captures, 1, -1 do
+    if captures[i] == msgs then
+      table.remove(captures, i)
+    end
+  end
   assert(ok, tostring(err))
   return msgs
 end
@@ -134,6 +162,16 @@ function M.request(repo, method, params)
     return done
   end, method .. " answer")
   return res, e
+end
+
+--- Waits until the client has every answer to the requests it sent to the repository's server
+--- (the plugin's own too, such as the name of a session it is about to notify of).
+---@param repo lulu.Repo
+function M.settle(repo)
+  local lsp = repo.client_id and vim.lsp.get_client_by_id(repo.client_id)
+  M.wait(function()
+    return not lsp or vim.tbl_isempty(lsp.requests or {})
+  end, "the answers to every request sent to the server")
 end
 
 --- The lines of a buffer.
