@@ -185,6 +185,37 @@ pub fn session_detail(session: &Session, now: DateTime<Utc>) -> String {
     visible_lines(&out)
 }
 
+/// `lulu show`'s runs of a continued session, one line each (nothing for a single run, which
+/// the fields above describe): number, status and outcome, when it ended, cost, prompt.
+pub fn run_history(runs: &[lulu_core::store::RunRecord], now: DateTime<Utc>) -> String {
+    if runs.len() < 2 {
+        return String::new();
+    }
+    let mut out = String::from("runs:\n");
+    for run in runs {
+        let outcome = run
+            .outcome
+            .map(|outcome| format!(" ({})", outcome.as_str()))
+            .unwrap_or_default();
+        let when = match run.ended_at {
+            Some(ended) => format!("ended {} ago", compact_age(ended, now)),
+            None => format!("queued {} ago", compact_age(run.queued_at, now)),
+        };
+        let cost = run
+            .cost_usd
+            .map(|cost| format!(", ${cost:.4}"))
+            .unwrap_or_default();
+        let prompt = run.prompt.lines().next().unwrap_or("");
+        let _ = writeln!(
+            out,
+            "  {}. {}{outcome}, {when}{cost}: {prompt}",
+            run.run,
+            run.status.as_str()
+        );
+    }
+    visible_lines(&out)
+}
+
 /// `-` for a field without a value.
 fn or_dash(value: Option<String>) -> String {
     value.unwrap_or_else(|| "-".to_owned())
@@ -368,6 +399,40 @@ failure detail:
   line one
   line two
 "
+        );
+    }
+
+    #[test]
+    fn a_continued_session_lists_its_runs() {
+        use lulu_core::model::{Outcome, Status};
+        use lulu_core::store::RunRecord;
+        let now = Utc::now();
+        let run = |number: i64, prompt: &str, status: Status, outcome: Option<Outcome>| RunRecord {
+            run: number,
+            prompt: prompt.to_owned(),
+            queued_at: now - Duration::seconds(300),
+            status,
+            started_at: None,
+            ended_at: outcome.map(|_| now - Duration::seconds(120)),
+            outcome,
+            failure_reason: None,
+            cost_usd: outcome.map(|_| 0.25),
+            input_tokens: None,
+            output_tokens: None,
+        };
+        let first = run(
+            1,
+            "fix it\nplease",
+            Status::Failed,
+            Some(Outcome::Cancelled),
+        );
+        assert_eq!(run_history(std::slice::from_ref(&first), now), "");
+        assert_eq!(
+            run_history(
+                &[first, run(2, "go on \u{1b}[31m", Status::Running, None)],
+                now
+            ),
+            "runs:\n  1. failed (cancelled), ended 2m ago, $0.2500: fix it\n  2. running, queued 5m ago: go on \\x1b[31m\n"
         );
     }
 

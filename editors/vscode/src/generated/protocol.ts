@@ -24,13 +24,24 @@ status: Status, createdAt: string, lastActivityAt: string,
 failureReason?: string, };
 
 /**
+ * One run of a session: its prompt, times, outcome and the agent's report as it stood at the
+ * run's end (Claude reports the conversation's total cost, all runs so far).
+ */
+export type RunSummary = { run: number, prompt: string, queuedAt: string, status: Status, startedAt: string | null, endedAt: string | null, outcome: Outcome | null, failureReason: string | null, costUsd: number | null, inputTokens: number | null, outputTokens: number | null, };
+
+/**
  * Every `SessionRow` field, and the whole story of the session.
  */
 export type SessionDetail = { prompt: string, agent: string, command: Array<string>, worktreePath: string | null, branch: string | null, baseCommit: string | null, startedAt: string | null, endedAt: string | null, outcome: Outcome | null, exitCode: number | null, signal: number | null, failureDetail: string | null, agentSessionId: string | null, costUsd: number | null, inputTokens: number | null, outputTokens: number | null, 
 /**
  * Open permission requests, oldest first (filled in by the handler).
  */
-pendingApprovals: Array<Approval>, maxCostUsd: number | null, maxMinutes: number | null, id: string, name: string, repo: string, 
+pendingApprovals: Array<Approval>, 
+/**
+ * Every run, first run first (filled in by the handler; a lulu extension of version 2,
+ * so optional to clients).
+ */
+runs?: Array<RunSummary>, maxCostUsd: number | null, maxMinutes: number | null, id: string, name: string, repo: string, 
 /**
  * `starting`, `running`, `completed` or `failed`.
  */

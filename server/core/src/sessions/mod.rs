@@ -147,6 +147,13 @@ impl Sessions {
         lookup(&store, id)
     }
 
+    /// Every run of a session, first run first.
+    pub fn runs(&self, id: &str) -> Result<Vec<crate::store::RunRecord>, LookupError> {
+        let store = self.store();
+        let session = lookup(&store, id)?;
+        Ok(store.run_history(&session.id)?)
+    }
+
     pub fn transcript(
         &self,
         id: &str,

@@ -9,6 +9,7 @@
 mod approvals;
 mod comments;
 mod events;
+mod history;
 mod land;
 mod provision;
 mod runs;
@@ -19,6 +20,7 @@ mod worktrees;
 pub use approvals::*;
 pub use comments::*;
 use events::append_events_in;
+pub use history::*;
 pub use land::*;
 pub use runs::*;
 use schema::{MIGRATIONS, SCHEMA_VERSION};

@@ -8,6 +8,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     PROVISIONING,
     REVIEW_COMMENTS,
     APPROVALS_MESSAGES_LIMITS,
+    RUN_HISTORY,
 ];
 
 /// The `user_version` of a database this build fully understands.
@@ -179,5 +180,58 @@ INSERT INTO counters (name, value) VALUES ('approval', 0);
 CREATE TRIGGER approvals_and_messages_go_with_their_session AFTER DELETE ON sessions BEGIN
     DELETE FROM approvals WHERE session_id = OLD.id;
     DELETE FROM messages WHERE session_id = OLD.id;
+END;
+";
+
+/// Each run of a session as it stood when it last changed: its prompt, times, outcome and the
+/// agent's report. Kept by triggers on `sessions`, so no writer of sessions knows about it:
+/// a row is written when the run starts (insert, `continue`) and whenever its status, times,
+/// outcome or report change, never for activity alone (the runner's frequent writes). A
+/// removed session takes its runs with it. Sessions from before this migration get one row,
+/// for their latest run (earlier runs were not kept).
+const RUN_HISTORY: &str = "
+CREATE TABLE runs (
+    session_id TEXT NOT NULL,
+    run INTEGER NOT NULL,
+    prompt TEXT NOT NULL,
+    queued_at TEXT NOT NULL,
+    status TEXT NOT NULL,
+    started_at TEXT,
+    ended_at TEXT,
+    outcome TEXT,
+    failure_reason TEXT,
+    cost_usd REAL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    PRIMARY KEY (session_id, run)
+);
+INSERT INTO runs (session_id, run, prompt, queued_at, status, started_at, ended_at, outcome,
+    failure_reason, cost_usd, input_tokens, output_tokens)
+SELECT id, run, prompt, coalesce(started_at, created_at), status, started_at, ended_at, outcome,
+    failure_reason, cost_usd, input_tokens, output_tokens FROM sessions;
+CREATE TRIGGER runs_begin AFTER INSERT ON sessions BEGIN
+    INSERT INTO runs (session_id, run, prompt, queued_at, status)
+    VALUES (NEW.id, NEW.run, NEW.prompt, NEW.created_at, NEW.status);
+END;
+CREATE TRIGGER runs_follow AFTER UPDATE ON sessions
+WHEN NEW.run IS NOT OLD.run OR NEW.status IS NOT OLD.status
+    OR NEW.started_at IS NOT OLD.started_at OR NEW.ended_at IS NOT OLD.ended_at
+    OR NEW.outcome IS NOT OLD.outcome OR NEW.failure_reason IS NOT OLD.failure_reason
+    OR NEW.cost_usd IS NOT OLD.cost_usd OR NEW.input_tokens IS NOT OLD.input_tokens
+    OR NEW.output_tokens IS NOT OLD.output_tokens OR NEW.prompt IS NOT OLD.prompt
+BEGIN
+    INSERT INTO runs (session_id, run, prompt, queued_at, status, started_at, ended_at, outcome,
+        failure_reason, cost_usd, input_tokens, output_tokens)
+    VALUES (NEW.id, NEW.run, NEW.prompt, NEW.last_activity_at, NEW.status, NEW.started_at,
+        NEW.ended_at, NEW.outcome, NEW.failure_reason, NEW.cost_usd, NEW.input_tokens,
+        NEW.output_tokens)
+    ON CONFLICT (session_id, run) DO UPDATE SET
+        prompt = excluded.prompt, status = excluded.status, started_at = excluded.started_at,
+        ended_at = excluded.ended_at, outcome = excluded.outcome,
+        failure_reason = excluded.failure_reason, cost_usd = excluded.cost_usd,
+        input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens;
+END;
+CREATE TRIGGER runs_go_with_their_session AFTER DELETE ON sessions BEGIN
+    DELETE FROM runs WHERE session_id = OLD.id;
 END;
 ";

@@ -25,7 +25,7 @@ enum Step {
     NextRun(bool),
 }
 
-fn new_session(store: &mut Store, max_running: i64) -> SessionId {
+pub(super) fn new_session(store: &mut Store, max_running: i64) -> SessionId {
     let id = SessionId::new();
     store
         .insert_session(&NewSession {
@@ -60,7 +60,7 @@ pub(super) fn insert_ended_session(store: &mut Store) -> SessionId {
     id
 }
 
-fn termination(status: Status) -> Termination {
+pub(super) fn termination(status: Status) -> Termination {
     let failed = status == Status::Failed;
     Termination {
         status,

@@ -358,6 +358,12 @@ impl Backend {
         .map_err(|error| op_error(error.kind(), &error))?;
         detail.pending_approvals = pending.iter().map(protocol::Approval::from).collect();
         let sessions = core.sessions.clone();
+        let id = session.id.clone();
+        let runs = blocking(method::SESSION, move || sessions.runs(id.as_str()))
+            .await?
+            .map_err(|error| op_error(error.kind(), &error))?;
+        detail.runs = Some(runs.iter().map(protocol::RunSummary::from).collect());
+        let sessions = core.sessions.clone();
         detail.branches = blocking(method::SESSION, move || {
             land::branch_detail(&sessions, &session)
         })

@@ -88,7 +88,7 @@ pub fn typescript_bindings() -> String {
     out.push_str(&named_unions());
     out.push('\n');
     declare!(config, &mut out;
-        SessionRow, SessionDetail, TranscriptEvent, EventBlock, AgentProfileParams,
+        SessionRow, RunSummary, SessionDetail, TranscriptEvent, EventBlock, AgentProfileParams,
         InitializationOptions, SpawnParams, ListParams, ListResult, IdParams, TranscriptParams,
         TranscriptResult, WatchParams, ContinueParams, RemoveParams, Empty, FileChange,
         DiffResult, AgentInfo, AgentsResult, Landed, BranchDetail, LandParams, LandResult,

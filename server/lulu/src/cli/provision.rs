@@ -145,6 +145,13 @@ pub(super) fn show(
             .iter()
             .map(protocol::Approval::from)
             .collect();
+        detail.runs = Some(
+            sessions
+                .runs(session.id.as_str())?
+                .iter()
+                .map(protocol::RunSummary::from)
+                .collect(),
+        );
         serde_json::to_writer_pretty(&mut *out, &detail)?;
         writeln!(out)?;
         return Ok(());
@@ -152,6 +159,8 @@ pub(super) fn show(
     let text = crate::render::session_detail(&session, Utc::now());
     let text = super::land::detail_with_branches(&text, sessions, session.id.as_str());
     write!(out, "{}", with_provision(&text, &session, &state))?;
+    let runs = sessions.runs(session.id.as_str())?;
+    write!(out, "{}", crate::render::run_history(&runs, Utc::now()))?;
     Ok(())
 }
 

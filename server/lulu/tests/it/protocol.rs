@@ -556,6 +556,10 @@ fn a_session_through_its_whole_life() {
                "exitCode": 0, "signal": null, "failureDetail": null, "agentSessionId": null,
                "costUsd": null, "inputTokens": null, "outputTokens": null,
                "pendingApprovals": [], "maxCostUsd": null, "maxMinutes": null,
+               "runs": [{"run": 1, "prompt": "take notes [edit] [lines 3]", "queuedAt": "<time>",
+                         "status": "completed", "startedAt": "<time>", "endedAt": "<time>",
+                         "outcome": "exited", "failureReason": null, "costUsd": null,
+                         "inputTokens": null, "outputTokens": null}],
                "baseBranch": "main", "ahead": 1, "behind": 0, "landed": null,
                "ports": [], "worktreeGone": false}),
     );
@@ -643,6 +647,20 @@ fn a_session_through_its_whole_life() {
     expected_texts.push("done".to_owned());
     assert_eq!(texts, expected_texts);
     server.result("lulu/unwatch", json!({"id": id}));
+    // Each run is kept: the first as it ended, then the continued one.
+    let run = |number: i64, prompt: &str| {
+        json!({"run": number, "prompt": prompt, "queuedAt": "<time>", "status": "completed",
+               "startedAt": "<time>", "endedAt": "<time>", "outcome": "exited",
+               "failureReason": null, "costUsd": null, "inputTokens": null, "outputTokens": null})
+    };
+    check(
+        n,
+        &server.result("lulu/session", json!({"id": id}))["runs"],
+        json!([
+            run(1, "take notes [edit] [lines 3]"),
+            run(2, "more [lines 300]")
+        ]),
+    );
 
     // Errors of spawn.
     let cases: &[(Value, Value)] = &[
