@@ -816,14 +816,25 @@ fn gc_through_the_protocol() {
         .to_owned();
     server.wait_status(&id, "completed");
     let path = World::worktree_of(&world.detail(&id)).display().to_string();
+    std::fs::write(Path::new(&path).join("build.log"), "built\n").expect("an ignored file");
+    assert_eq!(
+        server.result("lulu/gc", json!({ "olderThan": "0s" })),
+        json!({ "removed": [], "kept": [{ "id": id, "reason": "1 ignored file not in a commit: build.log" }] })
+    );
     let removed = json!({ "removed": [{ "id": id, "worktreePath": path }], "kept": [] });
     assert_eq!(
-        server.result("lulu/gc", json!({ "olderThan": "0s", "dryRun": true })),
+        server.result(
+            "lulu/gc",
+            json!({ "olderThan": "0s", "dryRun": true, "includeIgnored": true })
+        ),
         removed
     );
     assert!(Path::new(&path).is_dir(), "a dry run removes nothing");
     assert_eq!(
-        server.result("lulu/gc", json!({ "olderThan": "0s" })),
+        server.result(
+            "lulu/gc",
+            json!({ "olderThan": "0s", "includeIgnored": true })
+        ),
         removed
     );
     assert!(!Path::new(&path).exists());
