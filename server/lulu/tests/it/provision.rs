@@ -617,8 +617,7 @@ fn gc_removes_only_clean_worktrees_of_old_ended_sessions_and_continue_restores_o
 fn gc_line(world: &World, report: &str, id: &str) -> String {
     report
         .lines()
-        .filter(|line| line.contains(id))
-        .next_back()
+        .rfind(|line| line.contains(id))
         .unwrap_or_else(|| panic!("gc said nothing about {id}: {report}"))
         .replace(&world.root.display().to_string(), "<tmp>")
         .replace(id, "ID")
