@@ -205,7 +205,12 @@ export type GcParams = {
 /**
  * An age: `7d`, `12h`, `30m`, `45s`.
  */
-olderThan: string, dryRun?: boolean, };
+olderThan: string, dryRun?: boolean, 
+/**
+ * Also remove ignored files that are in no commit and not in the main checkout (build
+ * output, an edited `.env`); without it such a worktree is kept, its reason naming them.
+ */
+includeIgnored?: boolean, };
 
 export type GcRemoved = { id: string, worktreePath: string, };
 

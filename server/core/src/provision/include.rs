@@ -66,39 +66,6 @@ pub struct CopyIncludes<'a> {
 }
 
 pub fn copy_includes(request: &CopyIncludes<'_>) -> Result<IncludeReport, IncludeError> {
-    walk_includes(request, Action::Copy)
-}
-
-/// The included files in `worktree` (ignored there, matching `patterns`) that are not what the
-/// main checkout at `repo` holds: edited or new since they were copied. gc keeps a worktree
-/// that has any. Paths are in the report's `kept`.
-pub fn edited_includes(
-    worktree: &Path,
-    repo: &Path,
-    patterns: &[String],
-) -> Result<Vec<String>, IncludeError> {
-    let request = CopyIncludes {
-        repo: worktree,
-        worktree: repo,
-        patterns,
-        skip: &[],
-    };
-    Ok(walk_includes(&request, Action::Compare)?.kept)
-}
-
-/// What the walk does with each matched entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    /// Copy it from `repo` into `worktree`.
-    Copy,
-    /// Compare it with the same path under `worktree`; differences go to `kept`.
-    Compare,
-}
-
-fn walk_includes(
-    request: &CopyIncludes<'_>,
-    action: Action,
-) -> Result<IncludeReport, IncludeError> {
     let mut report = IncludeReport::default();
     if request.patterns.is_empty() {
         return Ok(report);
@@ -148,7 +115,6 @@ fn walk_includes(
         all_anchored: request.patterns.iter().all(|p| literal_prefix(p).is_some()),
         skip,
         report: &mut report,
-        action,
     };
     walk.folder(request.repo, "", &mut |path, is_dir| {
         let mode = if is_dir {
@@ -187,7 +153,6 @@ struct Walk<'a, 'r> {
     all_anchored: bool,
     skip: Vec<PathBuf>,
     report: &'a mut IncludeReport,
-    action: Action,
 }
 
 impl Walk<'_, '_> {
@@ -280,10 +245,6 @@ impl Walk<'_, '_> {
         relative: &str,
         metadata: &fs::Metadata,
     ) -> Result<(), IncludeError> {
-        if self.action == Action::Compare {
-            self.compare_entry(from, relative, metadata);
-            return Ok(());
-        }
         if self.is_tracked(relative) {
             self.report.kept.push(relative.to_owned());
             return Ok(());
@@ -340,42 +301,6 @@ impl Walk<'_, '_> {
         }
         self.report.copied.push(relative.to_owned());
         Ok(())
-    }
-
-    /// Notes `relative` in `kept` when the other side lacks it or holds something else.
-    fn compare_entry(&mut self, from: &Path, relative: &str, metadata: &fs::Metadata) {
-        if self.is_tracked(relative) {
-            return;
-        }
-        let other = self.request.worktree.join(relative);
-        if metadata.is_dir() {
-            let Ok(entries) = fs::read_dir(from) else {
-                self.report.kept.push(relative.to_owned());
-                return;
-            };
-            for entry in entries.flatten() {
-                let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                    continue;
-                };
-                if let Ok(metadata) = fs::symlink_metadata(entry.path()) {
-                    self.compare_entry(&entry.path(), &format!("{relative}/{name}"), &metadata);
-                }
-            }
-            return;
-        }
-        let same = if metadata.file_type().is_symlink() {
-            fs::read_link(from)
-                .ok()
-                .is_some_and(|target| fs::read_link(&other).ok() == Some(target))
-        } else if metadata.is_file() {
-            fs::symlink_metadata(&other).is_ok_and(|m| m.is_file() && m.len() == metadata.len())
-                && matches!((fs::read(from), fs::read(&other)), (Ok(a), Ok(b)) if a == b)
-        } else {
-            true
-        };
-        if !same {
-            self.report.kept.push(relative.to_owned());
-        }
     }
 
     /// Where `relative` goes in the worktree, making its parent folders; None when something is

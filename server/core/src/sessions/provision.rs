@@ -106,6 +106,9 @@ pub struct GcOptions {
     pub older_than: Duration,
     /// Only report what would be removed.
     pub dry_run: bool,
+    /// Also remove ignored files that are in no commit and not in the main checkout (build
+    /// output, an edited `.env`); without it such a worktree is kept.
+    pub include_ignored: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -113,7 +116,36 @@ pub struct GcReport {
     /// Sessions whose worktree was removed (or would be, in a dry run), with its path.
     pub removed: Vec<(SessionId, PathBuf)>,
     /// Sessions left alone, with why (uncommitted work, a runner about to start).
-    pub kept: Vec<(SessionId, String)>,
+    pub kept: Vec<GcKept>,
+}
+
+/// A session gc left alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GcKept {
+    pub id: SessionId,
+    /// One line: `uncommitted work: src/app.ts`, `1 ignored file not in a commit: .env`, ...
+    pub reason: String,
+    /// How many ignored files in no commit it was kept for (`include_ignored` would remove
+    /// them), counting at most one past the named ones; 0 when kept for another reason.
+    pub ignored_files: usize,
+}
+
+/// How many paths a kept session's reason names (the search for ignored files stops after).
+const NAMED_PATHS: usize = 3;
+
+/// Why gc keeps a worktree.
+struct Keep {
+    reason: String,
+    ignored_files: usize,
+}
+
+impl From<String> for Keep {
+    fn from(reason: String) -> Keep {
+        Keep {
+            reason,
+            ignored_files: 0,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,72 +277,36 @@ impl Sessions {
             let Some(path) = session.worktree_path.clone() else {
                 continue;
             };
-            match self.collect_one(&session, &path, options.dry_run) {
+            match self.collect_one(&session, &path, options) {
                 Ok(()) => report.removed.push((id, path)),
-                Err(why) => report.kept.push((id, why)),
+                Err(keep) => report.kept.push(GcKept {
+                    id,
+                    reason: keep.reason,
+                    ignored_files: keep.ignored_files,
+                }),
             }
         }
         Ok(report)
     }
 
-    /// Removes one ended session's worktree if it is clean; Err(why) when it is kept.
-    fn collect_one(&self, session: &Session, path: &Path, dry_run: bool) -> Result<(), String> {
+    /// Removes one ended session's worktree if it holds nothing that is in no commit; Err(why)
+    /// when it is kept.
+    fn collect_one(&self, session: &Session, path: &Path, options: GcOptions) -> Result<(), Keep> {
         // Holding the session's runner lock keeps `continue` from starting a run meanwhile.
         let Some(_lock) = try_runner_lock(&self.settings.state_dir, &session.id) else {
-            return Err("a run of it is starting".to_owned());
+            return Err("a run of it is starting".to_owned().into());
         };
         if !path.exists() {
             // Removed by hand: nothing on disk to lose; record it so continue re-creates it.
-            if !dry_run {
+            if !options.dry_run {
                 self.store()
                     .mark_worktree_collected(&session.id)
                     .map_err(|e| e.to_string())?;
             }
             return Ok(());
         }
-        let changes = worktree::uncommitted_changes(path).map_err(|error| {
-            format!(
-                "could not tell what it holds: {}",
-                crate::innermost_cause(&error)
-            )
-        })?;
-        if !changes.is_empty() {
-            let mut files: Vec<&str> = changes
-                .changed
-                .iter()
-                .chain(&changes.untracked)
-                .map(String::as_str)
-                .take(3)
-                .collect();
-            if changes.changed.len() + changes.untracked.len() > 3 {
-                files.push("…");
-            }
-            return Err(format!("uncommitted work: {}", files.join(", ")));
-        }
-        // Copies of included files (ignored, so not "uncommitted") that were edited in the
-        // worktree are work too.
-        let include = self
-            .store()
-            .provision(&session.id)
-            .map_err(|error| error.to_string())?
-            .map(|provisioning| provisioning.include)
-            .unwrap_or_default();
-        if !include.is_empty() {
-            let edited = provision::include::edited_includes(path, &session.repo, &include)
-                .map_err(|error| {
-                    format!(
-                        "could not compare its included files: {}",
-                        crate::innermost_cause(&error)
-                    )
-                })?;
-            if !edited.is_empty() {
-                return Err(format!(
-                    "edited copies of included files: {}",
-                    edited.join(", ")
-                ));
-            }
-        }
-        if dry_run {
+        check_nothing_to_lose(path, &session.repo, options.include_ignored)?;
+        if options.dry_run {
             return Ok(());
         }
         let lock = RepositoryLock::acquire(&session.repo)
@@ -320,10 +316,69 @@ impl Sessions {
         removed.map_err(|error| crate::error_chain(&error).replace('\n', "; "))?;
         let marked = self.store().mark_worktree_collected(&session.id);
         if !marked.map_err(|e| e.to_string())? {
-            return Err("it started a new run".to_owned());
+            return Err("it started a new run".to_owned().into());
         }
         Ok(())
     }
+}
+
+/// Ok when removing the worktree loses nothing that is not in a commit: no uncommitted change,
+/// no untracked file, and no ignored file the main checkout does not hold byte for byte (unless
+/// `include_ignored`); every ignored folder must be readable and deletable either way.
+fn check_nothing_to_lose(
+    worktree_path: &Path,
+    main_checkout: &Path,
+    include_ignored: bool,
+) -> Result<(), Keep> {
+    let contents = worktree::worktree_contents(worktree_path).map_err(|error| {
+        format!(
+            "could not tell what it holds: {}",
+            crate::innermost_cause(&error)
+        )
+    })?;
+    let changes = &contents.changes;
+    if !changes.is_empty() {
+        let mut files: Vec<&str> = changes
+            .changed
+            .iter()
+            .chain(&changes.untracked)
+            .map(String::as_str)
+            .take(NAMED_PATHS)
+            .collect();
+        if changes.changed.len() + changes.untracked.len() > NAMED_PATHS {
+            files.push("…");
+        }
+        return Err(format!("uncommitted work: {}", files.join(", ")).into());
+    }
+    let check = if include_ignored {
+        worktree::IgnoredCheck::Removable
+    } else {
+        worktree::IgnoredCheck::NotInMainCheckout
+    };
+    let work = worktree::ignored_work(&worktree::IgnoredWorkRequest {
+        worktree: worktree_path,
+        main_checkout,
+        ignored: &contents.ignored,
+        check,
+        limit: NAMED_PATHS,
+    })
+    .map_err(|error| format!("{error}: {}", crate::innermost_cause(&error)))?;
+    if work.is_empty() {
+        return Ok(());
+    }
+    let count = work.paths.len();
+    let (how_many, named) = match (work.more, count) {
+        (true, _) => (
+            format!("more than {count} ignored files"),
+            format!("{}, …", work.paths.join(", ")),
+        ),
+        (false, 1) => ("1 ignored file".to_owned(), work.paths.join(", ")),
+        (false, _) => (format!("{count} ignored files"), work.paths.join(", ")),
+    };
+    Err(Keep {
+        reason: format!("{how_many} not in a commit: {named}"),
+        ignored_files: count + usize::from(work.more),
+    })
 }
 
 /// The session's runner lock if nobody holds it (never waits).

@@ -6,7 +6,8 @@
 //! - finds the repository a path belongs to ([`discover_repository`]) and resolves revisions ([`resolve_commit`]);
 //! - creates a branch and a linked worktree for a session ([`create_worktree`]), hiding lulu's folder from the
 //!   main checkout's `git status` through the repository's `info/exclude`;
-//! - tells what deleting a worktree would lose ([`uncommitted_changes`], [`unmerged_commits`]);
+//! - tells what deleting a worktree would lose ([`uncommitted_changes`], [`unmerged_commits`], and its
+//!   ignored files in no commit: [`worktree_contents`], [`ignored_work`]);
 //! - removes worktrees and branches ([`remove_worktree`], [`delete_branch`]);
 //! - computes the session's change set against its base commit ([`diff_against`]);
 //! - reconciles stale registrations and reports orphan folders at startup ([`reconcile`]);
@@ -24,6 +25,7 @@ mod create;
 mod diff;
 mod discover;
 mod file_at;
+mod ignored;
 mod land;
 mod reconcile;
 mod remove;
@@ -36,6 +38,7 @@ pub use create::*;
 pub use diff::*;
 pub use discover::*;
 pub use file_at::*;
+pub use ignored::*;
 pub use land::*;
 pub use reconcile::*;
 pub use remove::*;

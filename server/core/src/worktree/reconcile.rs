@@ -39,8 +39,9 @@ pub struct OrphanFolder {
     pub path: PathBuf,
     /// It is a registered linked worktree of the repository.
     pub registered: bool,
-    /// Nothing would be lost by deleting it: a registered worktree without uncommitted changes,
-    /// or an empty folder that is not registered.
+    /// Nothing would be lost by deleting it: a registered worktree without uncommitted changes
+    /// and without ignored files the main checkout lacks, or an empty folder that is not
+    /// registered.
     pub clean: bool,
 }
 
@@ -70,7 +71,7 @@ pub fn reconcile(
         mut pruned,
         registered,
     } = prune_stale_registrations(&registrations_dir)?;
-    let mut orphans = orphan_folders(worktree_root, owned, &registered)?;
+    let mut orphans = orphan_folders(repo, worktree_root, owned, &registered)?;
     orphans.sort_by(|a, b| a.path.cmp(&b.path));
     pruned.sort();
     Ok(ReconcileReport { pruned, orphans })
@@ -150,6 +151,7 @@ fn registered_dot_git(registration: &Path) -> Option<PathBuf> {
 /// lulu gave them), and canonicalized only for a folder that matched nothing: the work is
 /// proportional to the folders under the root, not to the sessions ever run.
 fn orphan_folders(
+    repo: &Path,
     worktree_root: &Path,
     owned: &[PathBuf],
     registered: &BTreeSet<PathBuf>,
@@ -199,7 +201,7 @@ fn orphan_folders(
                 })
                 .contains(&canonical);
         let clean = if is_registered {
-            uncommitted_changes(&path).is_ok_and(|changes| changes.is_empty())
+            holds_nothing_in_no_commit(&path, repo)
         } else {
             std::fs::read_dir(&path).is_ok_and(|mut entries| entries.next().is_none())
         };
@@ -210,4 +212,21 @@ fn orphan_folders(
         });
     }
     Ok(orphans)
+}
+
+/// No uncommitted change, no untracked file, and every ignored file byte for byte in the main
+/// checkout at `repo` (and readable: what cannot be read counts as work).
+fn holds_nothing_in_no_commit(worktree: &Path, repo: &Path) -> bool {
+    let Ok(contents) = worktree_contents(worktree) else {
+        return false;
+    };
+    contents.changes.is_empty()
+        && ignored_work(&IgnoredWorkRequest {
+            worktree,
+            main_checkout: repo,
+            ignored: &contents.ignored,
+            check: IgnoredCheck::NotInMainCheckout,
+            limit: 1,
+        })
+        .is_ok_and(|work| work.is_empty())
 }

@@ -76,6 +76,34 @@ impl UncommittedChanges {
 /// What would be lost by deleting this worktree folder: tracked files modified/deleted/staged vs `HEAD`,
 /// and untracked (non-ignored) files.
 pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, StatusError> {
+    Ok(scan_worktree(worktree_path, IgnoredEntries::Skip)?.changes)
+}
+
+/// A worktree's uncommitted changes and the ignored entries it holds (from the same walk).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorktreeContents {
+    pub changes: UncommittedChanges,
+    /// Ignored files, symlinks and folders (a folder as one entry, its path ending in `/`: the
+    /// walk does not go into it). Relative to the worktree, `/`-separated, sorted.
+    pub ignored: Vec<String>,
+}
+
+/// [`uncommitted_changes`], plus the ignored entries the same walk passes (what `git status
+/// --ignored` lists), for callers that must know every file that is in no commit.
+pub fn worktree_contents(worktree_path: &Path) -> Result<WorktreeContents, StatusError> {
+    scan_worktree(worktree_path, IgnoredEntries::List)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum IgnoredEntries {
+    Skip,
+    List,
+}
+
+fn scan_worktree(
+    worktree_path: &Path,
+    ignored_entries: IgnoredEntries,
+) -> Result<WorktreeContents, StatusError> {
     let repository = open_worktree(worktree_path).map_err(|source| StatusError::Open {
         path: worktree_path.to_owned(),
         source,
@@ -89,12 +117,20 @@ pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, S
         path: worktree_path.to_owned(),
         source,
     };
-    let iter = status_with_untracked_files(&repository)
-        .map_err(status_error)?
-        .into_iter(None)
-        .map_err(|e| status_error(boxed(e)))?;
+    let mut status = status_with_untracked_files(&repository).map_err(status_error)?;
+    if ignored_entries == IgnoredEntries::List {
+        // An ignored folder is one entry: the walk never goes into it (node_modules stays cheap).
+        status = status.index_worktree_options_mut(|options| {
+            if let Some(dirwalk) = options.dirwalk_options.take() {
+                options.dirwalk_options =
+                    Some(dirwalk.emit_ignored(Some(gix::dir::walk::EmissionMode::Matching)));
+            }
+        });
+    }
+    let iter = status.into_iter(None).map_err(|e| status_error(boxed(e)))?;
     let mut changed = BTreeSet::new();
     let mut untracked = BTreeSet::new();
+    let mut ignored = BTreeSet::new();
     for item in iter {
         match item.map_err(|e| status_error(boxed(e)))? {
             gix::status::Item::TreeIndex(change) => {
@@ -111,11 +147,19 @@ pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, S
                         changed.insert(path_string(rela_path.as_ref()));
                     }
                 }
-                WorktreeItem::DirectoryContents { entry, .. } => {
-                    if entry.status == gix::dir::entry::Status::Untracked {
+                WorktreeItem::DirectoryContents { entry, .. } => match entry.status {
+                    gix::dir::entry::Status::Untracked => {
                         untracked.insert(path_string(entry.rela_path.as_ref()));
                     }
-                }
+                    gix::dir::entry::Status::Ignored(_) => {
+                        let mut path = path_string(entry.rela_path.as_ref());
+                        if entry.disk_kind.is_some_and(|kind| kind.is_dir()) {
+                            path.push('/');
+                        }
+                        ignored.insert(path);
+                    }
+                    gix::dir::entry::Status::Tracked | gix::dir::entry::Status::Pruned => {}
+                },
                 WorktreeItem::Rewrite {
                     source,
                     dirwalk_entry,
@@ -127,9 +171,12 @@ pub fn uncommitted_changes(worktree_path: &Path) -> Result<UncommittedChanges, S
             },
         }
     }
-    Ok(UncommittedChanges {
-        changed: changed.into_iter().collect(),
-        untracked: untracked.into_iter().collect(),
+    Ok(WorktreeContents {
+        changes: UncommittedChanges {
+            changed: changed.into_iter().collect(),
+            untracked: untracked.into_iter().collect(),
+        },
+        ignored: ignored.into_iter().collect(),
     })
 }
 

@@ -76,6 +76,7 @@ impl Backend {
         let options = GcOptions {
             older_than,
             dry_run: params.dry_run.unwrap_or(false),
+            include_ignored: params.include_ignored.unwrap_or(false),
         };
         let core = self.core()?;
         let sessions = core.sessions.clone();

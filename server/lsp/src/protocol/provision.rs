@@ -65,6 +65,11 @@ pub struct GcParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub dry_run: Option<bool>,
+    /// Also remove ignored files that are in no commit and not in the main checkout (build
+    /// output, an edited `.env`); without it such a worktree is kept, its reason naming them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub include_ignored: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, TS)]
@@ -103,9 +108,9 @@ impl From<&GcReport> for GcResult {
             kept: report
                 .kept
                 .iter()
-                .map(|(id, reason)| GcKept {
-                    id: id.to_string(),
-                    reason: reason.clone(),
+                .map(|kept| GcKept {
+                    id: kept.id.to_string(),
+                    reason: kept.reason.clone(),
                 })
                 .collect(),
         }

@@ -12,12 +12,17 @@ use super::*;
 #[derive(Debug, Args)]
 pub struct GcArgs {
     /// Remove the worktrees of sessions ended at least this long ago (7d, 12h, 30m) that hold
-    /// no uncommitted or untracked work; their branches and rows are kept.
+    /// nothing that is not in a commit (no uncommitted change, no untracked file, no ignored
+    /// file the main checkout lacks); their branches and rows are kept.
     #[arg(long, value_name = "AGE")]
     pub older_than: Option<String>,
     /// With --older-than: only say what would be removed.
-    #[arg(long)]
+    #[arg(long, requires = "older_than")]
     pub dry_run: bool,
+    /// With --older-than: also remove ignored files in no commit (build output, node_modules,
+    /// an edited .env) instead of keeping their worktree.
+    #[arg(long, requires = "older_than")]
+    pub include_ignored: bool,
 }
 
 #[derive(Debug, Args)]
@@ -36,7 +41,14 @@ pub(super) fn gc(global: &GlobalOptions, args: GcArgs, out: &mut impl Write) -> 
         return Ok(());
     };
     let sessions = sessions(global)?;
-    gc_worktrees(&sessions, &older_than, args.dry_run, out)
+    let older_than =
+        parse_age(&older_than).map_err(|problem| anyhow::anyhow!("--older-than: {problem}"))?;
+    let options = GcOptions {
+        older_than,
+        dry_run: args.dry_run,
+        include_ignored: args.include_ignored,
+    };
+    gc_worktrees(&sessions, options, out)
 }
 
 /// `lulu trust [REPO] [--yes]`: shows the setup command and asks.
@@ -97,21 +109,19 @@ pub(super) fn trust(
     Ok(())
 }
 
-/// `lulu gc --older-than AGE [--dry-run]`: the worktrees of old ended sessions that hold
-/// nothing uncommitted.
+/// `lulu gc --older-than AGE [--dry-run] [--include-ignored]`: the worktrees of old ended
+/// sessions that hold nothing that is not in a commit.
 fn gc_worktrees(
     sessions: &Sessions,
-    older_than: &str,
-    dry_run: bool,
+    options: GcOptions,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let older_than =
-        parse_age(older_than).map_err(|problem| anyhow::anyhow!("--older-than: {problem}"))?;
-    let report = sessions.gc_worktrees(GcOptions {
-        older_than,
-        dry_run,
-    })?;
-    let verb = if dry_run { "would remove" } else { "removed" };
+    let report = sessions.gc_worktrees(options)?;
+    let verb = if options.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
     for (id, path) in &report.removed {
         writeln!(
             out,
@@ -119,8 +129,13 @@ fn gc_worktrees(
             path.display()
         )?;
     }
-    for (id, reason) in &report.kept {
-        writeln!(out, "kept    {id}  ({reason})")?;
+    for kept in &report.kept {
+        let hint = match kept.ignored_files {
+            0 => "",
+            1 => "; --include-ignored removes it",
+            _ => "; --include-ignored removes them",
+        };
+        writeln!(out, "kept    {}  ({}{hint})", kept.id, kept.reason)?;
     }
     if report.removed.is_empty() && report.kept.is_empty() {
         writeln!(out, "no ended session's worktree is that old")?;

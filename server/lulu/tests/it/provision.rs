@@ -557,7 +557,7 @@ fn gc_removes_only_clean_worktrees_of_old_ended_sessions_and_continue_restores_o
     );
     assert!(
         report.contains(&format!(
-            "kept    {edited}  (edited copies of included files: .env)"
+            "kept    {edited}  (1 ignored file not in a commit: .env; --include-ignored removes it)"
         )),
         "{report}"
     );
@@ -613,6 +613,172 @@ fn gc_removes_only_clean_worktrees_of_old_ended_sessions_and_continue_restores_o
     world.ok(&["cancel", &running]);
 }
 
+/// The last line `lulu gc` printed about `id`, with the temp dir as `<tmp>`.
+fn gc_line(world: &World, report: &str, id: &str) -> String {
+    report
+        .lines()
+        .rfind(|line| line.contains(id))
+        .unwrap_or_else(|| panic!("gc said nothing about {id}: {report}"))
+        .replace(&world.root.display().to_string(), "<tmp>")
+        .replace(id, "ID")
+}
+
+/// Ignored files are not in any commit: gc removes a worktree only when each of them is the
+/// main checkout's file at the same path (a copy of an include), unless `--include-ignored`.
+#[test]
+fn gc_keeps_ignored_files_that_are_not_in_a_commit_unless_told_to_remove_them() {
+    let world = World::new("[worktree]\ninclude = [\".env\"]\n");
+    world.write(".env", "KEY=1\n");
+    world.write(".gitignore", "target/\n*.log\n.env\n");
+    world.git(&world.repo, &["add", ".gitignore"]);
+    world.git(
+        &world.repo,
+        &[
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "-qm",
+            "ignore .env",
+        ],
+    );
+    let outside = world.root.join("outside");
+    std::fs::create_dir_all(&outside).expect("outside folder");
+    std::fs::write(outside.join("precious"), "not lulu's\n").expect("precious");
+    let copied = world.spawn(&["copied [edit]"]);
+    let built = world.spawn(&["built [edit]"]);
+    let edited = world.spawn(&["edited"]);
+    let by_hand = world.spawn(&["by hand"]);
+    let copied_path = World::worktree_of(&world.wait_ended(&copied));
+    let built_path = World::worktree_of(&world.wait_ended(&built));
+    let edited_path = World::worktree_of(&world.wait_ended(&edited));
+    let by_hand_path = World::worktree_of(&world.wait_ended(&by_hand));
+    // Build output and logs: ignored, in no commit, not in the main checkout.
+    std::fs::create_dir_all(built_path.join("target/debug")).expect("target/");
+    std::fs::write(built_path.join("target/debug/app"), "binary").expect("app");
+    std::os::unix::fs::symlink(&outside, built_path.join("target/outside")).expect("symlink");
+    for log in ["a.log", "b.log", "c.log"] {
+        std::fs::write(built_path.join(log), "log").expect("log");
+    }
+    std::fs::write(edited_path.join(".env"), "KEY=changed\n").expect("edit .env");
+    std::fs::remove_dir_all(&by_hand_path).expect("remove by hand");
+
+    let report = world.ok(&["gc", "--older-than", "0s"]);
+    assert_eq!(
+        [
+            gc_line(&world, &report, &copied),
+            gc_line(&world, &report, &built),
+            gc_line(&world, &report, &edited),
+            gc_line(&world, &report, &by_hand),
+        ],
+        [
+            format!("removed worktree {}  (ID; branch kept, `lulu continue` re-creates it)", copied_path.display()).replace(&world.root.display().to_string(), "<tmp>"),
+            "kept    ID  (more than 3 ignored files not in a commit: a.log, b.log, c.log, …; --include-ignored removes them)".to_owned(),
+            "kept    ID  (1 ignored file not in a commit: .env; --include-ignored removes it)".to_owned(),
+            format!("removed worktree {}  (ID; branch kept, `lulu continue` re-creates it)", by_hand_path.display()).replace(&world.root.display().to_string(), "<tmp>"),
+        ],
+        "{report}"
+    );
+    assert!(
+        !copied_path.exists(),
+        "the copy of .env is in the main checkout: removed"
+    );
+    assert!(built_path.join("target/debug/app").exists());
+    assert_eq!(
+        std::fs::read_to_string(edited_path.join(".env")).expect(".env kept"),
+        "KEY=changed\n"
+    );
+    assert_eq!(world.detail(&by_hand)["worktreeGone"], json!(true));
+
+    let dry = world.ok(&["gc", "--older-than", "0s", "--include-ignored", "--dry-run"]);
+    assert!(
+        built_path.join("target/debug/app").exists(),
+        "a dry run removes nothing: {dry}"
+    );
+    let report = world.ok(&["gc", "--older-than", "0s", "--include-ignored"]);
+    for (id, path) in [(&built, &built_path), (&edited, &edited_path)] {
+        assert!(
+            gc_line(&world, &report, id).starts_with("removed worktree"),
+            "{report}"
+        );
+        assert!(!path.exists());
+    }
+    assert_eq!(
+        std::fs::read_to_string(outside.join("precious")).expect("the link's target stays"),
+        "not lulu's\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(world.repo.join(".env")).expect("main checkout's .env"),
+        "KEY=1\n"
+    );
+}
+
+/// A folder gc cannot read might hold anything: the worktree stays, with or without
+/// `--include-ignored`, and nothing in it is removed.
+#[test]
+fn gc_keeps_a_worktree_with_a_folder_it_cannot_read() {
+    let world = World::new("");
+    world.write("target/cache/blob", "cached\n");
+    world.write("target/locked/secret", "secret\n");
+    let id = world.spawn(&["locked [edit]"]);
+    let path = World::worktree_of(&world.wait_ended(&id));
+    for file in ["target/cache/blob", "target/locked/secret"] {
+        std::fs::create_dir_all(path.join(file).parent().expect("parent")).expect("folder");
+        std::fs::copy(world.repo.join(file), path.join(file)).expect("copy");
+    }
+    let locked = path.join("target/locked");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+    let gc = |extra: &[&str]| {
+        let mut args = vec!["gc", "--older-than", "0s"];
+        args.extend_from_slice(extra);
+        // root reads anything: drop its power to bypass permissions for this run.
+        let output = if is_root() {
+            let mut command = Command::new("setpriv");
+            command
+                .args(["--bounding-set", "-dac_override,-dac_read_search"])
+                .arg(env!("CARGO_BIN_EXE_lulu"))
+                .args(&args)
+                .current_dir(&world.repo)
+                .env("LULU_HOME", &world.state_dir)
+                .env_remove("XDG_STATE_HOME")
+                .env("GIT_CONFIG_GLOBAL", "/dev/null")
+                .env("GIT_CONFIG_NOSYSTEM", "1");
+            command.output().expect("run setpriv lulu gc")
+        } else {
+            world.run(&args)
+        };
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        gc_line(
+            &world,
+            &String::from_utf8(output.stdout).expect("utf-8"),
+            &id,
+        )
+    };
+    let expected = "kept    ID  (could not read target/locked: Permission denied (os error 13))";
+    assert_eq!(gc(&[]), expected);
+    assert_eq!(gc(&["--include-ignored"]), expected);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    assert!(
+        path.join("target/cache/blob").exists(),
+        "nothing was removed"
+    );
+    assert!(path.join("README.md").exists(), "nothing was removed");
+    assert!(
+        path.join("target/locked/secret").exists(),
+        "nothing was removed"
+    );
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|metadata| metadata.uid() == 0)
+}
+
 #[test]
 fn a_broken_lulu_toml_or_an_include_out_of_the_repository_is_refused_by_name() {
     let world = World::new("[worktree]\nsetup = \"make\nports = 1\n");
@@ -649,14 +815,25 @@ fn gc_through_the_protocol() {
         .to_owned();
     server.wait_status(&id, "completed");
     let path = World::worktree_of(&world.detail(&id)).display().to_string();
+    std::fs::write(Path::new(&path).join("build.log"), "built\n").expect("an ignored file");
+    assert_eq!(
+        server.result("lulu/gc", json!({ "olderThan": "0s" })),
+        json!({ "removed": [], "kept": [{ "id": id, "reason": "1 ignored file not in a commit: build.log" }] })
+    );
     let removed = json!({ "removed": [{ "id": id, "worktreePath": path }], "kept": [] });
     assert_eq!(
-        server.result("lulu/gc", json!({ "olderThan": "0s", "dryRun": true })),
+        server.result(
+            "lulu/gc",
+            json!({ "olderThan": "0s", "dryRun": true, "includeIgnored": true })
+        ),
         removed
     );
     assert!(Path::new(&path).is_dir(), "a dry run removes nothing");
     assert_eq!(
-        server.result("lulu/gc", json!({ "olderThan": "0s" })),
+        server.result(
+            "lulu/gc",
+            json!({ "olderThan": "0s", "includeIgnored": true })
+        ),
         removed
     );
     assert!(!Path::new(&path).exists());

@@ -1015,6 +1015,26 @@ fn gc_reports_orphan_folders_and_keeps_them() {
     assert!(orphan.join("work.txt").exists());
 }
 
+/// A registered worktree no session owns is removed by `lulu gc` only when it holds nothing
+/// that is in no commit: an ignored file the main checkout lacks keeps it.
+#[test]
+fn gc_keeps_an_orphan_worktree_holding_ignored_files_in_no_commit() {
+    let world = World::new();
+    let id = world.spawn(&["--agent", "text", "quick"]);
+    world.wait_ended(&id);
+    let clean = world.repo.join(".lulu/worktrees/clean-orphan");
+    let built = world.repo.join(".lulu/worktrees/built-orphan");
+    for (path, branch) in [(&clean, "clean-orphan"), (&built, "built-orphan")] {
+        let path = path.display().to_string();
+        world.git(&world.repo, &["worktree", "add", "-q", "-b", branch, &path]);
+    }
+    std::fs::create_dir_all(built.join("target")).expect("target/");
+    std::fs::write(built.join("target/app"), "binary").expect("build output");
+    let output = world.ok(&["gc"]);
+    assert!(!clean.exists(), "a clean orphan worktree goes: {output}");
+    assert!(built.join("target/app").exists(), "{output}");
+}
+
 #[test]
 fn sessions_survive_the_lulu_binary_being_replaced() {
     // An upgrade replaces the binary under running and queued sessions.
