@@ -22,18 +22,20 @@ export function sessionUri(id: string): vscode.Uri {
 export class Approvals implements vscode.Disposable, vscode.FileDecorationProvider {
   readonly store = new ApprovalStore();
   private readonly changed = new vscode.EventEmitter<string | undefined>();
-  /** Fires with the session whose pending requests changed (undefined: any may have). */
+  /** Fires with the session whose pending requests changed, then (undefined) for the counts. */
   readonly onDidChange = this.changed.event;
   private readonly decorationsChanged = new vscode.EventEmitter<vscode.Uri | vscode.Uri[] | undefined>();
   readonly onDidChangeFileDecorations = this.decorationsChanged.event;
   private readonly disposables: vscode.Disposable[] = [];
+  /** The sessions that had pending requests when last told, to redraw those a reload changed. */
+  private waitingSessions = new Set<string>();
 
   constructor(private readonly lulu: Lulu) {
     this.disposables.push(this.changed, this.decorationsChanged);
     this.disposables.push(vscode.window.registerFileDecorationProvider(this));
     this.disposables.push(lulu.onDidStart(() => void this.reload()));
     // A row that arrives after its requests (the list loads after a start) is counted then.
-    this.disposables.push(lulu.tree.onDidChangeCounts(() => this.fire(undefined)));
+    this.disposables.push(lulu.tree.onDidChangeCounts(() => this.changed.fire(undefined)));
   }
 
   /** The sessions of this window: those its list shows (`lulu/approvals` lists every repository's). */
@@ -72,8 +74,13 @@ export class Approvals implements vscode.Disposable, vscode.FileDecorationProvid
     this.fire(undefined);
   }
 
+  /** Tells of a change to one session's requests, or (undefined) to any: each session whose changed. */
   private fire(sessionId: string | undefined): void {
-    this.changed.fire(sessionId);
+    const before = this.waitingSessions;
+    this.waitingSessions = new Set(this.store.list().map((a) => a.sessionId));
+    const changed = sessionId !== undefined ? [sessionId] : [...new Set([...before, ...this.waitingSessions])];
+    for (const id of changed) this.changed.fire(id);
+    this.changed.fire(undefined);
     this.decorationsChanged.fire(sessionId === undefined ? undefined : sessionUri(sessionId));
   }
 

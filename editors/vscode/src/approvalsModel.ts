@@ -149,7 +149,7 @@ export function staleAnswerText(a: Pick<Approval, "tool" | "summary" | "input"> 
   const how = resolution.allowed ? "allowed" : "denied";
   if (resolution.by === "timeout") return `Lulu: that request${what} was already denied: nobody answered in time.`;
   if (resolution.by === "cancel") return `Lulu: that request${what} is no longer waiting: its session ended.`;
-  return `Lulu: that request${what} was already ${how} (from another window or the CLI).`;
+  return `Lulu: that request${what} was already ${how}.`;
 }
 
 /** A refused `lulu/send` (or answer) as one sentence a person understands; undefined for other errors. */

@@ -23,7 +23,7 @@ export class Dashboard implements vscode.WebviewViewProvider, vscode.Disposable 
   constructor(private readonly lulu: Lulu) {
     this.disposables.push(lulu.tree.onDidChangeTreeData(() => this.schedule()));
     this.disposables.push(lulu.tree.onDidChangeCounts(() => this.showBadge()));
-    this.disposables.push(lulu.approvals.onDidChange(() => this.showBadge()));
+    this.disposables.push(lulu.approvals.onDidChange((sessionId) => sessionId === undefined && this.showBadge()));
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {

@@ -134,12 +134,12 @@ export class Lulu implements vscode.Disposable {
     this.track(this.tree.onDidChangeCounts(showCounts));
     this.track(
       this.approvals.onDidChange((sessionId) => {
-        showCounts();
-        if (sessionId === undefined) this.tree.redraw();
-        else {
-          this.tree.redraw(sessionId);
-          this.views.onApprovalsChanged(sessionId);
+        if (sessionId === undefined) {
+          showCounts();
+          return;
         }
+        this.tree.redraw(sessionId);
+        this.views.onApprovalsChanged(sessionId);
       }),
     );
     this.views = this.track(new SessionViews(this));

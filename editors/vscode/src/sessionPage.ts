@@ -274,8 +274,8 @@ a.link { color: var(--vscode-textLink-foreground); text-decoration: underline; c
 #notice { color: var(--vscode-foreground); font-style: italic; }
 #notice:not(:empty) { border-left: 3px solid var(--vscode-charts-orange); padding: 4px 8px; margin: 8px 0; }
 #follow { position: fixed; right: 16px; bottom: 12px; display: none; }
-body.composing #follow { bottom: 96px; }
-section.approvals { border-left: 3px solid var(--vscode-charts-orange); padding: 2px 10px 4px; margin: 10px 0; background: var(--vscode-textCodeBlock-background); }
+#dock { position: sticky; bottom: 0; margin: 12px -16px 0; padding: 0 16px; background: var(--vscode-editor-background); max-height: 60vh; overflow-y: auto; }
+section.approvals { border-left: 3px solid var(--vscode-charts-orange); padding: 2px 10px 4px; margin: 8px 0; background: var(--vscode-textCodeBlock-background); }
 section.approvals h3 { margin: 6px 0; font-size: 1em; }
 section.approvals ul { list-style: none; margin: 0; padding: 0; }
 li.approval { margin: 0 0 10px; }
@@ -285,7 +285,7 @@ button.approve, #compose button { font-family: inherit; font-size: inherit; colo
 button.approve.primary, #compose button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); }
 button.approve:focus-visible, #compose button:focus-visible, #compose textarea:focus { outline: 1px solid var(--vscode-focusBorder); outline-offset: 2px; }
 button.approve:disabled { opacity: 0.6; cursor: default; }
-#compose { position: sticky; bottom: 0; margin: 12px -16px 0; padding: 8px 16px; background: var(--vscode-editor-background); border-top: 1px solid var(--vscode-panel-border); }
+#compose { padding: 8px 0; border-top: 1px solid var(--vscode-panel-border); }
 #compose[hidden] { display: none; }
 #compose label { display: block; color: var(--vscode-descriptionForeground); margin-bottom: 4px; }
 #compose textarea { box-sizing: border-box; width: 100%; resize: vertical; font-family: inherit; font-size: inherit; color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, transparent); padding: 4px 6px; }
@@ -314,7 +314,10 @@ const SCRIPT = `
   // The events shown: seq lo..hi (0 = none yet); tail = the session's last seq known.
   let lo = 0, hi = 0, tail = 0, asked = false, following = true, loaded = false;
   function atBottom() { return root.scrollTop + window.innerHeight >= root.scrollHeight - 48; }
-  function showFollow() { follow.style.display = following && hi >= tail ? 'none' : 'block'; }
+  function showFollow() {
+    follow.style.display = following && hi >= tail ? 'none' : 'block';
+    follow.style.bottom = (document.getElementById('dock').offsetHeight + 12) + 'px';
+  }
   function blockSeq(el) { return el ? Number(el.getAttribute('data-seq')) : 0; }
   // Consecutive blocks of one kind and heading show the heading once, also across batches.
   function mergeHeading(el) {
@@ -396,12 +399,13 @@ const SCRIPT = `
     const msg = event.data;
     if (msg.type === 'details') { details.innerHTML = msg.html; }
     else if (msg.type === 'notice') { notice.textContent = msg.text; }
-    else if (msg.type === 'approvals') { approvals.innerHTML = msg.html; }
-    else if (msg.type === 'compose') {
-      const wasAtBottom = atBottom();
-      compose.hidden = !msg.open;
-      document.body.classList.toggle('composing', msg.open);
-      if (wasAtBottom && following) root.scrollTop = root.scrollHeight;
+    else if (msg.type === 'approvals' || msg.type === 'compose') {
+      // The dock at the bottom: the pending requests, then the message box.
+      const keep = following && atBottom();
+      if (msg.type === 'approvals') approvals.innerHTML = msg.html;
+      else compose.hidden = !msg.open;
+      if (keep) root.scrollTop = root.scrollHeight;
+      showFollow();
     }
     else if (msg.type === 'sent') {
       sent.className = msg.ok ? '' : 'refused';
@@ -464,18 +468,20 @@ export function pageHtml(opts: PageOptions): string {
 </head>
 <body data-session="${escapeHtml(opts.sessionId)}">
 <div id="banner" role="status"></div>
-<div id="approvals"></div>
 <div id="details"><p class="dim">Loading…</p></div>
 <h3 class="transcript-head">Transcript</h3>
 <div id="start" class="dim"></div>
 <div id="transcript" role="log" aria-live="polite"></div>
 <div id="notice"></div>
 <button id="follow" title="Show the newest output and follow it">↓ Latest</button>
+<div id="dock">
+<div id="approvals" role="region" aria-live="polite" aria-label="Requests waiting for you"></div>
 <form id="compose" hidden aria-label="Message to the agent">
 <label for="message">Message to the agent: it reads it after what it is doing now</label>
 <textarea id="message" rows="2" placeholder="Also update the changelog… (Ctrl+Enter sends)"></textarea>
 <div class="compose-row"><button type="submit" id="send">Send</button><span id="sent" role="status"></span></div>
 </form>
+</div>
 <script nonce="${opts.nonce}">${SCRIPT}</script>
 </body>
 </html>`;

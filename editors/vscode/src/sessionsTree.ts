@@ -163,9 +163,9 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
     this.scheduleTick();
   }
 
-  /** Draws a row again (or every row), e.g. when its pending requests changed. */
-  redraw(id?: string): void {
-    if (id !== undefined && !this.byId.has(id)) return;
+  /** Draws a row again, e.g. when its pending requests changed. */
+  redraw(id: string): void {
+    if (!this.byId.has(id)) return;
     this.changed.fire(id);
   }
 

@@ -98,8 +98,8 @@ describe("describeRequest", () => {
 describe("staleAnswerText", () => {
   const check = (resolution: Parameters<typeof staleAnswerText>[1], expected: string) =>
     test(expected, () => assert.equal(staleAnswerText(approval(), resolution), expected));
-  check({ allowed: true, by: "user" }, "Lulu: that request (Bash: npm test) was already allowed (from another window or the CLI).");
-  check({ allowed: false, by: "user" }, "Lulu: that request (Bash: npm test) was already denied (from another window or the CLI).");
+  check({ allowed: true, by: "user" }, "Lulu: that request (Bash: npm test) was already allowed.");
+  check({ allowed: false, by: "user" }, "Lulu: that request (Bash: npm test) was already denied.");
   check({ allowed: false, by: "timeout" }, "Lulu: that request (Bash: npm test) was already denied: nobody answered in time.");
   check({ allowed: false, by: "cancel" }, "Lulu: that request (Bash: npm test) is no longer waiting: its session ended.");
   check("gone", "Lulu: that request (Bash: npm test) is no longer waiting: it was answered elsewhere, timed out, or its session ended.");
