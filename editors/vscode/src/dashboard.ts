@@ -23,7 +23,12 @@ export class Dashboard implements vscode.WebviewViewProvider, vscode.Disposable 
   constructor(private readonly lulu: Lulu) {
     this.disposables.push(lulu.tree.onDidChangeTreeData(() => this.schedule()));
     this.disposables.push(lulu.tree.onDidChangeCounts(() => this.showBadge()));
-    this.disposables.push(lulu.approvals.onDidChange((sessionId) => sessionId === undefined && this.showBadge()));
+    this.disposables.push(
+      lulu.approvals.onDidChange((sessionId) => {
+        if (sessionId === undefined) this.showBadge();
+        else this.schedule();
+      }),
+    );
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -62,7 +67,7 @@ export class Dashboard implements vscode.WebviewViewProvider, vscode.Disposable 
 
   private post(): void {
     if (!this.view) return;
-    const rows = dashboardRows(this.lulu.rows(), Date.now());
+    const rows = dashboardRows(this.lulu.rows(), Date.now(), (id) => this.lulu.approvals.pendingFor(id).length);
     this.ages = new Map(rows.map((r) => [r.id, r.age]));
     const empty = this.lulu.isRunning ? "No sessions yet." : "The lulu server is not running.";
     const msg: DashboardMessage = { type: "rows", rows, empty };
