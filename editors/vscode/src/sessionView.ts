@@ -155,7 +155,7 @@ class SessionPanel {
         return;
       }
       if (msg?.type === "approve") {
-        void this.approve(msg.approvalId, msg.answer);
+        if (typeof msg.approvalId === "string") void this.approve(msg.approvalId, msg.answer);
         return;
       }
       if (msg?.type === "send") {
