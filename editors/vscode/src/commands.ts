@@ -89,6 +89,20 @@ export function registerCommands(lulu: Lulu): void {
     lulu.tree.upsert(after);
   });
 
+  reg("lulu.sendMessage", async (arg) => {
+    const row = await sessionArg(lulu, arg, ["running"], "Send a message to which running session?");
+    if (!row) return;
+    const text = await vscode.window.showInputBox({
+      title: `Lulu: Message to "${row.name}"`,
+      prompt: "The agent reads it after what it is doing now.",
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() ? undefined : "Type the message for the agent."),
+    });
+    if (!text) return;
+    await lulu.approvals.send(row, text);
+    vscode.window.setStatusBarMessage(`Lulu: message sent to "${row.name}"`, 5000);
+  });
+
   registerLandCommands(lulu, reg, (arg, placeHolder) =>
     sessionArg(lulu, arg ?? lulu.views.activeSessionId(), ["completed", "failed"], placeHolder),
   );

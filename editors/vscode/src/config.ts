@@ -85,6 +85,26 @@ export function checkAgents(value: Record<string, unknown>): AgentsCheck {
       }
       profile.env = p.env as Record<string, string>;
     }
+    if (p.input !== undefined) {
+      if (p.input !== "stream-json" && p.input !== "closed") {
+        return { ok: false, message: `The agent "${name}" in lulu.agents has "input" ${JSON.stringify(p.input)}; use "stream-json" or "closed".` };
+      }
+      profile.input = p.input;
+    }
+    if (p.approvalTimeout !== undefined) {
+      if (typeof p.approvalTimeout !== "string" && (typeof p.approvalTimeout !== "number" || !(p.approvalTimeout >= 0))) {
+        return { ok: false, message: `The agent "${name}" in lulu.agents has "approvalTimeout" ${JSON.stringify(p.approvalTimeout)}; use seconds, or a text such as "30m" or "none".` };
+      }
+      profile.approvalTimeout = p.approvalTimeout;
+    }
+    for (const limit of ["maxCostUsd", "maxMinutes"] as const) {
+      const v = p[limit];
+      if (v === undefined) continue;
+      if (typeof v !== "number" || !(v > 0)) {
+        return { ok: false, message: `The agent "${name}" in lulu.agents has "${limit}" ${JSON.stringify(v)}; use a number above 0.` };
+      }
+      profile[limit] = v;
+    }
     agents[name] = profile;
   }
   return { ok: true, agents };

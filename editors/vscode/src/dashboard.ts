@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import * as vscode from "vscode";
 import { DASHBOARD_COMMANDS, type DashboardMessage, type DashboardRequest, dashboardHtml, dashboardRows } from "./dashboardPage";
+import { viewBadge } from "./approvalsModel";
 import type { Lulu } from "./lulu";
 import { countRows, formatAge, rowAgeMs } from "./rows";
 
@@ -22,6 +23,12 @@ export class Dashboard implements vscode.WebviewViewProvider, vscode.Disposable 
   constructor(private readonly lulu: Lulu) {
     this.disposables.push(lulu.tree.onDidChangeTreeData(() => this.schedule()));
     this.disposables.push(lulu.tree.onDidChangeCounts(() => this.showBadge()));
+    this.disposables.push(
+      lulu.approvals.onDidChange((sessionId) => {
+        if (sessionId === undefined) this.showBadge();
+        else this.schedule();
+      }),
+    );
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -60,7 +67,7 @@ export class Dashboard implements vscode.WebviewViewProvider, vscode.Disposable 
 
   private post(): void {
     if (!this.view) return;
-    const rows = dashboardRows(this.lulu.rows(), Date.now());
+    const rows = dashboardRows(this.lulu.rows(), Date.now(), (id) => this.lulu.approvals.pendingFor(id).length);
     this.ages = new Map(rows.map((r) => [r.id, r.age]));
     const empty = this.lulu.isRunning ? "No sessions yet." : "The lulu server is not running.";
     const msg: DashboardMessage = { type: "rows", rows, empty };
@@ -85,7 +92,7 @@ export class Dashboard implements vscode.WebviewViewProvider, vscode.Disposable 
   private showBadge(): void {
     if (!this.view) return;
     const c = countRows(this.lulu.rows());
-    this.view.badge = c.running + c.failed > 0 ? { value: c.running + c.failed, tooltip: c.tooltip } : undefined;
+    this.view.badge = viewBadge(this.lulu.approvals.pendingCount(), c);
   }
 
   focus(): void {

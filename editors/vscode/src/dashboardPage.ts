@@ -21,16 +21,20 @@ export interface DashboardRow {
   ariaLabel: string;
   /** The hover text, plain. */
   title: string;
+  /** How many permission requests wait for the user (0: none). */
+  waiting: number;
 }
 
-export function dashboardRows(rows: readonly SessionRow[], nowMs: number): DashboardRow[] {
+/** The rows as the page draws them; `waiting` counts each session's pending requests. */
+export function dashboardRows(rows: readonly SessionRow[], nowMs: number, waiting: (id: string) => number = () => 0): DashboardRow[] {
   const places = queuePlaces(rows);
   return rows.map((row) => {
-    const view = renderRow(row, nowMs, { queuePlace: places.get(row.id) });
+    const pending = row.status === "running" ? waiting(row.id) : 0;
+    const view = renderRow(row, nowMs, { queuePlace: places.get(row.id), waiting: pending });
     const word = STATUS_LOOK[row.status]?.word ?? String(row.status);
     const reason = row.status === "failed" ? oneLine(row.failureReason ?? "failed") : "";
     const plainTooltip = view.tooltip.replace(/\\(.)/g, "$1").replace(/\*\*|`/g, "").replace(/ {2}\n/g, "\n");
-    return { id: row.id, name: row.name, status: row.status, word, reason, age: view.age, ariaLabel: view.ariaLabel, title: plainTooltip };
+    return { id: row.id, name: row.name, status: row.status, word, reason, age: view.age, ariaLabel: view.ariaLabel, title: plainTooltip, waiting: pending };
   });
 }
 
@@ -69,6 +73,7 @@ body { font-family: var(--vscode-font-family); font-size: var(--vscode-font-size
 .name { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-weight: 600; }
 .age { flex: none; margin-left: auto; font-variant-numeric: tabular-nums; color: inherit; opacity: 0.9; }
 .l2 { margin-top: 2px; font-size: 0.92em; }
+.waiting { flex: none; padding: 0 5px; border-radius: 8px; font-size: 0.85em; line-height: 14px; border: 1px solid var(--vscode-list-warningForeground); }
 .reason { flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .word { flex: none; }
 .dot { flex: none; width: 8px; height: 8px; border-radius: 50%; }
@@ -110,7 +115,9 @@ const SCRIPT = `
     const ctx = esc(JSON.stringify({ webviewSection: 'row', sessionId: r.id, sessionStatus: r.status, preventDefaultContextMenuItems: true }));
     return '<div class="row s-' + esc(r.status) + (r.id === selected ? ' selected' : '') + '" role="option" id="r-' + esc(r.id) + '" data-id="' + esc(r.id) +
       '" aria-selected="' + (r.id === selected) + '" aria-label="' + esc(r.ariaLabel) + '" title="' + esc(r.title) + '" data-vscode-context="' + ctx + '">' +
-      '<div class="l1"><span class="name">' + esc(r.name) + '</span><span class="age">' + esc(r.age) + '</span></div>' +
+      '<div class="l1"><span class="name">' + esc(r.name) + '</span>' +
+      (r.waiting ? '<span class="waiting" title="' + r.waiting + (r.waiting === 1 ? ' request' : ' requests') + ' waiting for you">' + r.waiting + '</span>' : '') +
+      '<span class="age">' + esc(r.age) + '</span></div>' +
       '<div class="l2">' + status(r) + (r.reason ? '<span class="reason">' + esc(r.reason) + '</span>' : '') + '<span class="actions">' + actions(r) + '</span></div></div>';
   }
   function render(msg) {

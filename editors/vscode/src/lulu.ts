@@ -21,6 +21,8 @@ import {
   type Requests,
   type SessionRow,
 } from "./protocol";
+import { Approvals } from "./approvals";
+import { viewBadge } from "./approvalsModel";
 import { DASHBOARD_VIEW, Dashboard } from "./dashboard";
 import { type NotifyOnEnd, OPEN, SHOW_CHANGES, endNotice, endedNow } from "./endNotice";
 import { Review } from "./review";
@@ -86,6 +88,7 @@ export class Lulu implements vscode.Disposable {
   readonly treeView: vscode.TreeView<string>;
   readonly dashboard: Dashboard;
   readonly review: Review;
+  readonly approvals: Approvals;
 
   private readonly disposables: vscode.Disposable[] = [];
   /** When the extension started: sessions that ended before are not told of. */
@@ -113,8 +116,9 @@ export class Lulu implements vscode.Disposable {
       }),
     );
     this.tree.attach(this.treeView);
+    this.approvals = this.track(new Approvals(this));
     // Running and failed counts, in the status bar and as the view's badge, for a user
-    // working elsewhere.
+    // working elsewhere; the badge counts the requests waiting for the user when there are any.
     const status = this.track(vscode.window.createStatusBarItem("lulu.status", vscode.StatusBarAlignment.Left, 10));
     status.name = "Lulu Sessions";
     status.command = "lulu.sessions.focus";
@@ -125,9 +129,19 @@ export class Lulu implements vscode.Disposable {
       status.accessibilityInformation = { label: c.tooltip };
       if (c.text) status.show();
       else status.hide();
-      this.treeView.badge = c.running + c.failed > 0 ? { value: c.running + c.failed, tooltip: c.tooltip } : undefined;
+      this.treeView.badge = viewBadge(this.approvals.pendingCount(), c);
     };
     this.track(this.tree.onDidChangeCounts(showCounts));
+    this.track(
+      this.approvals.onDidChange((sessionId) => {
+        if (sessionId === undefined) {
+          showCounts();
+          return;
+        }
+        this.tree.redraw(sessionId);
+        this.views.onApprovalsChanged(sessionId);
+      }),
+    );
     this.views = this.track(new SessionViews(this));
     this.dashboard = this.track(new Dashboard(this));
     this.review = this.track(new Review(this));
@@ -221,6 +235,8 @@ export class Lulu implements vscode.Disposable {
         this.views.onSessionRemoved(p.id);
       }),
       client.onNotification("lulu/output", (p: Notifications["lulu/output"]) => this.views.onOutput(p)),
+      client.onNotification("lulu/approvalRequested", (p: Notifications["lulu/approvalRequested"]) => this.approvals.onRequested(p.approval)),
+      client.onNotification("lulu/approvalResolved", (p: Notifications["lulu/approvalResolved"]) => this.approvals.onResolved(p)),
       client.onNotification("lulu/commentsChanged", (p: Notifications["lulu/commentsChanged"]) => this.review.onCommentsChanged(p.id)),
       client.onDidChangeState((e) => {
         if (e.newState === State.Running && e.oldState !== State.Running) {

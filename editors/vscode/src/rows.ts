@@ -115,6 +115,8 @@ export function ordinal(n: number): string {
 export interface RowContext {
   /** A Starting row's place in the queue for a running slot (1 = next), when known. */
   queuePlace?: number;
+  /** How many permission requests of the session wait for the user (it stays Running). */
+  waiting?: number;
 }
 
 /** The status line of the tooltip: a Starting row says it is queued, and where. */
@@ -123,6 +125,9 @@ function statusLine(row: SessionRow, word: string, reason: string, ctx: RowConte
     if (ctx.queuePlace === undefined) return "Starting: waiting for a running slot, or setting up its worktree";
     const place = ctx.queuePlace === 1 ? "first in line" : `${ordinal(ctx.queuePlace)} in line (first come, first served)`;
     return `Starting: queued for a running slot, ${place}`;
+  }
+  if (row.status === "running" && ctx.waiting) {
+    return `${word}, waiting for you: ${ctx.waiting === 1 ? "1 request" : `${ctx.waiting} requests`} (open the session to answer)`;
   }
   return `${word}${reason ? `: ${escapeMarkdown(reason)}` : ""}`;
 }
@@ -160,7 +165,8 @@ export function renderRow(row: SessionRow, nowMs: number, ctx: RowContext = {}):
     `Repository \`${row.repo}\`  `,
     `Id \`${row.id}\``,
   ].join("\n");
-  const ariaLabel = [row.name, look.word, ...(reason ? [reason] : []), age].join(", ");
+  const waiting = row.status === "running" && ctx.waiting ? ["waiting for you"] : [];
+  const ariaLabel = [row.name, look.word, ...waiting, ...(reason ? [reason] : []), age].join(", ");
   return {
     id: row.id,
     label: row.name,

@@ -163,7 +163,13 @@ export type PageMessage =
   | { type: "live"; html: string; from: number; to: number }
   | { type: "notice"; text: string }
   /** The session is gone: a banner at the top, and its buttons off. */
-  | { type: "removed"; text: string };
+  | { type: "removed"; text: string }
+  /** The pending permission requests (approvalsModel.ts's HTML; empty: none). */
+  | { type: "approvals"; html: string }
+  /** The message box: shown while the session runs. */
+  | { type: "compose"; open: boolean }
+  /** What became of the message sent: `ok` empties the box; else the text says why and it is kept. */
+  | { type: "sent"; ok: boolean; text: string };
 
 /** Messages from the page to the extension. */
 export type PageRequest =
@@ -173,7 +179,9 @@ export type PageRequest =
   | { type: "latest" }
   | { type: "command"; command: string }
   | { type: "openUrl"; url: string }
-  | { type: "openFile"; file: string; line: number };
+  | { type: "openFile"; file: string; line: number }
+  | { type: "approve"; approvalId: string; answer: "allow" | "deny" | "denyWithMessage" }
+  | { type: "send"; text: string };
 
 /** The commands a page button may run (anything else a page sends is ignored). */
 export const PAGE_COMMANDS: readonly string[] = [
@@ -266,6 +274,23 @@ a.link { color: var(--vscode-textLink-foreground); text-decoration: underline; c
 #notice { color: var(--vscode-foreground); font-style: italic; }
 #notice:not(:empty) { border-left: 3px solid var(--vscode-charts-orange); padding: 4px 8px; margin: 8px 0; }
 #follow { position: fixed; right: 16px; bottom: 12px; display: none; }
+#dock { position: sticky; bottom: 0; margin: 12px -16px 0; padding: 0 16px; background: var(--vscode-editor-background); max-height: 60vh; overflow-y: auto; }
+section.approvals { border-left: 3px solid var(--vscode-charts-orange); padding: 2px 10px 4px; margin: 8px 0; background: var(--vscode-textCodeBlock-background); }
+section.approvals h3 { margin: 6px 0; font-size: 1em; }
+section.approvals ul { list-style: none; margin: 0; padding: 0; }
+li.approval { margin: 0 0 10px; }
+li.approval .approval-why { color: var(--vscode-descriptionForeground); margin: 2px 0; }
+pre.approval-input { white-space: pre-wrap; word-break: break-word; margin: 4px 0 6px; padding: 6px 8px; background: var(--vscode-editor-background); border: 1px solid var(--vscode-panel-border); }
+button.approve, #compose button { font-family: inherit; font-size: inherit; color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); border: 1px solid var(--vscode-button-border, transparent); border-radius: 2px; padding: 3px 10px; cursor: pointer; }
+button.approve.primary, #compose button { color: var(--vscode-button-foreground); background: var(--vscode-button-background); }
+button.approve:focus-visible, #compose button:focus-visible, #compose textarea:focus { outline: 1px solid var(--vscode-focusBorder); outline-offset: 2px; }
+button.approve:disabled { opacity: 0.6; cursor: default; }
+#compose { padding: 8px 0; border-top: 1px solid var(--vscode-panel-border); }
+#compose[hidden] { display: none; }
+#compose label { display: block; color: var(--vscode-descriptionForeground); margin-bottom: 4px; }
+#compose textarea { box-sizing: border-box; width: 100%; resize: vertical; font-family: inherit; font-size: inherit; color: var(--vscode-input-foreground); background: var(--vscode-input-background); border: 1px solid var(--vscode-input-border, transparent); padding: 4px 6px; }
+#compose .compose-row { display: flex; gap: 10px; align-items: center; margin-top: 4px; }
+#sent.refused { color: var(--vscode-foreground); border-left: 3px solid var(--vscode-testing-iconFailed); padding-left: 6px; }
 `;
 
 /**
@@ -289,7 +314,10 @@ const SCRIPT = `
   // The events shown: seq lo..hi (0 = none yet); tail = the session's last seq known.
   let lo = 0, hi = 0, tail = 0, asked = false, following = true, loaded = false;
   function atBottom() { return root.scrollTop + window.innerHeight >= root.scrollHeight - 48; }
-  function showFollow() { follow.style.display = following && hi >= tail ? 'none' : 'block'; }
+  function showFollow() {
+    follow.style.display = following && hi >= tail ? 'none' : 'block';
+    follow.style.bottom = (document.getElementById('dock').offsetHeight + 12) + 'px';
+  }
   function blockSeq(el) { return el ? Number(el.getAttribute('data-seq')) : 0; }
   // Consecutive blocks of one kind and heading show the heading once, also across batches.
   function mergeHeading(el) {
@@ -315,7 +343,27 @@ const SCRIPT = `
     }
   }
   window.addEventListener('scroll', function () { following = atBottom() && hi >= tail; showFollow(); maybeAsk(); });
+  const approvals = document.getElementById('approvals');
+  const compose = document.getElementById('compose');
+  const message = document.getElementById('message');
+  const sent = document.getElementById('sent');
+  function send() {
+    if (!message.value.trim()) { sent.className = 'refused'; sent.textContent = 'Type a message first.'; return; }
+    sent.className = ''; sent.textContent = 'Sending…';
+    vscode.postMessage({ type: 'send', text: message.value });
+  }
+  compose.addEventListener('submit', function (e) { e.preventDefault(); send(); });
+  message.addEventListener('keydown', function (e) {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(); }
+  });
   document.addEventListener('click', function (e) {
+    const ap = e.target && e.target.closest ? e.target.closest('button[data-answer]') : null;
+    if (ap) {
+      const id = ap.getAttribute('data-approval');
+      approvals.querySelectorAll('button[data-approval="' + id + '"]').forEach(function (b) { b.disabled = true; });
+      vscode.postMessage({ type: 'approve', approvalId: id, answer: ap.getAttribute('data-answer') });
+      return;
+    }
     const b = e.target && e.target.closest ? e.target.closest('button[data-command]') : null;
     if (b) { vscode.postMessage({ type: 'command', command: b.getAttribute('data-command') }); return; }
     const a = e.target && e.target.closest ? e.target.closest('a.link') : null;
@@ -351,9 +399,23 @@ const SCRIPT = `
     const msg = event.data;
     if (msg.type === 'details') { details.innerHTML = msg.html; }
     else if (msg.type === 'notice') { notice.textContent = msg.text; }
+    else if (msg.type === 'approvals' || msg.type === 'compose') {
+      // The dock at the bottom: the pending requests, then the message box.
+      const keep = following && atBottom();
+      if (msg.type === 'approvals') approvals.innerHTML = msg.html;
+      else compose.hidden = !msg.open;
+      if (keep) root.scrollTop = root.scrollHeight;
+      showFollow();
+    }
+    else if (msg.type === 'sent') {
+      sent.className = msg.ok ? '' : 'refused';
+      sent.textContent = msg.text;
+      if (msg.ok) message.value = '';
+    }
     else if (msg.type === 'removed') {
       banner.textContent = msg.text;
-      document.querySelectorAll('button[data-command]').forEach(function (b) { b.disabled = true; });
+      document.querySelectorAll('button[data-command], button[data-answer]').forEach(function (b) { b.disabled = true; });
+      compose.hidden = true;
       document.querySelectorAll('.status').forEach(function (s) { s.textContent = 'Removed'; s.className = 'status status-removed'; });
     }
     else if (msg.type === 'page') {
@@ -412,6 +474,14 @@ export function pageHtml(opts: PageOptions): string {
 <div id="transcript" role="log" aria-live="polite"></div>
 <div id="notice"></div>
 <button id="follow" title="Show the newest output and follow it">↓ Latest</button>
+<div id="dock">
+<div id="approvals" role="region" aria-live="polite" aria-label="Requests waiting for you"></div>
+<form id="compose" hidden aria-label="Message to the agent">
+<label for="message">Message to the agent: it reads it after what it is doing now</label>
+<textarea id="message" rows="2" placeholder="Also update the changelog… (Ctrl+Enter sends)"></textarea>
+<div class="compose-row"><button type="submit" id="send">Send</button><span id="sent" role="status"></span></div>
+</form>
+</div>
 <script nonce="${opts.nonce}">${SCRIPT}</script>
 </body>
 </html>`;

@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
+import { renderApprovalsHtml } from "./approvalsModel";
 import type { Lulu } from "./lulu";
 import { type OutputParams, type SessionRow, type TranscriptEvent, errorCode, errorMessage, ErrorCodes } from "./protocol";
 import { PAGE_COMMANDS, type PageMessage, type PageRequest, pageHtml, renderDetailsHtml } from "./sessionPage";
@@ -95,6 +96,11 @@ export class SessionViews implements vscode.Disposable, vscode.WebviewPanelSeria
     this.panels.get(id)?.removed();
   }
 
+  /** A request of the session was made or resolved: its view lists the pending ones again. */
+  onApprovalsChanged(id: string): void {
+    void this.panels.get(id)?.refreshDetails();
+  }
+
   dispose(): void {
     for (const p of [...this.panels.values()]) p.dispose();
     for (const d of this.disposables) d.dispose();
@@ -116,6 +122,10 @@ class SessionPanel {
   /** The first page of events was asked for. */
   private opened = false;
   private repo: string | null = null;
+  private agent: string | undefined;
+  /** What the page shows of the pending requests and the message box, to post only changes. */
+  private shownApprovals: string | undefined;
+  private shownCompose: boolean | undefined;
 
   get isActive(): boolean {
     return this.panel.active;
@@ -144,6 +154,14 @@ class SessionPanel {
         void this.openFile(msg.file, msg.line);
         return;
       }
+      if (msg?.type === "approve") {
+        if (typeof msg.approvalId === "string") void this.approve(msg.approvalId, msg.answer);
+        return;
+      }
+      if (msg?.type === "send") {
+        void this.send(msg.text);
+        return;
+      }
       if (msg?.type === "older") void this.page(Math.max(0, msg.before - 1 - PAGE_EVENTS), msg.before - 1, "start");
       if (msg?.type === "newer") void this.page(msg.after, msg.after + PAGE_EVENTS, "end");
       if (msg?.type === "latest") void this.openLatest(true);
@@ -156,6 +174,9 @@ class SessionPanel {
       if (rebuilt) {
         // The page was rebuilt: its details again, and the newest events.
         if (this.detailsMessage) void this.panel.webview.postMessage(this.detailsMessage);
+        this.shownApprovals = undefined;
+        this.shownCompose = undefined;
+        void this.refreshDetails();
         void this.openLatest(this.following());
       }
     });
@@ -256,8 +277,15 @@ class SessionPanel {
           this.worktreePath = detail.worktreePath;
           this.status = detail.status;
           this.repo = detail.repo;
+          this.agent = detail.agent;
           this.panel.title = `Lulu: ${detail.name}`;
           this.post({ type: "details", html: renderDetailsHtml(detail) });
+          this.showApprovals(renderApprovalsHtml(detail.pendingApprovals ?? [], detail.worktreePath));
+          const compose = detail.status === "running";
+          if (compose !== this.shownCompose) {
+            this.shownCompose = compose;
+            this.post({ type: "compose", open: compose });
+          }
         } catch (err) {
           if (errorCode(err) === ErrorCodes.NoSuchSession) this.removed();
           else this.post({ type: "notice", text: `Could not load the session: ${errorMessage(err)}` });
@@ -265,6 +293,42 @@ class SessionPanel {
       } while (this.detailsAgain && !this.disposed);
     } finally {
       this.detailsInFlight = false;
+    }
+  }
+
+  private showApprovals(html: string): void {
+    if (html === this.shownApprovals) return;
+    this.shownApprovals = html;
+    this.post({ type: "approvals", html });
+  }
+
+  /** A button of a pending request: Allow, Deny, or Deny with a message asked for first. */
+  private async approve(approvalId: string, answer: string): Promise<void> {
+    const approvals = this.lulu.approvals;
+    try {
+      let message: string | undefined;
+      if (answer === "denyWithMessage") {
+        message = await approvals.askDenyMessage(approvals.store.known(approvalId));
+        if (message === undefined) return;
+      }
+      await approvals.answer(approvalId, answer === "allow", message);
+    } catch (err) {
+      void vscode.window.showErrorMessage(`Lulu: the answer did not reach the agent: ${errorMessage(err)}`);
+    } finally {
+      // The page disabled the request's buttons: show the truth again (gone once resolved).
+      this.shownApprovals = undefined;
+      await this.refreshDetails();
+    }
+  }
+
+  /** The message box: the text goes to the running agent; a refusal is said in a sentence, the text kept. */
+  private async send(text: string): Promise<void> {
+    if (typeof text !== "string" || !text.trim()) return;
+    try {
+      await this.lulu.approvals.send({ id: this.id, name: this.name }, text, this.agent);
+      this.post({ type: "sent", ok: true, text: "Sent: the agent reads it after what it is doing now." });
+    } catch (err) {
+      this.post({ type: "sent", ok: false, text: errorMessage(err) });
     }
   }
 
@@ -285,6 +349,7 @@ class SessionPanel {
     this.isRemoved = true;
     this.panel.title = `Lulu: ${this.name} (removed)`;
     this.post({ type: "removed", text: "This session was removed: its worktree and its row are gone. What is shown here is all that is left." });
+    this.showApprovals("");
   }
 
   dispose(): void {

@@ -4,6 +4,7 @@
 // moment a row's age text changes, and only the rows whose text changed are redrawn.
 
 import * as vscode from "vscode";
+import { sessionUri } from "./approvals";
 import type { Lulu } from "./lulu";
 import { type SessionRow, compareRows, errorMessage } from "./protocol";
 import { type RowFilter, describeFilter, matchesFilter, msUntilAgeChanges, queuePlaces, renderRow, rowAgeMs } from "./rows";
@@ -54,9 +55,12 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
     const row = this.byId.get(id);
     if (!row) return new vscode.TreeItem("(removed)");
     this.places ??= queuePlaces(this.rows());
-    const view = renderRow(row, Date.now(), { queuePlace: this.places.get(id) });
+    const waiting = this.lulu.approvals.pendingFor(id).length;
+    const view = renderRow(row, Date.now(), { queuePlace: this.places.get(id), waiting });
     const item = new vscode.TreeItem(view.label, vscode.TreeItemCollapsibleState.None);
     item.id = id;
+    // Keys the decoration of a session waiting for the user (approvals.ts): a badge on the row.
+    item.resourceUri = sessionUri(id);
     item.description = view.description;
     item.iconPath = new vscode.ThemeIcon(view.icon, new vscode.ThemeColor(view.iconColor));
     item.tooltip = new vscode.MarkdownString(view.tooltip);
@@ -157,6 +161,12 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
       this.changed.fire(undefined);
     }
     this.scheduleTick();
+  }
+
+  /** Draws a row again, e.g. when its pending requests changed. */
+  redraw(id: string): void {
+    if (!this.byId.has(id)) return;
+    this.changed.fire(id);
   }
 
   remove(id: string): void {

@@ -55,6 +55,13 @@ describe("checkAgents", () => {
     { ok: false, message: 'The agent "t" in lulu.agents has format "json"; use "claude-stream-json", "codex-json" or "text".' },
   );
   check({ t: "x" }, { ok: false, message: 'The agent "t" in lulu.agents is not an object.' });
+  check(
+    { h: { command: ["claude"], format: "claude-stream-json", input: "stream-json", approvalTimeout: "90s", maxCostUsd: 2, maxMinutes: 10 } },
+    { ok: true, agents: { h: { command: ["claude"], format: "claude-stream-json", input: "stream-json", approvalTimeout: "90s", maxCostUsd: 2, maxMinutes: 10 } } },
+  );
+  check({ h: { command: ["x"], format: "text", input: "stdin" } }, { ok: false, message: 'The agent "h" in lulu.agents has "input" "stdin"; use "stream-json" or "closed".' });
+  check({ h: { command: ["x"], format: "text", approvalTimeout: -1 } }, { ok: false, message: 'The agent "h" in lulu.agents has "approvalTimeout" -1; use seconds, or a text such as "30m" or "none".' });
+  check({ h: { command: ["x"], format: "text", maxMinutes: 0 } }, { ok: false, message: 'The agent "h" in lulu.agents has "maxMinutes" 0; use a number above 0.' });
   check({ t: { command: ["x"], format: "text", env: { A: 1 } } }, { ok: false, message: 'The agent "t" in lulu.agents has "env" that is not a map of strings.' });
 });
 

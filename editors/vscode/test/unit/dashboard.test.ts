@@ -31,6 +31,13 @@ describe("dashboardRows: the tree's words, two lines", () => {
     assert.match(rows[0].title, /Starting: queued for a running slot, first in line/);
     assert.doesNotMatch(rows[0].title, /\\\*/, "the hover is plain text, not escaped Markdown");
   });
+  test("a running session waiting for the user: its count, and the words of the tree", () => {
+    const [waiting, ended] = dashboardRows([row({ id: "3" }), row({ id: "2", status: "completed" })], NOW, () => 2);
+    assert.equal(waiting.waiting, 2);
+    assert.equal(waiting.ariaLabel, "fix *it*, Running, waiting for you, 5s");
+    assert.match(waiting.title, /Running, waiting for you: 2 requests/);
+    assert.equal(ended.waiting, 0, "only a running session waits");
+  });
   test("the page: a listbox with a strict CSP", () => {
     const html = dashboardHtml({ nonce: "n1", cspSource: "vscode-webview://x" });
     assert.match(html, /role="listbox"/);

@@ -54,7 +54,7 @@ describe("row menus by status", () => {
   check("completed", true, ["continueSession", "showChanges"]);
   check("failed", true, ["continueSession", "showChanges"]);
   check("starting", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
-  check("running", false, ["openSession", "openWorktree", "showChanges", "cancelSession"]);
+  check("running", false, ["openSession", "openWorktree", "showChanges", "cancelSession", "sendMessage"]);
   const land = ["landSession", "syncSession", "pushSession", "createPullRequest"];
   check("completed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", "sendReview", ...land]);
   check("failed", false, ["openSession", "openWorktree", "showChanges", "continueSession", "removeSession", "sendReview", ...land]);

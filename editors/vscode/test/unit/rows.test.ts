@@ -147,6 +147,15 @@ describe("renderRow by status", () => {
     check(undefined, /Starting: waiting for a running slot/);
     assert.doesNotMatch(renderRow(row({ status: "running" }), NOW, { queuePlace: 2 }).tooltip, /queued/);
   });
+  test("a Running row waiting for the user says so in its tooltip and label, still Running, with no subtext", () => {
+    const v = renderRow(row({ status: "running" }), NOW, { waiting: 2 });
+    assert.match(v.tooltip, /Running, waiting for you: 2 requests \(open the session to answer\)/);
+    assert.equal(v.ariaLabel, `${row({}).name}, Running, waiting for you, 5s`);
+    assert.equal(v.description, "5s");
+    assert.equal(v.contextValue, "lulu.session.running");
+    assert.ok(v.icon.endsWith("~spin"));
+    assert.doesNotMatch(renderRow(row({ status: "completed" }), NOW, { waiting: 1 }).ariaLabel, /waiting/);
+  });
   test("the tooltip shows times in local time, not raw UTC strings", () => {
     const v = renderRow(row({}), NOW);
     assert.doesNotMatch(v.tooltip, /2026-11-25T/);
