@@ -312,6 +312,7 @@ impl Watchdog {
     ) -> io::Result<Watchdog> {
         let group = Pid::from_raw(process_group).ok_or_else(|| io::Error::from(Errno::INVAL))?;
         let (read_end, write_end) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+        give_back_free_heap();
         // SAFETY: the child runs only `watch_pipe`, which makes async-signal-safe system calls,
         // allocates nothing and never returns.
         let child = match unsafe { nix::unistd::fork() }? {
@@ -345,6 +346,18 @@ impl Watchdog {
         let Watchdog { pid, pipe } = self;
         drop(pipe);
         nix::sys::wait::waitpid(pid, None).ok();
+    }
+}
+
+/// Returns the heap's free pages to the system before the fork. The watchdog keeps a
+/// copy-on-write view of every page the runner has at the fork, and each page the runner
+/// writes afterwards becomes the watchdog's own; a page given back first is in neither
+/// (the runner's set-up, the worktree's checkout above all, frees most of what it used).
+fn give_back_free_heap() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: `malloc_trim` only releases memory malloc holds free; it is thread-safe.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
