@@ -379,6 +379,9 @@ step("arrow keys then Enter open the focused row's session view, not the clicked
   const frame = await sessionViewFrame(page, "beta task");
   const details = await frame.locator("#details").innerText();
   assert.match(details, /Failed/);
+  // The view takes the focus once its page has loaded (it opens without preserveFocus): wait
+  // for that, or it lands on the next step's quick pick and closes it.
+  await page.waitForFunction(() => (globalThis as unknown as { document: { activeElement: { tagName: string } | null } }).document.activeElement?.tagName === "IFRAME");
 });
 
 step("cancel a long-running session from the palette", async () => {
