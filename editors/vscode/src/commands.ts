@@ -16,7 +16,7 @@ import {
   errorMessage,
   isEnded,
 } from "./protocol";
-import { isUnder, removalQuestion } from "./removal";
+import { isUnder, removalQuestion, rowAfterRemoval } from "./removal";
 import { registerLandCommands } from "./land";
 import { STATUS_LOOK, renderRow } from "./rows";
 
@@ -255,6 +255,9 @@ async function focusedRow(lulu: Lulu): Promise<SessionRow | undefined> {
 }
 
 async function removeSession(lulu: Lulu, row: SessionRow): Promise<void> {
+  // The rows as shown now: by the time the removal returns, the server's `lulu/sessionRemoved`
+  // may already have taken this one out of the list, and its place with it.
+  const shown = lulu.tree.getChildren();
   // Ask the server first what the removal would take with it, so the first question can
   // say it in plain words.
   const [detail, diff] = await Promise.all([
@@ -304,15 +307,17 @@ async function removeSession(lulu: Lulu, row: SessionRow): Promise<void> {
     if (again !== force) return;
     await lulu.request("lulu/remove", { id: row.id, force: true, deleteBranch });
   }
-  await afterRemoval(lulu, row.id, detail.worktreePath);
+  await afterRemoval(lulu, row.id, detail.worktreePath, shown);
 }
 
-/** After a removal: the next row has the focus, and no editor shows the deleted worktree. */
-async function afterRemoval(lulu: Lulu, id: string, worktreePath: string | null): Promise<void> {
-  const order = lulu.rows().map((r) => r.id);
-  const at = order.indexOf(id);
-  const next = at >= 0 ? (order[at + 1] ?? order[at - 1]) : undefined;
+/**
+ * After a removal: the row that took its place has the focus (as in any list a user deletes
+ * from), and no editor shows the deleted worktree. `shown` is the list before the removal.
+ */
+async function afterRemoval(lulu: Lulu, id: string, worktreePath: string | null, shown: readonly string[]): Promise<void> {
   lulu.tree.remove(id);
+  const listed = new Set(lulu.tree.getChildren());
+  const next = rowAfterRemoval(shown, id, (other) => listed.has(other));
   lulu.views.onSessionRemoved(id);
   if (worktreePath) await closeEditorsUnder(worktreePath);
   if (next) {

@@ -61,3 +61,15 @@ export function isUnder(file: string, folder: string): boolean {
   const rel = path.relative(path.resolve(folder), path.resolve(file));
   return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
+
+/**
+ * The row to focus once `removed` is gone: the next one below it in `order` (the list as it
+ * was when Remove was asked, before the server's own notification could take the row out),
+ * else the nearest above; only rows still `listed`.
+ */
+export function rowAfterRemoval(order: readonly string[], removed: string, listed: (id: string) => boolean): string | undefined {
+  const at = order.indexOf(removed);
+  if (at < 0) return undefined;
+  const below = order.slice(at + 1).find(listed);
+  return below ?? [...order.slice(0, at)].reverse().find(listed);
+}

@@ -40,11 +40,26 @@ class ReviewComment implements vscode.Comment {
   }
 }
 
+/** A thread drawn for one comment, and what it was drawn from. */
+interface Drawn {
+  thread: vscode.CommentThread;
+  key: string;
+}
+
+/** Everything a comment's thread shows: a thread is drawn again only when this changes. */
+function drawKey(c: Comment): string {
+  return JSON.stringify([c.path, c.line, c.side, c.text, c.sentAt]);
+}
+
 export class Review implements vscode.Disposable {
   private readonly controller = vscode.comments.createCommentController(CONTROLLER_ID, "Lulu Review");
   /** The worktree and base commit of each session, once asked. */
   private readonly details = new Map<string, Pick<SessionDetail, "worktreePath" | "baseCommit">>();
-  private readonly threads = new Map<string, vscode.CommentThread[]>();
+  /** Each session's threads, by comment id. */
+  private readonly threads = new Map<string, Map<string, Drawn>>();
+  /** Each session's last load started, and the last one drawn (an older answer is not drawn). */
+  private readonly loadsStarted = new Map<string, number>();
+  private readonly loadsDrawn = new Map<string, number>();
   private readonly drafts = new Map<string, number>();
   /** Sessions whose comments were loaded since the server started. */
   private readonly loaded = new Set<string>();
@@ -63,7 +78,10 @@ export class Review implements vscode.Disposable {
       },
     };
     this.disposables.push(
-      vscode.window.onDidChangeVisibleTextEditors((editors) => void this.loadFor(editors.map((e) => e.document.uri))),
+      // Only sessions not loaded yet: once loaded, `lulu/commentsChanged` keeps a session's
+      // threads current. (The comment widgets' own input editors are visible text editors
+      // too: they come and go as threads are drawn, and must not make the threads load again.)
+      vscode.window.onDidChangeVisibleTextEditors((editors) => void this.loadFor(editors.map((e) => e.document.uri), true)),
       vscode.window.onDidChangeActiveTextEditor((editor) => void this.setContext(editor?.document.uri)),
       // The rows arrive after the server starts (and after a reload): the files on screen
       // may belong to sessions only known now.
@@ -137,34 +155,61 @@ export class Review implements vscode.Disposable {
 
   /** Asks for a session's comments and draws them as threads. */
   async load(id: string): Promise<void> {
+    const seq = (this.loadsStarted.get(id) ?? 0) + 1;
+    this.loadsStarted.set(id, seq);
     let comments: Comment[];
     try {
       comments = (await this.lulu.request("lulu/comments", { id })).comments;
     } catch {
       return;
     }
-    this.loaded.add(id);
     const d = await this.detail(id);
-    for (const t of this.threads.get(id) ?? []) t.dispose();
-    const threads: vscode.CommentThread[] = [];
+    // Loads overlap (a notification, a command's own reload): an answer older than the one
+    // drawn must not draw over it.
+    if (seq < (this.loadsDrawn.get(id) ?? 0)) return;
+    this.loadsDrawn.set(id, seq);
+    this.loaded.add(id);
+    this.draw(id, comments, d);
+  }
+
+  /**
+   * Draws a session's comments: a thread whose comment is unchanged stays as it is (its
+   * widget, the user's edit in progress and a click on it are not disturbed); the others
+   * are drawn anew or go.
+   */
+  private draw(id: string, comments: Comment[], d: Pick<SessionDetail, "worktreePath" | "baseCommit"> | undefined): void {
+    const before = this.threads.get(id) ?? new Map<string, Drawn>();
+    const after = new Map<string, Drawn>();
     const worktree = d?.worktreePath;
     if (worktree) {
       for (const c of comments) {
-        const at = path.join(worktree, c.path);
-        const uri = c.side === "old" ? baseUri(at, { cwd: worktree, commit: d.baseCommit ?? "HEAD", file: c.path }) : vscode.Uri.file(at);
-        const line = Math.max(c.line - 1, 0);
-        const comment = new ReviewComment(id, c, undefined);
-        const thread = this.controller.createCommentThread(uri, new vscode.Range(line, 0, line, 0), [comment]);
-        comment.thread = thread;
-        thread.canReply = false;
-        thread.label = c.sentAt === null ? "Lulu: draft" : "Lulu: sent";
-        thread.contextValue = c.sentAt === null ? "luluDraft" : "luluSent";
-        thread.collapsibleState = vscode.CommentThreadCollapsibleState.Expanded;
-        threads.push(thread);
+        const key = drawKey(c);
+        const drawn = before.get(c.commentId);
+        if (drawn && drawn.key === key) {
+          before.delete(c.commentId);
+          after.set(c.commentId, drawn);
+          continue;
+        }
+        after.set(c.commentId, { thread: this.createThread(id, worktree, d.baseCommit, c), key });
       }
     }
-    this.threads.set(id, threads);
+    for (const gone of before.values()) gone.thread.dispose();
+    this.threads.set(id, after);
     this.drafts.set(id, comments.filter((c) => c.sentAt === null).length);
+  }
+
+  private createThread(id: string, worktree: string, baseCommit: string | null, c: Comment): vscode.CommentThread {
+    const at = path.join(worktree, c.path);
+    const uri = c.side === "old" ? baseUri(at, { cwd: worktree, commit: baseCommit ?? "HEAD", file: c.path }) : vscode.Uri.file(at);
+    const line = Math.max(c.line - 1, 0);
+    const comment = new ReviewComment(id, c, undefined);
+    const thread = this.controller.createCommentThread(uri, new vscode.Range(line, 0, line, 0), [comment]);
+    comment.thread = thread;
+    thread.canReply = false;
+    thread.label = c.sentAt === null ? "Lulu: draft" : "Lulu: sent";
+    thread.contextValue = c.sentAt === null ? "luluDraft" : "luluSent";
+    thread.collapsibleState = vscode.CommentThreadCollapsibleState.Expanded;
+    return thread;
   }
 
   /** The gutter's new thread, submitted: a draft on its line. */
@@ -238,7 +283,7 @@ export class Review implements vscode.Disposable {
   }
 
   dispose(): void {
-    for (const list of this.threads.values()) for (const t of list) t.dispose();
+    for (const drawn of this.threads.values()) for (const { thread } of drawn.values()) thread.dispose();
     for (const d of this.disposables) d.dispose();
   }
 }

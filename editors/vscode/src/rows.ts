@@ -37,6 +37,18 @@ export function rowAgeMs(row: SessionRow, nowMs: number): number {
   return Number.isNaN(at) ? 0 : nowMs - at;
 }
 
+/**
+ * True when `incoming` is an older picture of a session than the one the list shows: a
+ * request's answer (Continue, Send Review) overtaken by the notifications of what happened
+ * next, such as a run that already ended. Drawing it would show the row going back in time.
+ */
+export function isOlderRow(known: SessionRow | undefined, incoming: SessionRow): boolean {
+  if (!known) return false;
+  const knownAt = Date.parse(known.lastActivityAt);
+  const incomingAt = Date.parse(incoming.lastActivityAt);
+  return !Number.isNaN(knownAt) && !Number.isNaN(incomingAt) && incomingAt < knownAt;
+}
+
 export interface StatusLook {
   /** The status as a word, for tooltips and screen readers. */
   word: string;

@@ -7,7 +7,7 @@ import * as vscode from "vscode";
 import { sessionUri } from "./approvals";
 import type { Lulu } from "./lulu";
 import { type SessionRow, compareRows, errorMessage } from "./protocol";
-import { type RowFilter, describeFilter, matchesFilter, msUntilAgeChanges, queuePlaces, renderRow, rowAgeMs } from "./rows";
+import { type RowFilter, describeFilter, isOlderRow, matchesFilter, msUntilAgeChanges, queuePlaces, renderRow, rowAgeMs } from "./rows";
 
 /** How many rows the tree loads at most (pages of 500 from `lulu/list`). */
 const MAX_ROWS = 5000;
@@ -140,6 +140,8 @@ export class SessionsTree implements vscode.TreeDataProvider<string>, vscode.Dis
   }
 
   upsert(row: SessionRow): void {
+    // A request's answer may arrive after the notifications of what followed it.
+    if (isOlderRow(this.byId.get(row.id), row) || isOlderRow(this.pending?.get(row.id) ?? undefined, row)) return;
     this.pending?.set(row.id, row);
     const before = this.byId.get(row.id);
     this.byId.set(row.id, row);

@@ -259,7 +259,9 @@ export function sessionRow(page: Page, name: string, ...parts: string[]): Locato
 
 export async function openLuluView(page: Page): Promise<void> {
   const view = page.locator(".welcome-view-content, .customview-tree").first();
-  const icon = page.locator('.activitybar .action-item a[aria-label^="Lulu"], .activitybar .action-item[aria-label^="Lulu"]').first();
+  // The whole item, not its inner link: the count badge sits over part of the link and takes
+  // the click (a click on the badge is a click on the item, as for a user).
+  const icon = page.locator('.activitybar .action-item:has(a[aria-label^="Lulu"]), .activitybar .action-item[aria-label^="Lulu"]').first();
   // The activity bar's icon toggles: a click while the Lulu view shows (or while VS Code is still
   // restoring it after Reload Window) hides it. Click until a click has shown it, as a user would;
   // a click that shows the view also focuses it.

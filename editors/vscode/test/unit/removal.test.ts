@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { DiffFile, SessionDetail } from "../../src/protocol";
-import { isUnder, removalQuestion } from "../../src/removal";
+import { isUnder, removalQuestion, rowAfterRemoval } from "../../src/removal";
 
 const DETAIL: SessionDetail = {
   id: "0193a000-0000-7000-8000-00000000abcd",
@@ -73,4 +73,17 @@ describe("isUnder", () => {
   check("/w/ab/x.txt", "/w/a", false);
   check("/w/x.txt", "/w/a", false);
   check("", "/w/a", false);
+});
+
+describe("rowAfterRemoval: the focus stays in the list, on a neighbour", () => {
+  const check = (name: string, order: string[], removed: string, listed: string[], expected: string | undefined) =>
+    test(name, () => assert.equal(rowAfterRemoval(order, removed, (id) => listed.includes(id)), expected));
+  check("the row below takes its place", ["a", "b", "c"], "b", ["a", "c"], "c");
+  check("the last row: the one above", ["a", "b", "c"], "c", ["a", "b"], "b");
+  // The server's notification took "b" out of the tree before the removal returned: the
+  // order from before still knows where it was.
+  check("already gone from the tree", ["a", "b", "c"], "b", ["a", "c"], "c");
+  check("a neighbour removed meanwhile is skipped", ["a", "b", "c", "d"], "b", ["a", "d"], "d");
+  check("only row: nothing to focus", ["b"], "b", [], undefined);
+  check("not in the list shown (filtered out)", ["a", "c"], "b", ["a", "c"], undefined);
 });

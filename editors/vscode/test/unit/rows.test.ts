@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { SessionRow } from "../../src/protocol";
 import { compareRows } from "../../src/protocol";
-import { type RowFilter, countRows, describeFilter, escapeMarkdown, formatAge, matchesFilter, msUntilAgeChanges, renderRow } from "../../src/rows";
+import { type RowFilter, countRows, describeFilter, escapeMarkdown, formatAge, isOlderRow, matchesFilter, msUntilAgeChanges, renderRow } from "../../src/rows";
 
 const S = 1000;
 const M = 60 * S;
@@ -229,4 +229,16 @@ describe("filter", () => {
     assert.equal(describeFilter({}), undefined);
     assert.equal(describeFilter({ status: "failed", name: "x" }), "Filter: Failed, “x”");
   });
+});
+
+describe("isOlderRow: an answer overtaken by notifications is not drawn", () => {
+  const at = (status: SessionRow["status"], lastActivityAt: string) => row({ status, lastActivityAt });
+  const check = (name: string, known: SessionRow | undefined, incoming: SessionRow, expected: boolean) =>
+    test(name, () => assert.equal(isOlderRow(known, incoming), expected));
+  // Send Review's answer (the run starting) after the notification that the run completed.
+  check("starting after completed", at("completed", "2026-11-25T12:00:02.500Z"), at("starting", "2026-11-25T12:00:01.900Z"), true);
+  check("completed after starting", at("starting", "2026-11-25T12:00:01.900Z"), at("completed", "2026-11-25T12:00:02.500Z"), false);
+  check("same moment (a rename)", at("completed", "2026-11-25T12:00:02.500Z"), at("completed", "2026-11-25T12:00:02.500Z"), false);
+  check("a row not known yet", undefined, at("starting", "2026-11-25T12:00:01.900Z"), false);
+  check("an unreadable time is not judged", at("completed", "yesterday"), at("starting", "2026-11-25T12:00:01.900Z"), false);
 });
