@@ -249,9 +249,9 @@ def cmd_first(session_id):
 
 
 def resumes(command, agent_id):
-    """`--resume ID` right before the `--` that ends the options, then the prompt (lulu's built-in
-    profile: a prompt is never an option)."""
-    return command[-4:-1] == ["--resume", agent_id, "--"]
+    """`--resume ID` last: lulu's built-in profile hosts Claude Code, so the prompt goes in on
+    stdin as a user message and is never an argument."""
+    return command[-2:] == ["--resume", agent_id]
 
 
 def cmd_continued(session_id, first_agent_id):

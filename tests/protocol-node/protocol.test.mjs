@@ -236,6 +236,11 @@ test('a session through its whole life', { timeout: 300_000 }, async () => {
     outcome: 'exited', outputTokens: null, prompt: 'take notes [edit] [lines 3]', signal: null,
     startedAt: '<time>', worktreePath: '<tmp>/repo/.lulu/worktrees/notes-<tail1>',
     pendingApprovals: [], maxCostUsd: null, maxMinutes: null,
+    runs: [{
+      run: 1, prompt: 'take notes [edit] [lines 3]', queuedAt: '<time>', status: 'completed',
+      startedAt: '<time>', endedAt: '<time>', outcome: 'exited', failureReason: null,
+      costUsd: null, inputTokens: null, outputTokens: null,
+    }],
     ports: [], worktreeGone: false,
     baseBranch: 'main', ahead: 1, behind: 0, landed: null,
   });
