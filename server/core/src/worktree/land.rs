@@ -167,60 +167,91 @@ pub fn land(request: &LandRequest) -> Result<Landed, LandError> {
         let tip = branch_tip(&repository, &into_name)
             .map_err(git_error)?
             .ok_or_else(|| not_found(request.into))?;
-        let new = compute(&repository, request, tip, source)?;
-        let tip_tree = commit_tree(&repository, tip).map_err(git_error)?;
-        let changes = tree_changes(
-            &repository,
-            tip_tree,
-            commit_tree(&repository, new).map_err(git_error)?,
-        )
-        .map_err(git_error)?;
-        let target = checked_out_in(&repository, &into_name).map_err(git_error)?;
-        // The target's index stays locked from the check of its dirty files to its update.
-        let locked = match &target {
-            Some(worktree) => Some(lock_clean_paths(worktree, request, tip_tree, &changes)?),
-            None => None,
+        let target = Target {
+            name: &into_name,
+            tip,
         };
-        if let Some(hook) = request.before_move {
-            hook(attempt);
+        if let Some(landed) = land_once(&repository, request, &target, source, attempt)? {
+            return Ok(landed);
         }
-        let reflog = format!(
-            "lulu land ({}): {}",
-            request.strategy.as_str(),
-            request.message.lines().next().unwrap_or(request.branch)
+        tracing::debug!(
+            into = request.into,
+            attempt,
+            "the target moved meanwhile; again"
         );
-        if !move_branch(&repository, &into_name, tip, new, &reflog).map_err(git_error)? {
-            tracing::debug!(
-                into = request.into,
-                attempt,
-                "the target moved meanwhile; again"
-            );
-            continue;
-        }
-        let worktree_path = target
-            .as_ref()
-            .and_then(|worktree| worktree.workdir().map(Path::to_owned));
-        if let (Some(worktree), Some(mut locked)) = (target, locked) {
-            let follow = apply_changes(&worktree, &mut locked.index, &changes, Files::Write)
-                .and_then(|()| locked.write());
-            follow.map_err(|source| LandError::Worktree {
-                into: request.into.to_owned(),
-                worktree: worktree_path.clone().unwrap_or_default(),
-                source,
-            })?;
-        }
-        return Ok(Landed {
-            commit: new.to_string(),
-            source_commit: source.to_string(),
-            files: change_paths(&changes),
-            worktree: worktree_path,
-        });
     }
     Err(LandError::TargetKeptMoving {
         branch: request.branch.to_owned(),
         into: request.into.to_owned(),
         attempts: MAX_ATTEMPTS,
     })
+}
+
+/// The branch landed into, and its tip when this attempt read it.
+struct Target<'a> {
+    name: &'a gix::refs::FullName,
+    tip: gix::ObjectId,
+}
+
+/// One attempt: computes the new tip from `target.tip`, checks a checkout of the target, moves
+/// the target by compare-and-set and makes its checkout follow. `None` when the target moved
+/// meanwhile (nothing changed then).
+fn land_once(
+    repository: &gix::Repository,
+    request: &LandRequest,
+    target: &Target<'_>,
+    source: gix::ObjectId,
+    attempt: u32,
+) -> Result<Option<Landed>, LandError> {
+    let git_error = |source: BoxError| LandError::Git {
+        branch: request.branch.to_owned(),
+        into: request.into.to_owned(),
+        source,
+    };
+    let tip = target.tip;
+    let new = compute(repository, request, tip, source)?;
+    let tip_tree = commit_tree(repository, tip).map_err(git_error)?;
+    let changes = tree_changes(
+        repository,
+        tip_tree,
+        commit_tree(repository, new).map_err(git_error)?,
+    )
+    .map_err(git_error)?;
+    let checkout = checked_out_in(repository, target.name).map_err(git_error)?;
+    // The target's index stays locked from the check of its dirty files to its update.
+    let locked = match &checkout {
+        Some(worktree) => Some(lock_clean_paths(worktree, request, tip_tree, &changes)?),
+        None => None,
+    };
+    if let Some(hook) = request.before_move {
+        hook(attempt);
+    }
+    let reflog = format!(
+        "lulu land ({}): {}",
+        request.strategy.as_str(),
+        request.message.lines().next().unwrap_or(request.branch)
+    );
+    if !move_branch(repository, target.name, tip, new, &reflog).map_err(git_error)? {
+        return Ok(None);
+    }
+    let worktree_path = checkout
+        .as_ref()
+        .and_then(|worktree| worktree.workdir().map(Path::to_owned));
+    if let (Some(worktree), Some(mut locked)) = (checkout, locked) {
+        let follow = apply_changes(&worktree, &mut locked.index, &changes, Files::Write)
+            .and_then(|()| locked.write());
+        follow.map_err(|source| LandError::Worktree {
+            into: request.into.to_owned(),
+            worktree: worktree_path.clone().unwrap_or_default(),
+            source,
+        })?;
+    }
+    Ok(Some(Landed {
+        commit: new.to_string(),
+        source_commit: source.to_string(),
+        files: change_paths(&changes),
+        worktree: worktree_path,
+    }))
 }
 
 /// Locks the index of the worktree that has the target checked out, and refuses if any of its
