@@ -145,6 +145,28 @@ describe("format.event_lines", function()
   end)
 end)
 
+describe("format.run_lines", function()
+  it("lists a continued session's runs, and nothing for one run or none", function()
+    local now = format.parse_time("2026-11-25T12:10:00Z")
+    local first = {
+      run = 1, prompt = "fix it\nplease", queuedAt = "2026-11-25T12:00:00Z", status = "failed",
+      startedAt = "2026-11-25T12:00:01Z", endedAt = "2026-11-25T12:08:00Z", outcome = "cancelled",
+      failureReason = "cancelled by the user", costUsd = 0.25, inputTokens = vim.NIL, outputTokens = vim.NIL,
+    }
+    local second = {
+      run = 2, prompt = "go on", queuedAt = "2026-11-25T12:09:00Z", status = "running",
+      startedAt = "2026-11-25T12:09:01Z", endedAt = vim.NIL, outcome = vim.NIL, failureReason = vim.NIL,
+      costUsd = vim.NIL, inputTokens = vim.NIL, outputTokens = vim.NIL,
+    }
+    assert.are.same({}, format.run_lines(nil, now))
+    assert.are.same({}, format.run_lines({ first }, now))
+    assert.are.same({
+      "Runs:      1. failed (cancelled), ended 2m ago, $0.2500: fix it",
+      "           2. running, asked 1m ago: go on",
+    }, format.run_lines({ first, second }, now))
+  end)
+end)
+
 describe("format.detail_lines", function()
   it("shows the details and ends with the transcript rule", function()
     local now = format.parse_time("2026-11-25T12:10:00Z")

@@ -427,7 +427,43 @@ function M.detail_lines(d, now)
       add("Tokens", string.format("%s in, %s out", show(d.inputTokens), show(d.outputTokens)))
     end
   end
+  for _, line in ipairs(M.run_lines(d.runs, now)) do
+    lines[#lines + 1] = line
+  end
   lines[#lines + 1] = string.rep("─", 20) .. " transcript " .. string.rep("─", 20)
+  return lines
+end
+
+---A continued session's runs, one line each (nothing for a single run, which the fields above
+---describe, or for a server that sends no `runs`): number, status and outcome, when it ended or
+---was asked for, cost, and the prompt's first line.
+---@param runs table[]|nil SessionDetail.runs
+---@param now integer
+---@return string[]
+function M.run_lines(runs, now)
+  if type(runs) ~= "table" or #runs < 2 then
+    return {}
+  end
+  local lines = {}
+  for i, run in ipairs(runs) do
+    local outcome = (run.outcome ~= nil and run.outcome ~= vim.NIL) and (" (" .. run.outcome .. ")") or ""
+    local ended = run.endedAt ~= nil and run.endedAt ~= vim.NIL
+    local at = M.parse_time(ended and run.endedAt or run.queuedAt)
+    local when = (ended and "ended " or "asked ") .. (at and (M.age(now - at) .. " ago") or "?")
+    local cost = (run.costUsd ~= nil and run.costUsd ~= vim.NIL) and string.format(", $%.4f", run.costUsd) or ""
+    local prompt = M.split_lines(type(run.prompt) == "string" and run.prompt or "")[1] or ""
+    local label = i == 1 and "Runs:" or ""
+    lines[#lines + 1] = string.format(
+      "%-10s %s. %s%s, %s%s: %s",
+      label,
+      show(run.run),
+      show(run.status),
+      outcome,
+      when,
+      cost,
+      M.one_line(prompt)
+    )
+  end
   return lines
 end
 
