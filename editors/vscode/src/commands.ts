@@ -3,7 +3,7 @@
 // offering the selected row first.
 
 import * as vscode from "vscode";
-import { BASE_SCHEME, BaseContentProvider, showChanges } from "./diff";
+import { BASE_SCHEME, BaseFileSystem, showChanges } from "./diff";
 import type { Lulu } from "./lulu";
 import type { ReviewComment } from "./review";
 import { filterSessions, removeAllEnded, removeMany, selectedRows } from "./cleanup";
@@ -35,7 +35,7 @@ export function registerCommands(lulu: Lulu): void {
       }),
     );
 
-  lulu.track(vscode.workspace.registerTextDocumentContentProvider(BASE_SCHEME, new BaseContentProvider()));
+  lulu.track(vscode.workspace.registerFileSystemProvider(BASE_SCHEME, new BaseFileSystem(), { isReadonly: true, isCaseSensitive: true }));
 
   let lastClick: { id: string; at: number } | undefined;
   reg("lulu.rowClicked", () => {

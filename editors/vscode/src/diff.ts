@@ -1,5 +1,5 @@
 // Show Changes: the files of `lulu/diff`, each opening VS Code's diff editor between the
-// session's base commit (read with `git show`, as a read-only document) and the file in
+// session's base commit (read with `git show`, a read-only `lulu-base:` file) and the file in
 // the worktree.
 
 import { execFile } from "node:child_process";
@@ -27,21 +27,65 @@ export function baseUri(at: string, q: BaseQuery): vscode.Uri {
   return vscode.Uri.from({ scheme: BASE_SCHEME, path: at, query: JSON.stringify(q) });
 }
 
-/** Serves `lulu-base:` documents: a file's content at a commit. */
-export class BaseContentProvider implements vscode.TextDocumentContentProvider {
-  provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
-    const q = JSON.parse(uri.query) as BaseQuery;
-    return new Promise((resolve, reject) => {
-      execFile(
-        "git",
-        ["show", `${q.commit}:${q.file}`],
-        { cwd: q.cwd, maxBuffer: 256 * 1024 * 1024, encoding: "utf8" },
-        (err, stdout, stderr) => {
-          if (err) reject(new Error(`git show ${q.commit}:${q.file} in ${q.cwd} failed: ${stderr.trim() || err.message}`));
-          else resolve(stdout);
-        },
-      );
+function git(q: BaseQuery, args: string[]): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    execFile("git", args, { cwd: q.cwd, maxBuffer: 256 * 1024 * 1024, encoding: "buffer" }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`git ${args.join(" ")} in ${q.cwd} failed: ${stderr.toString("utf8").trim() || err.message}`));
+      else resolve(stdout);
     });
+  });
+}
+
+function baseQuery(uri: vscode.Uri): BaseQuery {
+  try {
+    return JSON.parse(uri.query) as BaseQuery;
+  } catch {
+    throw vscode.FileSystemError.FileNotFound(uri);
+  }
+}
+
+/**
+ * Serves `lulu-base:` files, read-only: a file's content at a commit. A file system (not a
+ * text document content provider) so that VS Code keeps a diff tab on it across Reload
+ * Window, as it does for the git extension's `git:` files; `onFileSystem:lulu-base` activates
+ * the extension when a restored tab needs it.
+ */
+export class BaseFileSystem implements vscode.FileSystemProvider {
+  private readonly changes = new vscode.EventEmitter<vscode.FileChangeEvent[]>();
+  readonly onDidChangeFile = this.changes.event;
+
+  watch(): vscode.Disposable {
+    // A file at a commit never changes.
+    return new vscode.Disposable(() => undefined);
+  }
+
+  async stat(uri: vscode.Uri): Promise<vscode.FileStat> {
+    const q = baseQuery(uri);
+    const size = await git(q, ["cat-file", "-s", `${q.commit}:${q.file}`]).catch(() => {
+      throw vscode.FileSystemError.FileNotFound(uri);
+    });
+    return { type: vscode.FileType.File, ctime: 0, mtime: 0, size: Number(size.toString("utf8").trim()) || 0, permissions: vscode.FilePermission.Readonly };
+  }
+
+  async readFile(uri: vscode.Uri): Promise<Uint8Array> {
+    const q = baseQuery(uri);
+    return git(q, ["show", `${q.commit}:${q.file}`]);
+  }
+
+  readDirectory(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.FileNotADirectory(uri);
+  }
+  createDirectory(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+  writeFile(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+  delete(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
+  }
+  rename(uri: vscode.Uri): never {
+    throw vscode.FileSystemError.NoPermissions(uri);
   }
 }
 
@@ -110,7 +154,7 @@ export async function showChanges(
     return;
   }
   if (picked.file && picked.file.status === "modified") {
-    const [left, right] = resources[0];
+    const [, left, right] = resources[0];
     await vscode.commands.executeCommand("vscode.diff", left, right, `${picked.file.path} (${short} ↔ ${detail.name})`);
     return;
   }

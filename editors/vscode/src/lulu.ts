@@ -98,8 +98,6 @@ export class Lulu implements vscode.Disposable {
   /** Why the server is not running, when it is not. */
   private notRunningReason: string | undefined = "The lulu server has not started yet.";
   private restartTimes: number[] = [];
-  /** A start-up error toast is (perhaps) still showing. */
-  private failureToastOpen = false;
   private readonly onDidStartEmitter = new vscode.EventEmitter<void>();
   /** Fires each time a server is up and initialized (first start and every restart). */
   readonly onDidStart = this.onDidStartEmitter.event;
@@ -298,12 +296,9 @@ export class Lulu implements vscode.Disposable {
   }
 
   private started(): void {
-    // A start-up error still on screen is out of date now: move it to the notification
-    // centre (VS Code lets an extension hide toasts, not close its own).
-    if (this.failureToastOpen) {
-      this.failureToastOpen = false;
-      void vscode.commands.executeCommand("notifications.hideToasts");
-    }
+    // A start-up error still on screen stays until VS Code fades it or the user closes it:
+    // VS Code lets an extension close none of its messages, and hiding every toast
+    // (notifications.hideToasts) would hide the user's other notifications too.
     this.notRunningReason = undefined;
     this.setState("running");
     this.onDidStartEmitter.fire();
@@ -322,9 +317,7 @@ export class Lulu implements vscode.Disposable {
     await this.disposeClient();
     const openSettings = "Open Settings";
     const showLog = "Show Log";
-    this.failureToastOpen = true;
     void vscode.window.showErrorMessage(`Lulu: ${message}`, openSettings, showLog).then((choice) => {
-      this.failureToastOpen = false;
       if (choice === openSettings) void vscode.commands.executeCommand("workbench.action.openSettings", setting);
       if (choice === showLog) this.output.show();
     });

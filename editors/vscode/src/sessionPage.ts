@@ -4,18 +4,9 @@
 
 import type { SessionDetail } from "./protocol";
 import { STATUS_LOOK, formatDuration, localTime, oneLine } from "./rows";
+import { OUTCOME_WORDS, renderRunsHtml } from "./runsPage";
 import { escapeHtml } from "./transcript";
 
-const OUTCOME_WORDS: Readonly<Record<string, string>> = {
-  exited: "exited",
-  signaled: "killed by a signal",
-  cancelled: "cancelled",
-  spawn_failed: "the agent could not be started",
-  worktree_failed: "the worktree could not be made",
-  agent_error: "the agent reported an error",
-  interrupted: "interrupted (its runner died)",
-  setup_failed: "the repository's setup command failed",
-};
 
 export function describeOutcome(detail: SessionDetail): string {
   if (detail.outcome === null) return detail.status === "completed" || detail.status === "failed" ? "unknown" : "—";
@@ -145,7 +136,7 @@ export function renderDetailsHtml(detail: SessionDetail): string {
     `<h2 class="name">${escapeHtml(detail.name)}</h2>`,
     renderActionsHtml(detail),
     `<table class="details">${rows.join("")}</table>`,
-    `<details class="prompt" open><summary>Prompt</summary><pre>${escapeHtml(detail.prompt)}</pre></details>`,
+    renderRunsHtml(detail),
     failure,
   ].join("");
 }
@@ -225,7 +216,11 @@ code, pre { font-family: var(--vscode-editor-font-family); font-size: var(--vsco
 button.action { font-family: inherit; font-size: inherit; color: var(--vscode-button-secondaryForeground); background: var(--vscode-button-secondaryBackground); border: 1px solid var(--vscode-button-border, transparent); border-radius: 2px; padding: 3px 10px; cursor: pointer; }
 button.action:hover { background: var(--vscode-button-secondaryHoverBackground); }
 button.action:focus-visible { outline: 1px solid var(--vscode-focusBorder); outline-offset: 2px; }
-details.prompt pre, section.failure pre { white-space: pre-wrap; margin: 4px 0 8px; padding: 6px 8px; background: var(--vscode-textCodeBlock-background); }
+details.prompt pre, section.failure pre, pre.run-prompt { white-space: pre-wrap; margin: 4px 0 8px; padding: 6px 8px; background: var(--vscode-textCodeBlock-background); }
+section.runs h3 { margin: 8px 0 4px; font-size: 1em; }
+details.run { margin: 0 0 6px; padding-left: 8px; border-left: 3px solid var(--vscode-panel-border); }
+details.run > summary { cursor: pointer; }
+details.run .run-title { font-weight: 600; margin-right: 0.4em; }
 section.failure { border-left: 3px solid var(--vscode-testing-iconFailed); padding-left: 8px; }
 section.failure.cancelled { border-left-color: var(--vscode-descriptionForeground); }
 section.failure h3 { margin: 8px 0 2px; font-size: 1em; }

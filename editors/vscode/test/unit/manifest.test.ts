@@ -14,6 +14,7 @@ interface MenuItem {
   group?: string;
 }
 const manifest = JSON.parse(readFileSync(path.resolve(__dirname, "../../package.json"), "utf8")) as {
+  activationEvents: string[];
   capabilities: { untrustedWorkspaces: { supported: unknown } };
   contributes: {
     commands: Array<{ command: string; title: string }>;
@@ -137,4 +138,15 @@ describe("manifest contracts", () => {
       ],
     );
   });
+});
+
+test("a restored diff tab's base side (a lulu-base: file) activates the extension, whose file system serves it", () => {
+  // VS Code restores editors before any view activates the extension; without this event the
+  // left side of a Lulu diff tab cannot be read after Reload Window.
+  assert.ok(manifest.activationEvents.includes("onFileSystem:lulu-base"), manifest.activationEvents.join(", "));
+  const diff = readFileSync(path.resolve(__dirname, "../../src/diff.ts"), "utf8");
+  assert.match(diff, /export const BASE_SCHEME = "lulu-base";/);
+  // A file system, not a text document content provider: VS Code restores no editor of the latter.
+  const commands = readFileSync(path.resolve(__dirname, "../../src/commands.ts"), "utf8");
+  assert.match(commands, /registerFileSystemProvider\(BASE_SCHEME, /);
 });
