@@ -23,8 +23,11 @@ import { STATUS_LOOK, renderRow } from "./rows";
 /** Two clicks on the same row closer than this are a double click (see README). */
 const DOUBLE_CLICK_MS = 500;
 
+/** Registers a command whose errors become an error message (never an unhandled rejection). */
+type Register = (id: string, fn: (...args: unknown[]) => unknown) => void;
+
 export function registerCommands(lulu: Lulu): void {
-  const reg = (id: string, fn: (...args: unknown[]) => unknown) =>
+  const reg: Register = (id, fn) =>
     lulu.track(
       vscode.commands.registerCommand(id, async (...args: unknown[]) => {
         try {
@@ -37,6 +40,13 @@ export function registerCommands(lulu: Lulu): void {
 
   lulu.track(vscode.workspace.registerFileSystemProvider(BASE_SCHEME, new BaseFileSystem(), { isReadonly: true, isCaseSensitive: true }));
 
+  registerListCommands(lulu, reg);
+  registerSessionCommands(lulu, reg);
+  registerReviewCommands(lulu, reg);
+}
+
+/** The list's own commands: a row's click, a worktree's window, Remove All Ended, the views, filter and refresh. */
+function registerListCommands(lulu: Lulu, reg: Register): void {
   let lastClick: { id: string; at: number } | undefined;
   reg("lulu.rowClicked", () => {
     if (lulu.treeView.selection.length !== 1) return;
@@ -56,6 +66,39 @@ export function registerCommands(lulu: Lulu): void {
     }
   });
 
+  reg("lulu.openWorktree", async (arg) => {
+    const row = await sessionArg(lulu, arg, undefined, "Open the worktree of which session?");
+    if (!row) return;
+    const detail = await lulu.request("lulu/session", { id: row.id });
+    if (!detail.worktreePath) {
+      throw new Error(`The session "${detail.name}" has no worktree yet.`);
+    }
+    await vscode.commands.executeCommand("vscode.openFolder", vscode.Uri.file(detail.worktreePath), {
+      forceNewWindow: true,
+    });
+  });
+
+  reg("lulu.removeAllEnded", () => removeAllEnded(lulu));
+  const useView = (which: "tree" | "dashboard") => async () => {
+    await vscode.workspace.getConfiguration("lulu").update("view", which, vscode.ConfigurationTarget.Global);
+    await vscode.commands.executeCommand(which === "dashboard" ? "lulu.dashboard.focus" : "lulu.sessions.focus");
+  };
+  reg("lulu.useDashboard", useView("dashboard"));
+  reg("lulu.useTree", useView("tree"));
+  reg("lulu.filter", () => filterSessions(lulu));
+  reg("lulu.clearFilter", () => lulu.tree.setFilter({}));
+
+  reg("lulu.refresh", async () => {
+    if (!lulu.isRunning) {
+      await lulu.restart();
+      return;
+    }
+    await lulu.tree.reload();
+  });
+}
+
+/** The commands on one session (or several selected): open, new, cancel, continue, send, land, remove, changes. */
+function registerSessionCommands(lulu: Lulu, reg: Register): void {
   reg("lulu.openSession", async (arg) => {
     const row = await sessionArg(lulu, arg, undefined, "Open which session?");
     if (row) lulu.views.open(row.id);
@@ -104,7 +147,7 @@ export function registerCommands(lulu: Lulu): void {
   });
 
   registerLandCommands(lulu, reg, (arg, placeHolder) =>
-    sessionArg(lulu, arg ?? lulu.views.activeSessionId(), ["completed", "failed"], placeHolder),
+    sessionArg(lulu, arg ?? lulu.views.activeId(), ["completed", "failed"], placeHolder),
   );
 
   reg("lulu.removeSession", async (arg, selected) => {
@@ -128,7 +171,10 @@ export function registerCommands(lulu: Lulu): void {
     ]);
     await showChanges(detail, diff);
   });
+}
 
+/** The review's commands: a draft comment's add, edit, save, delete, and sending them all. */
+function registerReviewCommands(lulu: Lulu, reg: Register): void {
   reg("lulu.review.add", (reply) => lulu.review.add(reply as vscode.CommentReply));
   reg("lulu.review.edit", (comment) => lulu.review.edit(comment as ReviewComment));
   reg("lulu.review.cancelEdit", (comment) => lulu.review.cancelEdit(comment as ReviewComment));
@@ -137,36 +183,6 @@ export function registerCommands(lulu: Lulu): void {
   reg("lulu.sendReview", async (arg) => {
     const id = (await lulu.review.sessionFor(arg)) ?? lulu.views.activeId() ?? (await sessionArg(lulu, arg, ["completed", "failed"], "Send the review to which session?"))?.id;
     if (id) await lulu.review.send(id);
-  });
-
-  reg("lulu.openWorktree", async (arg) => {
-    const row = await sessionArg(lulu, arg, undefined, "Open the worktree of which session?");
-    if (!row) return;
-    const detail = await lulu.request("lulu/session", { id: row.id });
-    if (!detail.worktreePath) {
-      throw new Error(`The session "${detail.name}" has no worktree yet.`);
-    }
-    await vscode.commands.executeCommand("vscode.openFolder", vscode.Uri.file(detail.worktreePath), {
-      forceNewWindow: true,
-    });
-  });
-
-  reg("lulu.removeAllEnded", () => removeAllEnded(lulu));
-  const useView = (which: "tree" | "dashboard") => async () => {
-    await vscode.workspace.getConfiguration("lulu").update("view", which, vscode.ConfigurationTarget.Global);
-    await vscode.commands.executeCommand(which === "dashboard" ? "lulu.dashboard.focus" : "lulu.sessions.focus");
-  };
-  reg("lulu.useDashboard", useView("dashboard"));
-  reg("lulu.useTree", useView("tree"));
-  reg("lulu.filter", () => filterSessions(lulu));
-  reg("lulu.clearFilter", () => lulu.tree.setFilter({}));
-
-  reg("lulu.refresh", async () => {
-    if (!lulu.isRunning) {
-      await lulu.restart();
-      return;
-    }
-    await lulu.tree.reload();
   });
 }
 

@@ -5,6 +5,7 @@
 import * as vscode from "vscode";
 import {
   CloseAction,
+  type ErrorHandler,
   ErrorAction,
   LanguageClient,
   type LanguageClientOptions,
@@ -195,55 +196,14 @@ export class Lulu implements vscode.Disposable {
       initializationOptions: initializationOptions(settings, agents.agents),
       outputChannel: this.output,
       revealOutputChannelOn: RevealOutputChannelOn.Never,
-      errorHandler: {
-        error: (_error, _message, count) => ({
-          action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
-          handled: true,
-        }),
-        closed: () => {
-          if (!everRunning) {
-            // It died before it was up: start() reports that, once.
-            return { action: CloseAction.DoNotRestart, handled: true };
-          }
-          const now = Date.now();
-          this.restartTimes = this.restartTimes.filter((t) => now - t < 180_000);
-          if (this.restartTimes.length < 4) {
-            this.restartTimes.push(now);
-            this.output.warn("The lulu server exited; restarting it.");
-            this.setState("starting");
-            return { action: CloseAction.Restart, handled: true };
-          }
-          void this.failed(`The lulu server (${server.path}) stopped 5 times in 3 minutes and will not be restarted.`);
-          return { action: CloseAction.DoNotRestart, handled: true };
-        },
-      },
+      errorHandler: this.errorHandler(server.path, () => everRunning),
       initializationFailedHandler: () => false,
     };
     const client = new QuietLanguageClient("lulu", "Lulu", serverOptions, clientOptions);
     this.client = client;
-    this.clientDisposables = [
-      client.onNotification("lulu/sessionChanged", (p: Notifications["lulu/sessionChanged"]) => {
-        const previous = this.tree.get(p.session.id);
-        this.tree.upsert(p.session);
-        this.views.onSessionChanged(p.session);
-        this.noticeEnd(previous, p.session);
-      }),
-      client.onNotification("lulu/sessionRemoved", (p: Notifications["lulu/sessionRemoved"]) => {
-        this.tree.remove(p.id);
-        this.views.onSessionRemoved(p.id);
-      }),
-      client.onNotification("lulu/output", (p: Notifications["lulu/output"]) => this.views.onOutput(p)),
-      client.onNotification("lulu/approvalRequested", (p: Notifications["lulu/approvalRequested"]) => this.approvals.onRequested(p.approval)),
-      client.onNotification("lulu/approvalResolved", (p: Notifications["lulu/approvalResolved"]) => this.approvals.onResolved(p)),
-      client.onNotification("lulu/commentsChanged", (p: Notifications["lulu/commentsChanged"]) => this.review.onCommentsChanged(p.id)),
-      client.onDidChangeState((e) => {
-        if (e.newState === State.Running && e.oldState !== State.Running) {
-          everRunning = true;
-          this.started();
-        }
-        if (e.newState === State.Stopped) this.setState("stopped");
-      }),
-    ];
+    this.clientDisposables = this.route(client, () => {
+      everRunning = true;
+    });
     // A program that exits at once may do so just after the client gave up on it.
     const exitedSaying = async () => {
       for (let i = 0; i < 10 && !exit; i++) await new Promise((r) => setTimeout(r, 50));
@@ -263,6 +223,68 @@ export class Lulu implements vscode.Disposable {
         setting,
       );
     }
+    return this.checkProtocol(client, server.path, exitedSaying);
+  }
+
+  /**
+   * The client's error handler: a server that dies before it was ever up is not restarted
+   * (start() says why, once); one that was up is restarted, at most four times in 3 minutes.
+   */
+  private errorHandler(serverPath: string, wasRunning: () => boolean): ErrorHandler {
+    return {
+      error: (_error, _message, count) => ({
+        action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+        handled: true,
+      }),
+      closed: () => {
+        if (!wasRunning()) return { action: CloseAction.DoNotRestart, handled: true };
+        const now = Date.now();
+        this.restartTimes = this.restartTimes.filter((t) => now - t < 180_000);
+        if (this.restartTimes.length < 4) {
+          this.restartTimes.push(now);
+          this.output.warn("The lulu server exited; restarting it.");
+          this.setState("starting");
+          return { action: CloseAction.Restart, handled: true };
+        }
+        void this.failed(`The lulu server (${serverPath}) stopped 5 times in 3 minutes and will not be restarted.`);
+        return { action: CloseAction.DoNotRestart, handled: true };
+      },
+    };
+  }
+
+  /** Routes the server's notifications to the list, the views, approvals and review. */
+  private route(client: LanguageClient, onRunning: () => void): vscode.Disposable[] {
+    return [
+      client.onNotification("lulu/sessionChanged", (p: Notifications["lulu/sessionChanged"]) => {
+        const previous = this.tree.get(p.session.id);
+        this.tree.upsert(p.session);
+        this.views.onSessionChanged(p.session);
+        this.noticeEnd(previous, p.session);
+      }),
+      client.onNotification("lulu/sessionRemoved", (p: Notifications["lulu/sessionRemoved"]) => {
+        this.tree.remove(p.id);
+        this.views.onSessionRemoved(p.id);
+      }),
+      client.onNotification("lulu/output", (p: Notifications["lulu/output"]) => this.views.onOutput(p)),
+      client.onNotification("lulu/approvalRequested", (p: Notifications["lulu/approvalRequested"]) => this.approvals.onRequested(p.approval)),
+      client.onNotification("lulu/approvalResolved", (p: Notifications["lulu/approvalResolved"]) => this.approvals.onResolved(p)),
+      client.onNotification("lulu/commentsChanged", (p: Notifications["lulu/commentsChanged"]) => this.review.onCommentsChanged(p.id)),
+      client.onDidChangeState((e) => {
+        if (e.newState === State.Running && e.oldState !== State.Running) {
+          onRunning();
+          this.started();
+        }
+        if (e.newState === State.Stopped) this.setState("stopped");
+      }),
+    ];
+  }
+
+  /** Checks the protocol version `initialize` announced, and logs the server's start. */
+  private async checkProtocol(
+    client: LanguageClient,
+    serverPath: string,
+    exitedSaying: () => Promise<string | undefined>,
+  ): Promise<boolean> {
     const lulu = (client.initializeResult?.capabilities.experimental as { lulu?: { protocolVersion?: unknown; stateDir?: unknown } } | undefined)
       ?.lulu;
     const version = lulu?.protocolVersion;
@@ -271,13 +293,13 @@ export class Lulu implements vscode.Disposable {
       if (notLulu) return this.failed(`The lulu server did not start: ${notLulu}`);
       return this.failed(
         version === undefined
-          ? `"${server.path}" answered like a language server, but not like lulu (no protocol version). Is lulu.server.path the lulu server?`
-          : `The lulu server "${server.path}" speaks protocol version ${JSON.stringify(version)}; this extension needs version ${PROTOCOL_VERSION}.`,
+          ? `"${serverPath}" answered like a language server, but not like lulu (no protocol version). Is lulu.serverPath the lulu server?`
+          : `The lulu server "${serverPath}" speaks protocol version ${JSON.stringify(version)}; this extension needs version ${PROTOCOL_VERSION}.`,
       );
     }
     const info = client.initializeResult?.serverInfo;
     this.output.info(
-      `Started ${info?.name ?? "lulu"} ${info?.version ?? "(unknown version)"} from ${server.path}, protocol ${version}, state dir ${String(lulu?.stateDir ?? "(unknown)")}`,
+      `Started ${info?.name ?? "lulu"} ${info?.version ?? "(unknown version)"} from ${serverPath}, protocol ${version}, state dir ${String(lulu?.stateDir ?? "(unknown)")}`,
     );
     return true;
   }

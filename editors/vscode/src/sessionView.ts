@@ -78,12 +78,6 @@ export class SessionViews implements vscode.Disposable, vscode.WebviewPanelSeria
     return Promise.resolve();
   }
 
-  /** The session of the session view that is active, if one is. */
-  activeSessionId(): string | undefined {
-    for (const [id, panel] of this.panels) if (panel.active) return id;
-    return undefined;
-  }
-
   onOutput(p: OutputParams): void {
     this.panels.get(p.id)?.append(p.events);
   }
@@ -197,10 +191,6 @@ class SessionPanel {
       selection: new vscode.Range(at, 0, at, 0),
       viewColumn: vscode.ViewColumn.Beside,
     });
-  }
-
-  get active(): boolean {
-    return this.panel.active;
   }
 
   reveal(): void {
