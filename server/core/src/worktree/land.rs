@@ -131,14 +131,21 @@ pub struct Landed {
     pub worktree: Option<PathBuf>,
 }
 
+impl LandRequest<'_> {
+    /// A git failure while landing this request.
+    fn git_error(&self, source: BoxError) -> LandError {
+        LandError::Git {
+            branch: self.branch.to_owned(),
+            into: self.into.to_owned(),
+            source,
+        }
+    }
+}
+
 /// Lands `branch` into `into` (see the module doc). The target moves only from the value the new
 /// commit was computed on; if another commit arrived meanwhile, everything is computed again.
 pub fn land(request: &LandRequest) -> Result<Landed, LandError> {
-    let git_error = |source: BoxError| LandError::Git {
-        branch: request.branch.to_owned(),
-        into: request.into.to_owned(),
-        source,
-    };
+    let git_error = |source: BoxError| request.git_error(source);
     let repository = open_for_checkout(request.repo).map_err(|source| LandError::Open {
         repo: request.repo.to_owned(),
         source,
@@ -203,11 +210,7 @@ fn land_once(
     source: gix::ObjectId,
     attempt: u32,
 ) -> Result<Option<Landed>, LandError> {
-    let git_error = |source: BoxError| LandError::Git {
-        branch: request.branch.to_owned(),
-        into: request.into.to_owned(),
-        source,
-    };
+    let git_error = |source: BoxError| request.git_error(source);
     let tip = target.tip;
     let new = compute(repository, request, tip, source)?;
     let tip_tree = commit_tree(repository, tip).map_err(git_error)?;
@@ -263,11 +266,7 @@ fn lock_clean_paths(
     changes: &[super::apply::PathChange],
 ) -> Result<LockedIndex, LandError> {
     let workdir = worktree.workdir().unwrap_or(worktree.git_dir()).to_owned();
-    let git_error = |source: BoxError| LandError::Git {
-        branch: request.branch.to_owned(),
-        into: request.into.to_owned(),
-        source,
-    };
+    let git_error = |source: BoxError| request.git_error(source);
     let locked = LockedIndex::acquire(worktree).map_err(git_error)?;
     let files = dirty_paths(worktree, &locked.index, tip_tree, changes).map_err(git_error)?;
     if !files.is_empty() {
@@ -287,11 +286,7 @@ fn compute(
     tip: gix::ObjectId,
     source: gix::ObjectId,
 ) -> Result<gix::ObjectId, LandError> {
-    let git_error = |source: BoxError| LandError::Git {
-        branch: request.branch.to_owned(),
-        into: request.into.to_owned(),
-        source,
-    };
+    let git_error = |source: BoxError| request.git_error(source);
     let nothing = || LandError::NothingToLand {
         branch: request.branch.to_owned(),
         into: request.into.to_owned(),
@@ -348,11 +343,7 @@ fn rebase(
     onto: gix::ObjectId,
     source: gix::ObjectId,
 ) -> Result<gix::ObjectId, LandError> {
-    let git_error = |source: BoxError| LandError::Git {
-        branch: request.branch.to_owned(),
-        into: request.into.to_owned(),
-        source,
-    };
+    let git_error = |source: BoxError| request.git_error(source);
     let walk = repository
         .rev_walk([source])
         .first_parent_only()
@@ -414,11 +405,7 @@ fn merge_into(
     into_tree: gix::ObjectId,
     other: gix::ObjectId,
 ) -> Result<gix::ObjectId, LandError> {
-    let git_error = |source: BoxError| LandError::Git {
-        branch: request.branch.to_owned(),
-        into: request.into.to_owned(),
-        source,
-    };
+    let git_error = |source: BoxError| request.git_error(source);
     let labels = Labels {
         current: request.into,
         other: request.branch,
