@@ -12,6 +12,11 @@
 //! (50), `LULU_BENCH_ROUNDS` (10), `LULU_BENCH_DIR` (where the repositories go). Target: lulu at
 //! most 1.0 of git's time.
 
+// The integration tests' support: the fixture repositories (make-repo.sh), nothing else.
+#[allow(dead_code)]
+#[path = "../tests/it/support.rs"]
+mod support;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -81,15 +86,7 @@ fn prepare(
     }
     .expect("temp dir");
     let repo = temp.path().join("repo");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/make-repo.sh");
-    let status = Command::new("bash")
-        .arg(&script)
-        .arg(&repo)
-        .arg(format!("files:{files}"))
-        .status()
-        .expect("run make-repo.sh");
-    assert!(status.success(), "make-repo.sh failed");
-    let repo = repo.canonicalize().expect("canonical");
+    let repo = support::make_repo(&repo, &format!("files:{files}"));
     let session = temp.path().join("session");
     git(
         &repo,

@@ -13,6 +13,11 @@
 //! Worktree creation is mostly the kernel creating 5,000 files, the same work for both tools, so on a busy
 //! or slow file system the ratio moves towards 1; the machine is shared, so run it more than once.
 
+// The integration tests' support: the fixture repositories (make-repo.sh), nothing else.
+#[allow(dead_code)]
+#[path = "../tests/it/support.rs"]
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -83,15 +88,7 @@ fn scenario(files: usize, rounds: usize, packed: bool) -> (Outcome, tempfile::Te
     }
     .expect("temp dir");
     let repo = temp.path().join("repo");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/make-repo.sh");
-    let status = Command::new("bash")
-        .arg(&script)
-        .arg(&repo)
-        .arg(format!("files:{files}"))
-        .status()
-        .expect("run make-repo.sh");
-    assert!(status.success(), "make-repo.sh failed");
-    let repo = repo.canonicalize().expect("canonical repo");
+    let repo = support::make_repo(&repo, &format!("files:{files}"));
     if packed {
         let status = git(&repo)
             .args(["repack", "-adq"])
