@@ -2,7 +2,6 @@
 //! `tests/fixtures/make-repo.sh`, with real `git` (hermetic environment) as the oracle.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lulu_core::worktree::{
@@ -10,39 +9,10 @@ use lulu_core::worktree::{
 };
 use pretty_assertions::assert_eq;
 
+use crate::support::{git, git_command, make_repo, temp};
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures and the git oracle
-
-fn git_command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new("git");
-    command
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Lulu Fixture")
-        .env("GIT_AUTHOR_EMAIL", "fixture@lulu.invalid")
-        .env("GIT_COMMITTER_NAME", "Lulu Fixture")
-        .env("GIT_COMMITTER_EMAIL", "fixture@lulu.invalid")
-        .env("GIT_AUTHOR_DATE", "2026-01-03T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-03T00:00:00Z")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE");
-    command
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = git_command(dir, args).output().expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?} in {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 git output")
-}
 
 fn write(dir: &Path, path: &str, text: &str) {
     let file = dir.join(path);
@@ -72,16 +42,8 @@ struct Setup {
 }
 
 fn setup() -> Setup {
-    let temp = tempfile::tempdir().expect("temp dir");
-    let repo = temp.path().join("repo");
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
-    let status = Command::new("bash")
-        .arg(fixtures.join("make-repo.sh"))
-        .arg(&repo)
-        .status()
-        .expect("make-repo.sh");
-    assert!(status.success());
-    let repo = repo.canonicalize().expect("canonical");
+    let temp = temp();
+    let repo = make_repo(&temp, "basic");
     let worktree = temp.path().join("wt");
     worktree::create_worktree(&CreateWorktree {
         repo: &repo,

@@ -2,4 +2,5 @@
 //! `tests/fixtures/make-repo.sh` with real `git` as the oracle.
 
 mod land;
+mod support;
 mod worktree;

@@ -2,7 +2,6 @@
 //! with real `git` (hermetic environment) as the oracle.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use lulu_core::worktree::{
     self, ChangeStatus, CreateWorktree, CreateWorktreeError, DeleteBranchError, DiscoverError,
@@ -11,62 +10,10 @@ use lulu_core::worktree::{
 };
 use pretty_assertions::assert_eq;
 
+use crate::support::{git, git_command, make_repo, temp};
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Fixtures and the git oracle
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-/// A fresh repository of `kind` (see make-repo.sh) at `<tempdir>/repo`; returns its canonical path.
-fn make_repo(temp: &tempfile::TempDir, kind: &str) -> PathBuf {
-    let dir = temp.path().join("repo");
-    let status = Command::new("bash")
-        .arg(fixtures_dir().join("make-repo.sh"))
-        .arg(&dir)
-        .arg(kind)
-        .status()
-        .expect("run make-repo.sh");
-    assert!(status.success(), "make-repo.sh {kind} failed");
-    dir.canonicalize().expect("canonical repo path")
-}
-
-fn temp() -> tempfile::TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
-
-fn git_command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new("git");
-    command
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Lulu Fixture")
-        .env("GIT_AUTHOR_EMAIL", "fixture@lulu.invalid")
-        .env("GIT_COMMITTER_NAME", "Lulu Fixture")
-        .env("GIT_COMMITTER_EMAIL", "fixture@lulu.invalid")
-        .env("GIT_AUTHOR_DATE", "2026-01-03T00:00:00Z")
-        .env("GIT_COMMITTER_DATE", "2026-01-03T00:00:00Z")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE");
-    command
-}
-
-/// Runs git in `dir`, asserts success and returns stdout.
-fn git(dir: &Path, args: &[&str]) -> String {
-    let output = git_command(dir, args).output().expect("run git");
-    assert!(
-        output.status.success(),
-        "git {args:?} in {} failed: {}",
-        dir.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 git output")
-}
 
 /// Runs git in `dir` with `input` on stdin, asserts success and returns stdout, trimmed.
 fn git_stdin(dir: &Path, args: &[&str], input: &str) -> String {
