@@ -347,10 +347,21 @@ impl Poller {
     /// Reads where the feed starts (retrying until the database answers) and announces the
     /// approvals pending now.
     async fn start(shared: Arc<Shared>) -> Poller {
-        let (cursor, version) = until_read(&shared, "cannot start", |store| {
-            Ok((store.change_seq()?, store.data_version()?))
-        })
-        .await;
+        let (cursor, version) = loop {
+            let read = with_store(&shared.store, |store| {
+                Ok((store.change_seq()?, store.data_version()?))
+            })
+            .await;
+            match read {
+                Ok(start) => break start,
+                Err(error) => {
+                    tracing::error!(
+                        "the change feed cannot start, retrying in a second: {error}: {error:?}"
+                    );
+                    tokio::time::sleep(RETRY_AFTER).await;
+                }
+            }
+        };
         let approvals = announce_pending_approvals(&shared).await;
         Poller {
             shared,
@@ -501,31 +512,25 @@ impl Poller {
 /// Sends `lulu/approvalRequested` for every pending approval in scope; returns the approval
 /// cursor to go on from.
 async fn announce_pending_approvals(shared: &Arc<Shared>) -> i64 {
-    let (cursor, pending) = until_read(shared, "cannot read approvals", |store| {
-        Ok((
-            store.approval_change_seq()?,
-            store.pending_approvals_with_repo()?,
-        ))
-    })
-    .await;
-    for (approval, repo) in pending {
-        send_approval(shared, &approval, &repo).await;
-    }
-    cursor
-}
-
-/// Reads the store until it answers: each failure is logged (the feed `what`) and tried again
-/// a second later, so a locked or briefly unreadable database delays the feed, never ends it.
-async fn until_read<T: Send + 'static>(
-    shared: &Shared,
-    what: &str,
-    read: impl Fn(&Store) -> Result<T, StoreError> + Clone + Send + 'static,
-) -> T {
     loop {
-        match with_store(&shared.store, read.clone()).await {
-            Ok(value) => return value,
+        let read = with_store(&shared.store, |store| {
+            Ok((
+                store.approval_change_seq()?,
+                store.pending_approvals_with_repo()?,
+            ))
+        })
+        .await;
+        match read {
+            Ok((cursor, pending)) => {
+                for (approval, repo) in pending {
+                    send_approval(shared, &approval, &repo).await;
+                }
+                return cursor;
+            }
             Err(error) => {
-                tracing::error!("the change feed {what}, retrying in a second: {error}: {error:?}");
+                tracing::error!(
+                    "the change feed cannot read approvals, retrying in a second: {error}: {error:?}"
+                );
                 tokio::time::sleep(RETRY_AFTER).await;
             }
         }

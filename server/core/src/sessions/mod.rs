@@ -69,18 +69,6 @@ pub struct Sessions {
     read_only: bool,
 }
 
-/// A session and all that is known of it (see [`Sessions::session_story`]).
-#[derive(Debug)]
-pub struct SessionStory {
-    pub session: Session,
-    pub provision: ProvisionState,
-    /// Its open permission requests, oldest first.
-    pub pending_approvals: Vec<crate::store::Approval>,
-    /// Every run, first run first.
-    pub runs: Vec<crate::store::RunRecord>,
-    pub branches: Result<BranchStatus, LookupError>,
-}
-
 impl Sessions {
     /// Opens the state dir's database (creating and migrating it) for this process's life.
     pub fn new(settings: Settings) -> Result<Sessions, OpenError> {
@@ -159,26 +147,11 @@ impl Sessions {
         lookup(&store, id)
     }
 
-    /// A session and all that is known of it: what `lulu/session` and `lulu show` tell. The
-    /// session is looked up once; its branch status (which reads git) is kept as a result, for
-    /// the caller to decide whether its failure fails the whole.
-    pub fn session_story(&self, id: &str) -> Result<SessionStory, LookupError> {
-        let (session, pending_approvals, runs) = {
-            let store = self.store();
-            let session = lookup(&store, id)?;
-            let pending_approvals = store.pending_approvals(Some(&session.id))?;
-            let runs = store.run_history(&session.id)?;
-            (session, pending_approvals, runs)
-        };
-        let provision = self.provision_state(&session.id)?;
-        let branches = self.branch_status(&session);
-        Ok(SessionStory {
-            session,
-            provision,
-            pending_approvals,
-            runs,
-            branches,
-        })
+    /// Every run of a session, first run first.
+    pub fn runs(&self, id: &str) -> Result<Vec<crate::store::RunRecord>, LookupError> {
+        let store = self.store();
+        let session = lookup(&store, id)?;
+        Ok(store.run_history(&session.id)?)
     }
 
     pub fn transcript(

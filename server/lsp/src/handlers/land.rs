@@ -5,7 +5,8 @@ use tower_lsp_server::jsonrpc::{Error as RpcError, Result as RpcResult};
 
 use super::{Backend, blocking, check_id, invalid_params, op_error, parse};
 use lulu_core::{
-    sessions::{LandOptions, PullRequest, PushOptions, SessionStory, SyncOptions},
+    model::Session,
+    sessions::{LandOptions, PullRequest, PushOptions, Sessions, SyncOptions},
     worktree::LandStrategy,
 };
 
@@ -44,11 +45,11 @@ fn check_text(field: &str, text: Option<&str>) -> RpcResult<()> {
 }
 
 /// The landing fields of a session's detail (ahead/behind computed now).
-pub(super) fn branch_detail(story: &SessionStory) -> BranchDetail {
-    match &story.branches {
-        Ok(status) => BranchDetail::from(status),
+pub(super) fn branch_detail(sessions: &Sessions, session: &Session) -> BranchDetail {
+    match sessions.branch_status(session) {
+        Ok(status) => BranchDetail::from(&status),
         Err(error) => {
-            tracing::warn!(id = %story.session.id, %error, "could not read the session's branches");
+            tracing::warn!(id = %session.id, %error, "could not read the session's branches");
             BranchDetail::default()
         }
     }

@@ -345,11 +345,30 @@ impl Backend {
         let core = self.core()?;
         after_first_reconciliation(&core).await;
         let sessions = core.sessions.clone();
-        let story = blocking(method::SESSION, move || sessions.session_story(&params.id))
+        let session = blocking(method::SESSION, move || sessions.session(&params.id))
             .await?
             .map_err(|error| op_error(error.kind(), &error))?;
-        let branches = land::branch_detail(&story);
-        Ok(protocol::story_detail(&story, branches))
+        let mut detail = provision::session_detail(&core, session.clone()).await?;
+        let sessions = core.sessions.clone();
+        let id = session.id.clone();
+        let pending = blocking(method::SESSION, move || {
+            sessions.approvals(Some(id.as_str()))
+        })
+        .await?
+        .map_err(|error| op_error(error.kind(), &error))?;
+        detail.pending_approvals = pending.iter().map(protocol::Approval::from).collect();
+        let sessions = core.sessions.clone();
+        let id = session.id.clone();
+        let runs = blocking(method::SESSION, move || sessions.runs(id.as_str()))
+            .await?
+            .map_err(|error| op_error(error.kind(), &error))?;
+        detail.runs = Some(runs.iter().map(protocol::RunSummary::from).collect());
+        let sessions = core.sessions.clone();
+        detail.branches = blocking(method::SESSION, move || {
+            land::branch_detail(&sessions, &session)
+        })
+        .await?;
+        Ok(detail)
     }
 
     pub(super) async fn transcript(&self, params: Value) -> RpcResult<TranscriptResult> {

@@ -7,7 +7,9 @@ use tower_lsp_server::jsonrpc::{Error as RpcError, Result as RpcResult};
 use lulu_core::sessions::{GcOptions, ProvisionCheckError, SpawnError, parse_age};
 
 use super::{Backend, absolute_path, blocking, error, invalid_params, op_error, parse};
-use crate::protocol::{Empty, GcParams, GcResult, TrustParams, UntrustedSetupData, code, method};
+use crate::protocol::{
+    self, Empty, GcParams, GcResult, SessionDetail, TrustParams, UntrustedSetupData, code, method,
+};
 
 /// `lulu/spawn`'s error: -32021 with `{repo, setup, setupHash}` for an untrusted setup command.
 pub(super) fn spawn_error(failure: SpawnError) -> RpcError {
@@ -32,6 +34,20 @@ pub(super) fn spawn_error(failure: SpawnError) -> RpcError {
         op_error(failure.kind(), &failure),
         super::spawn_reason(&failure),
     )
+}
+
+/// `lulu/session`'s answer: the detail with the session's ports and whether gc removed its
+/// worktree.
+pub(super) async fn session_detail(
+    core: &super::Core,
+    session: lulu_core::model::Session,
+) -> RpcResult<SessionDetail> {
+    let sessions = core.sessions.clone();
+    let id = session.id.clone();
+    let state = blocking(method::SESSION, move || sessions.provision_state(&id))
+        .await?
+        .map_err(|error| op_error(error.kind(), &error))?;
+    Ok(protocol::session_detail(&session, &state))
 }
 
 impl Backend {

@@ -6,10 +6,10 @@ use ts_rs::TS;
 
 use lulu_core::{
     model::Session,
-    sessions::{GcReport, ProvisionState, SessionStory},
+    sessions::{GcReport, ProvisionState},
 };
 
-use super::{BranchDetail, SessionDetail, path_text};
+use super::{SessionDetail, path_text};
 
 /// `SessionDetail`'s provisioning fields (flattened into it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, TS)]
@@ -34,20 +34,6 @@ pub fn session_detail(session: &Session, state: &ProvisionState) -> SessionDetai
     if state.worktree_gone {
         detail.worktree_path = None;
     }
-    detail
-}
-
-/// `lulu/session`'s whole answer (and `lulu show --json`'s) from a session's story, with its
-/// branches as the caller settled them (the server tells what it could; the CLI fails).
-pub fn story_detail(story: &SessionStory, branches: BranchDetail) -> SessionDetail {
-    let mut detail = session_detail(&story.session, &story.provision);
-    detail.pending_approvals = story
-        .pending_approvals
-        .iter()
-        .map(super::Approval::from)
-        .collect();
-    detail.runs = Some(story.runs.iter().map(super::RunSummary::from).collect());
-    detail.branches = branches;
     detail
 }
 

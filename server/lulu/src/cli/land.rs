@@ -6,7 +6,9 @@ use anyhow::bail;
 use clap::{Args, ValueEnum};
 
 use lulu_core::{
-    sessions::{BranchStatus, LandOptions, PullRequest, PushOptions, SyncOptions, SyncResultKind},
+    sessions::{
+        BranchStatus, LandOptions, PullRequest, PushOptions, Sessions, SyncOptions, SyncResultKind,
+    },
     worktree::LandStrategy,
 };
 use lulu_lsp::protocol;
@@ -193,11 +195,14 @@ fn branch_lines(status: &BranchStatus) -> String {
 }
 
 /// `lulu show`'s text with the branch lines after the `base:` line.
-pub(super) fn detail_with_branches(detail: &str, branches: Option<&BranchStatus>) -> String {
-    let Some(status) = branches else {
+pub(super) fn detail_with_branches(detail: &str, sessions: &Sessions, id: &str) -> String {
+    let Ok(session) = sessions.session(id) else {
         return detail.to_owned();
     };
-    let lines = branch_lines(status);
+    let lines = match sessions.branch_status(&session) {
+        Ok(status) => branch_lines(&status),
+        Err(_) => return detail.to_owned(),
+    };
     match detail.find("\nbase:") {
         Some(start) => {
             let end = detail[start + 1..]

@@ -150,27 +150,32 @@ pub(super) fn show(
     json: bool,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let mut story = sessions.session_story(id)?;
+    let session = sessions.session(id)?;
+    let state = sessions.provision_state(&session.id)?;
     if json {
-        // A session whose branches cannot be read fails `show --json`, as its own error.
-        let status = std::mem::replace(&mut story.branches, Ok(Default::default()))?;
-        let detail = protocol::story_detail(&story, protocol::BranchDetail::from(&status));
+        let mut detail = protocol::session_detail(&session, &state);
+        detail.branches = protocol::BranchDetail::from(&sessions.branch_status(&session)?);
+        detail.pending_approvals = sessions
+            .approvals(Some(session.id.as_str()))?
+            .iter()
+            .map(protocol::Approval::from)
+            .collect();
+        detail.runs = Some(
+            sessions
+                .runs(session.id.as_str())?
+                .iter()
+                .map(protocol::RunSummary::from)
+                .collect(),
+        );
         serde_json::to_writer_pretty(&mut *out, &detail)?;
         writeln!(out)?;
         return Ok(());
     }
-    let text = crate::render::session_detail(&story.session, Utc::now());
-    let text = super::land::detail_with_branches(&text, story.branches.as_ref().ok());
-    write!(
-        out,
-        "{}",
-        with_provision(&text, &story.session, &story.provision)
-    )?;
-    write!(
-        out,
-        "{}",
-        crate::render::run_history(&story.runs, Utc::now())
-    )?;
+    let text = crate::render::session_detail(&session, Utc::now());
+    let text = super::land::detail_with_branches(&text, sessions, session.id.as_str());
+    write!(out, "{}", with_provision(&text, &session, &state))?;
+    let runs = sessions.runs(session.id.as_str())?;
+    write!(out, "{}", crate::render::run_history(&runs, Utc::now()))?;
     Ok(())
 }
 
