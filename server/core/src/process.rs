@@ -283,18 +283,71 @@ pub fn signal_group(process_group: i32, signal: Signal) -> io::Result<()> {
     }
 }
 
-/// The agent's watchdog: a forked copy of the runner (no exec, so it shares the runner's pages
-/// and costs a few of its own) that joins the agent's process group and waits on a pipe. When
-/// the runner's end of the pipe closes (the runner reaps it, or dies however it dies), it kills
-/// its whole group, itself included.
+/// The agent's watchdog: a process that shares the runner's memory (`clone` with `CLONE_VM`:
+/// no copy of the runner's pages, so it costs a session no memory of its own beyond a few
+/// pages of stack), joins the agent's process group and waits on a pipe. When the runner's end
+/// of the pipe closes (the runner reaps it, or dies however it dies), it kills its whole group,
+/// itself included.
 ///
 /// While it is alive and unreaped, the group id cannot be reused: that is what lets the runner
 /// signal the group. While the runner is dead but the watchdog not yet, the watchdog still holds
-/// the runner lock (it inherited it), so nobody settles the session before its agent is gone.
+/// the runner lock (its descriptor table is its own copy, taken at the clone), so nobody settles
+/// the session before its agent is gone.
 pub struct Watchdog {
     pid: nix::unistd::Pid,
     /// The runner's end of the watchdog's pipe.
     pipe: OwnedFd,
+    stack: WatchdogStack,
+}
+
+/// What the watchdog is told, written at the bottom of its stack's mapping before the clone.
+/// The mapping outlives the watchdog (it is unmapped only once the watchdog is reaped), so
+/// the watchdog may read this for its whole life.
+#[repr(C)]
+struct WatchdogOrders {
+    /// The watchdog's end of the pipe.
+    pipe: RawFd,
+    /// The runner's end, which the watchdog's copy of the descriptor table must not keep.
+    runner_end: RawFd,
+    group: i32,
+    close: [RawFd; WatchdogOrders::MOST_TO_CLOSE],
+    close_count: usize,
+}
+
+impl WatchdogOrders {
+    const MOST_TO_CLOSE: usize = 4;
+}
+
+/// The watchdog's own stack: an anonymous mapping in the address space it shares with the
+/// runner. Only the pages it touches (one or two) ever exist.
+struct WatchdogStack {
+    base: *mut std::ffi::c_void,
+}
+
+impl WatchdogStack {
+    const BYTES: usize = 64 * 1024;
+
+    fn map() -> io::Result<WatchdogStack> {
+        use rustix::mm::{MapFlags, ProtFlags};
+        // SAFETY: a fresh anonymous mapping at an address the kernel chooses aliases nothing.
+        let base = unsafe {
+            rustix::mm::mmap_anonymous(
+                std::ptr::null_mut(),
+                WatchdogStack::BYTES,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE | MapFlags::STACK,
+            )
+        }?;
+        Ok(WatchdogStack { base })
+    }
+
+    /// Unmaps the stack. Only once the watchdog is gone (reaped, or never started).
+    fn unmap(self) {
+        // SAFETY: the mapping is ours (made by `map`), and nothing runs on it any more.
+        if let Err(error) = unsafe { rustix::mm::munmap(self.base, WatchdogStack::BYTES) } {
+            tracing::debug!(%error, "could not unmap the watchdog's stack");
+        }
+    }
 }
 
 impl Watchdog {
@@ -303,33 +356,48 @@ impl Watchdog {
         Watchdog::start_closing(process_group, &[])
     }
 
-    /// As [`Watchdog::start`], the forked watchdog first closing `close`: descriptors of the
-    /// runner whose other end must see them closed when the runner closes them (the agent's
-    /// stdin pipe, issue 12: a copy held by the watchdog would keep the agent from its EOF).
+    /// As [`Watchdog::start`], the watchdog first closing `close`: descriptors of the runner
+    /// whose other end must see them closed when the runner closes them (the agent's stdin
+    /// pipe, issue 12: a copy held by the watchdog would keep the agent from its EOF).
     pub fn start_closing(
         process_group: i32,
         close: &[std::os::fd::BorrowedFd<'_>],
     ) -> io::Result<Watchdog> {
         let group = Pid::from_raw(process_group).ok_or_else(|| io::Error::from(Errno::INVAL))?;
+        if close.len() > WatchdogOrders::MOST_TO_CLOSE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the watchdog can close at most {} descriptors",
+                    WatchdogOrders::MOST_TO_CLOSE
+                ),
+            ));
+        }
         let (read_end, write_end) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC)?;
+        let mut orders = WatchdogOrders {
+            pipe: read_end.as_raw_fd(),
+            runner_end: write_end.as_raw_fd(),
+            group: group.as_raw_nonzero().get(),
+            close: [-1; WatchdogOrders::MOST_TO_CLOSE],
+            close_count: close.len(),
+        };
+        for (slot, fd) in orders.close.iter_mut().zip(close) {
+            *slot = fd.as_raw_fd();
+        }
         give_back_free_heap();
-        // SAFETY: the child runs only `watch_pipe`, which makes async-signal-safe system calls,
-        // allocates nothing and never returns.
-        let child = match unsafe { nix::unistd::fork() }? {
-            ForkResult::Child => {
-                drop(write_end);
-                for fd in close {
-                    // SAFETY: `close` is async-signal-safe; the runner's copy stays open.
-                    unsafe { libc::close(std::os::fd::AsRawFd::as_raw_fd(fd)) };
-                }
-                watch_pipe(read_end, group)
+        let stack = WatchdogStack::map()?;
+        let child = match clone_watchdog(&stack, orders) {
+            Ok(child) => child,
+            Err(error) => {
+                stack.unmap();
+                return Err(error);
             }
-            ForkResult::Parent { child } => child,
         };
         drop(read_end);
         let watchdog = Watchdog {
             pid: child,
             pipe: write_end,
+            stack,
         };
         // Both sides set the group, so it is set before either goes on. The group is gone if
         // the agent has already exited: there is then nothing to watch.
@@ -343,17 +411,73 @@ impl Watchdog {
     /// Ends the watchdog: closing the pipe makes it kill its group (by now empty, or about to
     /// be); waits for it to be gone.
     pub fn reap(self) {
-        let Watchdog { pid, pipe } = self;
+        let Watchdog { pid, pipe, stack } = self;
         drop(pipe);
-        nix::sys::wait::waitpid(pid, None).ok();
+        match nix::sys::wait::waitpid(pid, None) {
+            Ok(_) => stack.unmap(),
+            // Not reaped, so perhaps still running on its stack: leave the mapping be.
+            Err(error) => tracing::warn!(%error, "could not reap the watchdog"),
+        }
     }
 }
 
-/// Returns the heap's free pages to the system before the fork. The watchdog keeps a
-/// copy-on-write view of every page the runner has at the fork, and each page the runner
-/// writes afterwards becomes the watchdog's own; a page given back first is in neither
-/// (the runner's set-up, the worktree's checkout above all, frees most of what it used).
-fn give_back_free_heap() {
+/// Clones the watchdog onto `stack`, sharing this address space, with every signal blocked
+/// from its first instruction (the runner's signal handlers must never run on its stack).
+fn clone_watchdog(stack: &WatchdogStack, orders: WatchdogOrders) -> io::Result<nix::unistd::Pid> {
+    use nix::sys::signal::{SigSet, SigmaskHow};
+    let orders_at = stack.base.cast::<WatchdogOrders>();
+    // SAFETY: the mapping is fresh, writable, page-aligned and much larger than the orders.
+    unsafe { orders_at.write(orders) };
+    // The stack grows down from the mapping's top, 16-byte aligned as the ABI wants.
+    // SAFETY: one past the end of the mapping, which `clone` takes as the stack's top.
+    let top = unsafe { stack.base.cast::<u8>().add(WatchdogStack::BYTES) };
+    let runner_mask = SigSet::all().thread_swap_mask(SigmaskHow::SIG_SETMASK)?;
+    // SAFETY: `watchdog_main` runs on its own stack, makes only raw system calls (rustix's, which
+    // touch neither errno nor any lock of the runner's), allocates nothing and never returns; it
+    // reads only its orders, which stay mapped until it is reaped. Without CLONE_FILES its
+    // descriptor table is a copy, so its closes do not touch the runner's.
+    let pid = unsafe {
+        libc::clone(
+            watchdog_main,
+            top.cast(),
+            libc::CLONE_VM | libc::SIGCHLD,
+            orders_at.cast(),
+        )
+    };
+    let cloned = if pid == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(nix::unistd::Pid::from_raw(pid))
+    };
+    runner_mask.thread_set_mask()?;
+    cloned
+}
+
+/// The watchdog's whole life, on its own stack in the runner's address space.
+extern "C" fn watchdog_main(orders: *mut std::ffi::c_void) -> std::ffi::c_int {
+    // SAFETY: `clone_watchdog` wrote the orders there and their mapping outlives us.
+    let orders = unsafe { &*orders.cast::<WatchdogOrders>() };
+    // SAFETY: these numbers are open in our copy of the descriptor table, and nothing else in
+    // this process uses that copy.
+    unsafe {
+        rustix::io::close(orders.runner_end);
+        for fd in &orders.close[..orders.close_count] {
+            rustix::io::close(*fd);
+        }
+    }
+    // SAFETY: open in our table (above), and never closed before we exit.
+    let pipe = unsafe { BorrowedFd::borrow_raw(orders.pipe) };
+    // Checked before the clone; no panic may happen here (it would unwind on a borrowed stack).
+    let Some(group) = Pid::from_raw(orders.group) else {
+        exit_now()
+    };
+    watch_pipe(pipe, group)
+}
+
+/// Returns the heap's free pages to the system: before the watchdog starts (the runner's
+/// set-up, the worktree's checkout above all, frees most of what it used), and when a runner
+/// is about to sleep.
+pub fn give_back_free_heap() {
     #[cfg(target_env = "gnu")]
     // SAFETY: `malloc_trim` only releases memory malloc holds free; it is thread-safe.
     unsafe {
@@ -361,18 +485,17 @@ fn give_back_free_heap() {
     }
 }
 
-/// The watchdog's whole life after the fork.
-fn watch_pipe(pipe: OwnedFd, group: Pid) -> ! {
+/// What the watchdog does: join the group, wait for the pipe to close, kill the group.
+fn watch_pipe(pipe: BorrowedFd<'_>, group: Pid) -> ! {
     if rustix::process::setpgid(None, Some(group)).is_err() {
         exit_now();
     }
-    nix::sys::prctl::set_name(c"lulu-watchdog").ok();
+    rustix::thread::set_name(c"lulu-watchdog").ok();
     // The signals meant for the agent (a cancel's SIGTERM to the group, a terminal's SIGINT or
-    // SIGHUP) wait, blocked; only SIGKILL, which cannot be blocked, ends the watchdog early.
-    nix::sys::signal::SigSet::all().thread_block().ok();
+    // SIGHUP) wait, blocked since the clone; only SIGKILL ends the watchdog early.
     let mut buffer = [0_u8; 64];
     loop {
-        match rustix::io::read(&pipe, &mut buffer) {
+        match rustix::io::read(pipe, &mut buffer) {
             Ok(0) => break,
             Ok(_) | Err(Errno::INTR) => continue,
             Err(_) => break,
@@ -384,7 +507,8 @@ fn watch_pipe(pipe: OwnedFd, group: Pid) -> ! {
 }
 
 fn exit_now() -> ! {
-    // SAFETY: `_exit` ends the process at once, without running anything of the runner's.
+    // SAFETY: `_exit` ends this process (exit_group: the watchdog is a thread group of its own)
+    // at once, without running anything of the runner's.
     unsafe { libc::_exit(0) }
 }
 

@@ -22,6 +22,7 @@ QUIET_SECONDS (30), QUIET_FLOOD_LINES (5,000,000), QUIET_INGEST_LINES (1,000,000
 """
 
 import argparse
+import ctypes
 import json
 import os
 import signal
@@ -169,9 +170,28 @@ def cpu_percent(pids, seconds):
     return 100.0 * (after - before) / TICK / seconds
 
 
+KCMP_VM = 1
+LIBC = ctypes.CDLL(None, use_errno=True)
+SYS_KCMP = {"x86_64": 312, "aarch64": 272}.get(os.uname().machine)
+
+
+def same_address_space(pid, other):
+    """Whether two processes share one address space (a watchdog cloned with CLONE_VM shares
+    its runner's): kcmp(2), which needs the right to ptrace both (the bench's own children)."""
+    if SYS_KCMP is None:
+        return False
+    return LIBC.syscall(SYS_KCMP, pid, other, KCMP_VM, 0, 0) == 0
+
+
 def memory_kib(pids):
+    """PSS and USS summed over the processes, each address space counted once: smaps_rollup
+    describes an address space, so two processes sharing one report the same pages."""
     pss = uss = 0
+    counted = []
     for pid in pids:
+        if any(same_address_space(pid, other) for other in counted):
+            continue
+        counted.append(pid)
         try:
             for line in open("/proc/%d/smaps_rollup" % pid):
                 key, _, value = line.partition(":")

@@ -29,6 +29,8 @@ use crate::{
 
 /// The longest an event waits in the batch before it is written.
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+/// How long a sleep ahead makes the runner give back memory before it (see `supervise`).
+const SETTLE_AFTER: Duration = Duration::from_secs(1);
 const MAX_BATCH_EVENTS: usize = 2_000;
 const MAX_BATCH_BYTES: usize = 8 << 20;
 /// After the agent's group is gone, how long we wait for its pipes to close.
@@ -221,11 +223,24 @@ impl Runner {
         let mut buffer = vec![0_u8; READ_CHUNK];
         let budget = Budget::new(&self.session);
 
+        // Whether the memory the last burst of work left behind was given back (see below).
+        let mut settled = false;
         loop {
             let deadline = self
                 .next_deadline(&ending, &ingest, &pipes, pidfd.is_some())
                 .min(self.host_deadline(&ending, host.as_ref(), &budget));
+            // A long sleep ahead (the agent is thinking): give back the database connection's
+            // cache and the heap's free pages first, once per quiet spell. A sleeping session
+            // then costs little more than its runner's code (issue 10).
+            if !settled && deadline.saturating_duration_since(Instant::now()) >= SETTLE_AFTER {
+                self.store.release_memory();
+                crate::process::give_back_free_heap();
+                settled = true;
+            }
             let ready = self.wait(&pipes, pidfd.as_ref(), &ending, deadline)?;
+            if ready.pipes.iter().any(|ready| *ready) {
+                settled = false;
+            }
 
             self.read_pipes(
                 &mut pipes,

@@ -524,11 +524,11 @@ fn late_and_vague_errors_come_at_once_and_name_the_thing() {
     assert_eq!(world.git(&world.repo, &["branch", "--list", "lulu/*"]), "");
 }
 
-fn watchdog_of(agent_group: i32) -> Option<i32> {
+pub(crate) fn watchdog_of(agent_group: i32) -> Option<i32> {
     lulu_core::process::group_members(agent_group)
         .into_iter()
         .find(|pid| {
-            // The watchdog is a fork of the runner that names itself (prctl PR_SET_NAME).
+            // The watchdog is a clone of the runner that names itself (prctl PR_SET_NAME).
             std::fs::read_to_string(format!("/proc/{pid}/comm"))
                 .is_ok_and(|comm| comm.trim_end() == "lulu-watchdog")
         })

@@ -541,7 +541,7 @@ pub(crate) fn runner_pid(id: &str) -> Option<i32> {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         let words: Vec<&[u8]> = cmdline.split(|byte| *byte == 0).collect();
         let is_runner = words.contains(&b"__run".as_slice()) && words.contains(&id.as_bytes());
-        // The watchdog is a fork of the runner (same command line) in the agent's group; the
+        // The watchdog is a clone of the runner (same command line) in the agent's group; the
         // runner leads its own group.
         let leads_its_group = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .ok()
@@ -558,6 +558,28 @@ pub(crate) fn runner_pid(id: &str) -> Option<i32> {
             .unwrap_or(false);
         (is_runner && leads_its_group).then_some(pid)
     })
+}
+
+/// Whether two processes share one address space: kcmp(2) with KCMP_VM.
+fn same_address_space(pid: i32, other: i32) -> bool {
+    const KCMP_VM: libc::c_long = 1;
+    // SAFETY: kcmp only compares kernel objects of two processes this test may trace.
+    let answer = unsafe {
+        libc::syscall(
+            libc::SYS_kcmp,
+            libc::c_long::from(pid),
+            libc::c_long::from(other),
+            KCMP_VM,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        )
+    };
+    assert!(
+        answer >= 0,
+        "kcmp failed: {}",
+        std::io::Error::last_os_error()
+    );
+    answer == 0
 }
 
 #[test]
@@ -578,6 +600,18 @@ fn killed_runner_takes_its_agent_down_and_is_reconciled_as_interrupted() {
     };
     assert_eq!(groups.len(), 1);
     assert!(!lulu_core::process::group_members(groups[0]).is_empty());
+    // Issue 10: the watchdog shares the runner's address space (it costs the session no
+    // memory of its own), while living in the agent's group.
+    let watchdog =
+        crate::hostile::watchdog_of(groups[0]).expect("the agent's group has a watchdog");
+    assert_eq!(
+        (
+            same_address_space(pid, watchdog),
+            same_address_space(pid, groups[0])
+        ),
+        (true, false),
+        "the watchdog, and not the agent, shares the runner's memory"
+    );
     // SAFETY: the pid was just read from /proc and belongs to our own runner.
     unsafe {
         libc::kill(pid, libc::SIGKILL);
