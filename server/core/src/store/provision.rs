@@ -12,7 +12,8 @@ use super::*;
 
 /// A lease counts only while its session is live in the run that took it; anything else is
 /// stale, whoever forgot to release it (a runner that died).
-const STALE_LEASES: &str = "DELETE FROM port_leases WHERE NOT EXISTS (SELECT 1 FROM sessions s \
+/// Leases whose session is no longer live in the run that leased them.
+const STALE_LEASE: &str = "NOT EXISTS (SELECT 1 FROM sessions s \
      WHERE s.id = port_leases.session_id AND s.run = port_leases.run AND s.status IN ('starting', 'running'))";
 
 impl Store {
@@ -85,8 +86,23 @@ impl Store {
     }
 
     /// Gives back the ports of sessions that are no longer live in the run that leased them.
+    /// Looks first, outside any transaction: with nothing to give back (the usual case) it
+    /// takes no write lock, so a reader (`lulu ls`, a server's first page) never waits behind a
+    /// busy writer for it.
     pub fn release_stale_ports(&mut self) -> Result<usize, StoreError> {
-        self.write(|transaction| transaction.execute(STALE_LEASES, []))
+        let any_stale: bool = self
+            .connection
+            .prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM port_leases WHERE {STALE_LEASE})"
+            ))
+            .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+            .map_err(|source| self.sqlite(source))?;
+        if !any_stale {
+            return Ok(0);
+        }
+        self.write(|transaction| {
+            transaction.execute(&format!("DELETE FROM port_leases WHERE {STALE_LEASE}"), [])
+        })
     }
 
     /// The ports this session holds now (empty once it ended).

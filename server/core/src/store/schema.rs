@@ -9,6 +9,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     REVIEW_COMMENTS,
     APPROVALS_MESSAGES_LIMITS,
     RUN_HISTORY,
+    WORKTREE_PATHS,
 ];
 
 /// The `user_version` of a database this build fully understands.
@@ -234,4 +235,10 @@ END;
 CREATE TRIGGER runs_go_with_their_session AFTER DELETE ON sessions BEGIN
     DELETE FROM runs WHERE session_id = OLD.id;
 END;
+";
+
+/// The worktree paths of a repository's sessions, read from the index alone: reconciliation
+/// and `lulu gc` read every one, and a table row each cost a page read per session ever run.
+const WORKTREE_PATHS: &str = "
+CREATE INDEX sessions_worktrees ON sessions (repo, worktree_path) WHERE worktree_path IS NOT NULL;
 ";

@@ -240,7 +240,14 @@ impl Store {
     pub fn repositories(&self) -> Result<Vec<PathBuf>, StoreError> {
         let mut statement = self
             .connection
-            .prepare_cached("SELECT DISTINCT repo FROM sessions ORDER BY repo")
+            // One index seek per repository (the next name after the last), not a scan of
+            // every session ever run.
+            .prepare_cached(
+                "WITH RECURSIVE next(repo) AS (SELECT min(repo) FROM sessions \
+                 UNION ALL SELECT (SELECT min(repo) FROM sessions WHERE repo > next.repo) \
+                 FROM next WHERE next.repo IS NOT NULL) \
+                 SELECT repo FROM next WHERE repo IS NOT NULL",
+            )
             .map_err(|source| self.sqlite(source))?;
         statement
             .query_map([], |row| row.get::<_, String>(0).map(PathBuf::from))

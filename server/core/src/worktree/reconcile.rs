@@ -1,6 +1,6 @@
 //! Reconciling stale worktree registrations and reporting orphan folders.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
 use gix::bstr::ByteSlice;
@@ -156,9 +156,11 @@ fn orphan_folders(
     owned: &[PathBuf],
     registered: &BTreeSet<PathBuf>,
 ) -> Result<Vec<OrphanFolder>, ReconcileError> {
-    let owned: BTreeSet<&Path> = owned.iter().map(PathBuf::as_path).collect();
+    // Hashed, not sorted: there is one per session ever run, and sorting paths compares them
+    // component by component.
+    let owned: HashSet<&Path> = owned.iter().map(PathBuf::as_path).collect();
     let canonical_root = canonical_lenient(worktree_root);
-    let mut canonical_owned: Option<BTreeSet<PathBuf>> = None;
+    let mut canonical_owned: Option<HashSet<PathBuf>> = None;
     let mut canonical_registered: Option<BTreeSet<PathBuf>> = None;
     let mut orphans = Vec::new();
     for entry in read_dir_if_any(worktree_root)?.into_iter().flatten() {

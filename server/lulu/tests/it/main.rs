@@ -7,6 +7,7 @@ mod hostile;
 mod land;
 mod protocol;
 mod provision;
+mod quiet;
 mod review;
 mod sessions;
 mod support;
