@@ -1034,7 +1034,7 @@ fn kill_runner_and_wait_for_its_agent(id: &str, pidfile: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     // The runner dies without a word (its agent's group goes with it, or is cleaned up).
-    // The watchdog is a fork of the runner (same command line) in the agent's group; the runner
+    // The watchdog is a clone of the runner (same command line) in the agent's group; the runner
     // leads its own group.
     let runners: Vec<i32> = pids_with(&["__run", id])
         .into_iter()
