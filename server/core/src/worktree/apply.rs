@@ -205,6 +205,9 @@ impl LockedIndex {
     }
 
     /// Writes the index through the lock (no cached trees: they would be stale) and releases it.
+    /// Buffered: gix writes an entry in several small pieces, and each unbuffered piece is a
+    /// `write` call plus a look-up in gix's registry of temporary files (with 5,000 entries that
+    /// was most of a landing's time).
     pub fn write(mut self) -> Result<(), BoxError> {
         use std::io::Write as _;
         self.index.remove_tree();
@@ -215,11 +218,13 @@ impl LockedIndex {
             },
             skip_hash: false,
         };
-        self.index
-            .write_to(&mut self.lock, options)
-            .map_err(boxed)?;
-        self.lock.flush().map_err(boxed)?;
-        self.lock.commit().map_err(|error| boxed(error.error))?;
+        let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, self.lock);
+        self.index.write_to(&mut buffered, options).map_err(boxed)?;
+        buffered.flush().map_err(boxed)?;
+        let lock = buffered
+            .into_inner()
+            .map_err(|error| boxed(error.into_error()))?;
+        lock.commit().map_err(|error| boxed(error.error))?;
         Ok(())
     }
 }
