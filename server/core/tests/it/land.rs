@@ -596,6 +596,16 @@ fn a_folder_deleted_or_replaced_by_a_file_lands_in_the_checkout() {
         &setup.worktree,
         &["commit", "-q", "-m", "agent: src becomes a file"],
     );
+    // The user's untracked file in the folder the landing replaces is in the way.
+    write(&setup.repo, "src/mine.txt", "the user's\n");
+    let before = snapshot(&setup.repo);
+    match land(&setup, LandStrategy::Squash).expect_err("refused") {
+        LandError::DirtyTarget { files, .. } => assert_eq!(files, vec!["src".to_owned()]),
+        other => panic!("expected DirtyTarget, got {other:?}"),
+    }
+    assert_eq!(snapshot(&setup.repo), before);
+    std::fs::remove_file(setup.repo.join("src/mine.txt")).expect("remove");
+
     land(&setup, LandStrategy::Squash).expect("land");
     assert_eq!(read(&setup.repo, "src"), "now a file\n");
     assert_eq!(git(&setup.repo, &["status", "--porcelain"]), "");
