@@ -431,9 +431,20 @@ fn a_target_that_keeps_moving_is_refused_and_keeps_every_commit() {
 
 #[test]
 fn uncommitted_work_is_committed_exactly_as_it_is() {
+    // As git's commit left the index (its cached trees say it is HEAD's tree: only the files
+    // changed on disk are looked at), and with a change staged (no cached tree: the whole index
+    // is compared with HEAD's tree).
+    check_uncommitted_work(false);
+    check_uncommitted_work(true);
+}
+
+fn check_uncommitted_work(stage_a_change: bool) {
     let setup = setup();
     let wt = &setup.worktree;
     write(wt, "src/lib.txt", "rewritten\n");
+    if stage_a_change {
+        git(wt, &["add", "src/lib.txt"]);
+    }
     std::fs::remove_file(wt.join("notes.md")).expect("delete");
     write(wt, "new/deep/file.txt", "new\n");
     write(wt, "run.sh", "#!/bin/sh\necho hi\n");
