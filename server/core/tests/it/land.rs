@@ -470,10 +470,14 @@ fn check_uncommitted_work(stage_a_change: bool) {
         worktree::diff_against(wt, "main").expect("diff"),
         diff_before
     );
+    // Nothing left: no commit, and the index holds the same.
+    let staged = git(wt, &["ls-files", "-s"]);
     assert_eq!(
         worktree::commit_worktree(wt, "again").expect("commit"),
         None
     );
+    assert_eq!(git(wt, &["ls-files", "-s"]), staged);
+    assert_eq!(git(wt, &["status", "--porcelain"]), "");
     git(wt, &["fsck", "--strict", "--no-progress"]);
 }
 
