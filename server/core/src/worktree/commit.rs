@@ -156,8 +156,29 @@ fn edit_tree(
     if changes.is_empty() {
         return Ok(head_tree);
     }
-    let mut editor = repository.edit_tree(head_tree).map_err(boxed)?;
-    for (path, now) in &changes.read {
+    let is_submodule = |path: &BString| {
+        index
+            .entry_by_path(path.as_ref())
+            .is_some_and(|entry| entry.mode == gix::index::entry::Mode::COMMIT)
+    };
+    let removed = changes.gone.iter().filter(|path| !is_submodule(path));
+    let written = changes.read.iter().map(|(path, now)| (path, now));
+    edited_tree(repository, head_tree, removed, written)
+}
+
+/// `tree` with the `removed` paths removed, then the `written` files upserted: in this order,
+/// so that a file that became a folder does not take the folder's new files away with it.
+fn edited_tree<'a>(
+    repository: &gix::Repository,
+    tree: gix::ObjectId,
+    removed: impl IntoIterator<Item = &'a BString>,
+    written: impl IntoIterator<Item = (&'a BString, &'a Current)>,
+) -> Result<gix::ObjectId, BoxError> {
+    let mut editor = repository.edit_tree(tree).map_err(boxed)?;
+    for path in removed {
+        editor.remove(path).map_err(boxed)?;
+    }
+    for (path, now) in written {
         if let Current::Disk { data, .. } = now {
             repository.write_blob(data).map_err(boxed)?;
         }
@@ -167,14 +188,6 @@ fn edit_tree(
             .ok_or_else(|| format!("{path} has a mode git cannot store"))?
             .kind();
         editor.upsert(path, kind, now.id()).map_err(boxed)?;
-    }
-    let is_submodule = |path: &BString| {
-        index
-            .entry_by_path(path.as_ref())
-            .is_some_and(|entry| entry.mode == gix::index::entry::Mode::COMMIT)
-    };
-    for path in changes.gone.iter().filter(|path| !is_submodule(path)) {
-        editor.remove(path).map_err(boxed)?;
     }
     Ok(editor.write().map_err(boxed)?.detach())
 }
@@ -192,25 +205,9 @@ fn snapshot_tree(
             before.insert(entry.path(&head_index).to_owned(), (entry.id, entry.mode));
         }
     }
-    let mut editor = repository.edit_tree(head_tree).map_err(boxed)?;
-    for (path, now) in current {
-        if before.get(path) == Some(&(now.id(), now.mode())) {
-            continue;
-        }
-        if let Current::Disk { data, .. } = now {
-            repository.write_blob(data).map_err(boxed)?;
-        }
-        let kind = now
-            .mode()
-            .to_tree_entry_mode()
-            .ok_or_else(|| format!("{path} has a mode git cannot store"))?
-            .kind();
-        editor.upsert(path, kind, now.id()).map_err(boxed)?;
-    }
-    for path in before.keys() {
-        if !current.contains_key(path) {
-            editor.remove(path).map_err(boxed)?;
-        }
-    }
-    Ok(editor.write().map_err(boxed)?.detach())
+    let removed = before.keys().filter(|path| !current.contains_key(*path));
+    let written = current
+        .iter()
+        .filter(|(path, now)| before.get(*path) != Some(&(now.id(), now.mode())));
+    edited_tree(repository, head_tree, removed, written)
 }

@@ -626,3 +626,26 @@ fn a_folder_deleted_or_replaced_by_a_file_lands_in_the_checkout() {
     assert_eq!(git(&setup.repo, &["status", "--porcelain"]), "");
     git(&setup.repo, &["fsck", "--strict", "--no-progress"]);
 }
+
+#[test]
+fn a_file_replaced_by_a_folder_is_committed_with_the_folder() {
+    // Both ways of reading the work: git's cached trees valid, and a change staged.
+    for stage_a_change in [false, true] {
+        let setup = setup();
+        let wt = &setup.worktree;
+        std::fs::remove_file(wt.join("notes.md")).expect("delete");
+        write(wt, "notes.md/today.md", "a folder now\n");
+        if stage_a_change {
+            write(wt, "src/lib.txt", "staged\n");
+            git(wt, &["add", "src/lib.txt"]);
+        }
+        worktree::commit_worktree(wt, "name")
+            .expect("commit")
+            .expect("something to commit");
+        assert_eq!(
+            git(wt, &["show", "HEAD:notes.md/today.md"]),
+            "a folder now\n"
+        );
+        assert_eq!(git(wt, &["status", "--porcelain"]), "");
+    }
+}
