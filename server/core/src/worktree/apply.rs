@@ -207,14 +207,10 @@ impl LockedIndex {
                 path.display()
             )
         })?;
-        let index = match worktree.open_index() {
-            Ok(index) => index,
-            Err(_) if !path.exists() => gix::index::File::from_state(
-                gix::index::State::new(worktree.object_hash()),
-                path.clone(),
-            ),
-            Err(error) => return Err(boxed(error)),
-        };
+        // Read after taking the lock, through the repository's shared copy (which it re-reads
+        // when the file changed): a status of the same repository then reads it no second time.
+        let shared = worktree.index_or_empty().map_err(boxed)?;
+        let index = gix::index::File::clone(&shared);
         Ok(LockedIndex { index, lock })
     }
 
