@@ -10,11 +10,13 @@ use gix::refs::transaction::{Change, LogChange, PreviousValue, RefEdit, RefLog};
 use super::*;
 
 /// One path whose entry differs between two trees: its new blob (or symlink, or submodule
-/// commit) and mode, or `None` when the path is gone in the new tree.
+/// commit) and mode, or `None` when the path is gone in the new tree; and what the old tree has
+/// there (a tree when a folder becomes a file), `None` when nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PathChange {
     pub path: BString,
     pub new: Option<(gix::ObjectId, gix::objs::tree::EntryMode)>,
+    pub old: Option<(gix::ObjectId, gix::objs::tree::EntryMode)>,
 }
 
 /// The non-tree paths where `old_tree` and `new_tree` differ, sorted, without rename tracking.
@@ -39,29 +41,41 @@ pub(super) fn tree_changes(
         &mut recorder,
     )
     .map_err(boxed)?;
-    let mut out = Vec::new();
-    for change in recorder.records {
+    // A folder that becomes a file (or the reverse) is a deletion and an addition of one path.
+    let mut old_entries = std::collections::HashMap::new();
+    for change in &recorder.records {
         match change {
-            Change::Addition {
+            Change::Deletion {
                 entry_mode,
                 oid,
                 path,
                 ..
             } => {
-                if entry_mode.is_no_tree() {
-                    out.push(PathChange {
-                        path,
-                        new: Some((oid, entry_mode)),
-                    });
-                }
+                old_entries.insert(path.clone(), (*oid, *entry_mode));
             }
+            Change::Modification {
+                previous_entry_mode,
+                previous_oid,
+                path,
+                ..
+            } => {
+                old_entries.insert(path.clone(), (*previous_oid, *previous_entry_mode));
+            }
+            Change::Addition { .. } => {}
+        }
+    }
+    let mut out = Vec::new();
+    for change in recorder.records {
+        let (path, new) = match change {
+            Change::Addition {
+                entry_mode,
+                oid,
+                path,
+                ..
+            } if entry_mode.is_no_tree() => (path, Some((oid, entry_mode))),
             Change::Deletion {
                 entry_mode, path, ..
-            } => {
-                if entry_mode.is_no_tree() {
-                    out.push(PathChange { path, new: None });
-                }
-            }
+            } if entry_mode.is_no_tree() => (path, None),
             Change::Modification {
                 previous_entry_mode,
                 entry_mode,
@@ -69,14 +83,14 @@ pub(super) fn tree_changes(
                 path,
                 ..
             } => match (previous_entry_mode.is_no_tree(), entry_mode.is_no_tree()) {
-                (_, true) => out.push(PathChange {
-                    path,
-                    new: Some((oid, entry_mode)),
-                }),
-                (true, false) => out.push(PathChange { path, new: None }),
-                (false, false) => {}
+                (_, true) => (path, Some((oid, entry_mode))),
+                (true, false) => (path, None),
+                (false, false) => continue,
             },
-        }
+            Change::Addition { .. } | Change::Deletion { .. } => continue,
+        };
+        let old = old_entries.get(&path).copied();
+        out.push(PathChange { path, new, old });
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
@@ -193,18 +207,17 @@ impl LockedIndex {
                 path.display()
             )
         })?;
-        let index = match worktree.open_index() {
-            Ok(index) => index,
-            Err(_) if !path.exists() => gix::index::File::from_state(
-                gix::index::State::new(worktree.object_hash()),
-                path.clone(),
-            ),
-            Err(error) => return Err(boxed(error)),
-        };
+        // Read after taking the lock, through the repository's shared copy (which it re-reads
+        // when the file changed): a status of the same repository then reads it no second time.
+        let shared = worktree.index_or_empty().map_err(boxed)?;
+        let index = gix::index::File::clone(&shared);
         Ok(LockedIndex { index, lock })
     }
 
     /// Writes the index through the lock (no cached trees: they would be stale) and releases it.
+    /// Buffered: gix writes an entry in several small pieces, and each unbuffered piece is a
+    /// `write` call plus a look-up in gix's registry of temporary files (with 5,000 entries that
+    /// was most of a landing's time).
     pub fn write(mut self) -> Result<(), BoxError> {
         use std::io::Write as _;
         self.index.remove_tree();
@@ -215,11 +228,13 @@ impl LockedIndex {
             },
             skip_hash: false,
         };
-        self.index
-            .write_to(&mut self.lock, options)
-            .map_err(boxed)?;
-        self.lock.flush().map_err(boxed)?;
-        self.lock.commit().map_err(|error| boxed(error.error))?;
+        let mut buffered = std::io::BufWriter::with_capacity(64 * 1024, self.lock);
+        self.index.write_to(&mut buffered, options).map_err(boxed)?;
+        buffered.flush().map_err(boxed)?;
+        let lock = buffered
+            .into_inner()
+            .map_err(|error| boxed(error.into_error()))?;
+        lock.commit().map_err(|error| boxed(error.error))?;
         Ok(())
     }
 }
@@ -273,16 +288,15 @@ pub(super) fn apply_changes(
                     );
                     continue;
                 }
-                if files == Files::Write {
-                    write_file(worktree, &file, id, mode)?;
-                }
-                let metadata =
-                    gix::index::fs::Metadata::from_path_no_follow(&file).map_err(|error| {
-                        format!(
-                            "could not read {} after writing it: {error}",
-                            file.display()
-                        )
-                    })?;
+                let written = match files {
+                    Files::Write => write_file(worktree, &file, id, mode)?,
+                    Files::AlreadyThere => None,
+                };
+                let metadata = match written {
+                    Some(metadata) => metadata,
+                    None => gix::index::fs::Metadata::from_path_no_follow(&file)
+                        .map_err(|error| format!("could not read {}: {error}", file.display()))?,
+                };
                 let stat = gix::index::entry::Stat::from_fs(&metadata).map_err(boxed)?;
                 let index_mode =
                     gix::index::entry::Mode::from_bits_truncate(u32::from(mode.value()));
@@ -300,45 +314,79 @@ pub(super) fn apply_changes(
     Ok(())
 }
 
+/// Writes the blob `id` at `file`, replacing what is there, with as few system calls as git's
+/// checkout (unlink, open, write, fstat: no `stat` before, none of the path after). Returns the
+/// new file's metadata, or `None` for a symlink.
 fn write_file(
     repository: &gix::Repository,
     file: &Path,
     id: gix::ObjectId,
     mode: gix::objs::tree::EntryMode,
-) -> Result<(), BoxError> {
+) -> Result<Option<gix::index::fs::Metadata>, BoxError> {
     let blob = repository.find_object(id).map_err(boxed)?.detach().data;
-    if let Some(parent) = file.parent() {
-        // A file where a folder must now be: the change deleted it (it is in the same change set).
-        std::fs::create_dir_all(parent)
-            .map_err(|error| format!("could not create {}: {error}", parent.display()))?;
-    }
-    match file.symlink_metadata() {
-        // Empty by now (its tracked files were deleted first, and anything else refused before).
-        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir(file)
-            .map_err(|error| format!("could not remove the folder {}: {error}", file.display()))?,
-        Ok(_) => std::fs::remove_file(file)
-            .map_err(|error| format!("could not replace {}: {error}", file.display()))?,
-        Err(_) => {}
-    }
+    remove_old_entry(file)?;
     if mode.is_link() {
         let target = gix::path::from_bstr(blob.as_bstr())
             .map_err(boxed)?
             .into_owned();
-        std::os::unix::fs::symlink(&target, file)
+        with_parent_folders(file, || std::os::unix::fs::symlink(&target, file))
             .map_err(|error| format!("could not write the symlink {}: {error}", file.display()))?;
-        return Ok(());
+        return Ok(None);
     }
     use std::os::unix::fs::OpenOptionsExt as _;
     let permissions = if mode.is_executable() { 0o777 } else { 0o666 };
-    let mut handle = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(permissions)
-        .open(file)
-        .map_err(|error| format!("could not write {}: {error}", file.display()))?;
+    let mut handle = with_parent_folders(file, || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(permissions)
+            .open(file)
+    })
+    .map_err(|error| format!("could not write {}: {error}", file.display()))?;
     std::io::Write::write_all(&mut handle, &blob)
         .map_err(|error| format!("could not write {}: {error}", file.display()))?;
+    let metadata = gix::index::fs::Metadata::from_file(&handle).map_err(|error| {
+        format!(
+            "could not read {} after writing it: {error}",
+            file.display()
+        )
+    })?;
+    Ok(Some(metadata))
+}
+
+/// Removes the file, symlink or (empty by now: its tracked files were deleted first, and anything
+/// else refused before) folder at `file`, if any.
+fn remove_old_entry(file: &Path) -> Result<(), BoxError> {
+    let error = match std::fs::remove_file(file) {
+        Ok(()) => return Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => error,
+    };
+    match file.symlink_metadata() {
+        Ok(metadata) if metadata.is_dir() => std::fs::remove_dir(file)
+            .map_err(|error| format!("could not remove the folder {}: {error}", file.display()))?,
+        // A parent that is not a folder: the write that follows says so.
+        Err(_) => {}
+        Ok(_) => return Err(format!("could not replace {}: {error}", file.display()).into()),
+    }
     Ok(())
+}
+
+/// Runs `create`, and again after creating the parent folders of `file` if they were missing.
+fn with_parent_folders<T>(
+    file: &Path,
+    create: impl Fn() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    match create() {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let Some(parent) = file.parent() else {
+                return Err(error);
+            };
+            std::fs::create_dir_all(parent)?;
+            create()
+        }
+        other => other,
+    }
 }
 
 /// Removes a file the change deleted, and the folders it leaves empty (never `workdir` itself).
@@ -361,14 +409,13 @@ fn remove_file(workdir: &Path, file: &Path) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The paths among `changes` (and their parent folders) where the worktree differs from
-/// `head_tree`, the tree its branch points at: a staged change, a conflict, a file changed or
-/// deleted on disk, an untracked file or folder where the change writes. Looks only at those
-/// paths (a few files), never at the whole worktree.
+/// The paths among `changes` (and their parent folders) where the worktree differs from the
+/// tree its branch points at, the old tree of `changes`: a staged change, a conflict, a file
+/// changed or deleted on disk, an untracked file or folder where the change writes. Looks only
+/// at those paths (a few files), never at the whole worktree.
 pub(super) fn dirty_paths(
     worktree: &gix::Repository,
     index: &gix::index::State,
-    head_tree: gix::ObjectId,
     changes: &[PathChange],
 ) -> Result<Vec<String>, BoxError> {
     let workdir = worktree
@@ -383,7 +430,7 @@ pub(super) fn dirty_paths(
     let mut dirty = BTreeSet::new();
     for change in changes {
         let path: &BStr = change.path.as_ref();
-        if path_is_dirty(worktree, &workdir, index, head_tree, path)? {
+        if path_is_dirty(worktree, &workdir, index, change)? {
             dirty.insert(path_string(path));
         }
         // A parent folder that is a file on disk the change does not delete: someone's file.
@@ -406,10 +453,10 @@ fn path_is_dirty(
     worktree: &gix::Repository,
     workdir: &Path,
     index: &gix::index::State,
-    head_tree: gix::ObjectId,
-    path: &BStr,
+    change: &PathChange,
 ) -> Result<bool, BoxError> {
     use gix::index::entry::Stage;
+    let path: &BStr = change.path.as_ref();
     if [Stage::Base, Stage::Ours, Stage::Theirs]
         .into_iter()
         .any(|stage| index.entry_index_by_path_and_stage(path, stage).is_some())
@@ -417,15 +464,8 @@ fn path_is_dirty(
         return Ok(true);
     }
     let relative = gix::path::from_bstr(path).map_err(boxed)?;
-    let head = worktree
-        .find_tree(head_tree)
-        .map_err(boxed)?
-        .peel_to_entry_by_path(&relative)
-        .map_err(boxed)?
-        .map(|entry| (entry.object_id(), entry.mode().value()));
-    if head.is_some_and(|(_, mode)| {
-        gix::objs::tree::EntryMode::try_from(u32::from(mode)).is_ok_and(|mode| mode.is_tree())
-    }) {
+    let head = change.old.map(|(id, mode)| (id, mode.value()));
+    if change.old.is_some_and(|(_, mode)| mode.is_tree()) {
         // A folder the change replaces by a file: its tracked files are changes of their own;
         // anything else in it on disk is someone's.
         return Ok(has_untracked_files(

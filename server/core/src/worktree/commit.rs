@@ -8,7 +8,7 @@ use gix::bstr::BString;
 
 use super::apply::{Files, LockedIndex, PathChange, apply_changes, commit_tree, tree_changes};
 use super::checkout::open_for_checkout;
-use super::diff::{Current, current_files};
+use super::diff::{Current, DiskChanges, current_files_with, disk_changes};
 use super::*;
 
 /// Why [`commit_worktree`] failed. Nothing is committed then.
@@ -89,10 +89,14 @@ pub fn commit_worktree(
     let merge_head_file = repository.git_dir().join("MERGE_HEAD");
     let merge_head = read_merge_head(&merge_head_file).map_err(read_error)?;
 
-    // `current_files` reads the index itself: let it see the one on disk (ours is only locked).
-    let current = current_files(&repository, worktree_path, &workdir)
+    let changes = disk_changes(&repository, worktree_path, &workdir)
         .map_err(|error| read_error(boxed(error)))?;
-    let new_tree = snapshot_tree(&repository, head_tree, &current).map_err(commit_error)?;
+    let new_tree = if index_is_tree(&locked.index, head_tree) {
+        edit_tree(&repository, &locked.index, head_tree, changes).map_err(commit_error)?
+    } else {
+        let current = current_files_with(&locked.index, changes);
+        snapshot_tree(&repository, head_tree, &current).map_err(commit_error)?
+    };
     if new_tree == head_tree && merge_head.is_none() {
         return Ok(None);
     }
@@ -132,6 +136,62 @@ pub(super) fn read_merge_head(file: &Path) -> Result<Option<gix::ObjectId>, BoxE
     }
 }
 
+/// Whether the index holds exactly `tree`, as git's cache of the index's trees (the `TREE`
+/// extension, which `git commit`, `git reset` and `git read-tree` write, and any change to an
+/// entry invalidates) says; `false` when it does not know.
+fn index_is_tree(index: &gix::index::State, tree: gix::ObjectId) -> bool {
+    index
+        .tree()
+        .is_some_and(|root| root.num_entries.is_some() && root.id == tree)
+}
+
+/// `head_tree`, which `index` holds exactly, with the `changes` found on disk (submodules kept):
+/// no need to read all of `head_tree` to learn what the index changed.
+fn edit_tree(
+    repository: &gix::Repository,
+    index: &gix::index::State,
+    head_tree: gix::ObjectId,
+    changes: DiskChanges,
+) -> Result<gix::ObjectId, BoxError> {
+    if changes.is_empty() {
+        return Ok(head_tree);
+    }
+    let is_submodule = |path: &BString| {
+        index
+            .entry_by_path(path.as_ref())
+            .is_some_and(|entry| entry.mode == gix::index::entry::Mode::COMMIT)
+    };
+    let removed = changes.gone.iter().filter(|path| !is_submodule(path));
+    let written = changes.read.iter().map(|(path, now)| (path, now));
+    edited_tree(repository, head_tree, removed, written)
+}
+
+/// `tree` with the `removed` paths removed, then the `written` files upserted: in this order,
+/// so that a file that became a folder does not take the folder's new files away with it.
+fn edited_tree<'a>(
+    repository: &gix::Repository,
+    tree: gix::ObjectId,
+    removed: impl IntoIterator<Item = &'a BString>,
+    written: impl IntoIterator<Item = (&'a BString, &'a Current)>,
+) -> Result<gix::ObjectId, BoxError> {
+    let mut editor = repository.edit_tree(tree).map_err(boxed)?;
+    for path in removed {
+        editor.remove(path).map_err(boxed)?;
+    }
+    for (path, now) in written {
+        if let Current::Disk { data, .. } = now {
+            repository.write_blob(data).map_err(boxed)?;
+        }
+        let kind = now
+            .mode()
+            .to_tree_entry_mode()
+            .ok_or_else(|| format!("{path} has a mode git cannot store"))?
+            .kind();
+        editor.upsert(path, kind, now.id()).map_err(boxed)?;
+    }
+    Ok(editor.write().map_err(boxed)?.detach())
+}
+
 /// `head_tree` with every file as `current` has it (added, changed, deleted); submodules kept.
 fn snapshot_tree(
     repository: &gix::Repository,
@@ -145,25 +205,9 @@ fn snapshot_tree(
             before.insert(entry.path(&head_index).to_owned(), (entry.id, entry.mode));
         }
     }
-    let mut editor = repository.edit_tree(head_tree).map_err(boxed)?;
-    for (path, now) in current {
-        if before.get(path) == Some(&(now.id(), now.mode())) {
-            continue;
-        }
-        if let Current::Disk { data, .. } = now {
-            repository.write_blob(data).map_err(boxed)?;
-        }
-        let kind = now
-            .mode()
-            .to_tree_entry_mode()
-            .ok_or_else(|| format!("{path} has a mode git cannot store"))?
-            .kind();
-        editor.upsert(path, kind, now.id()).map_err(boxed)?;
-    }
-    for path in before.keys() {
-        if !current.contains_key(path) {
-            editor.remove(path).map_err(boxed)?;
-        }
-    }
-    Ok(editor.write().map_err(boxed)?.detach())
+    let removed = before.keys().filter(|path| !current.contains_key(*path));
+    let written = current
+        .iter()
+        .filter(|(path, now)| before.get(*path) != Some(&(now.id(), now.mode())));
+    edited_tree(repository, head_tree, removed, written)
 }

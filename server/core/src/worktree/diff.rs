@@ -277,13 +277,19 @@ pub(super) fn current_files(
     worktree_path: &Path,
     workdir: &Path,
 ) -> Result<BTreeMap<BString, Current>, DiffError> {
-    let status_error = |source: BoxError| DiffError::Status {
+    let index = repository.index_or_empty().map_err(|e| DiffError::Status {
         path: worktree_path.to_owned(),
-        source,
-    };
-    let index = repository
-        .index_or_empty()
-        .map_err(|e| status_error(boxed(e)))?;
+        source: boxed(e),
+    })?;
+    let changes = disk_changes(repository, worktree_path, workdir)?;
+    Ok(current_files_with(&index, changes))
+}
+
+/// The files of `index` (stage 0, no submodules) with the `changes` found on disk applied.
+pub(super) fn current_files_with(
+    index: &gix::index::State,
+    changes: DiskChanges,
+) -> BTreeMap<BString, Current> {
     let mut current: BTreeMap<BString, Current> = index
         .entries()
         .iter()
@@ -296,13 +302,47 @@ pub(super) fn current_files(
                 id: entry.id,
                 mode: entry.mode,
             };
-            (entry.path(&index).to_owned(), now)
+            (entry.path(index).to_owned(), now)
         })
         .collect();
-    let (removed, read_from_disk) = changed_paths(repository).map_err(status_error)?;
-    for path in removed {
+    for path in changes.gone {
         current.remove(&path);
     }
+    for (path, now) in changes.read {
+        current.insert(path, now);
+    }
+    current
+}
+
+/// Where the worktree's files differ from its index, as the index-to-worktree status finds it.
+pub(super) struct DiskChanges {
+    /// Paths no longer there as files (deleted, or now something else): not in the worktree now.
+    pub gone: Vec<BString>,
+    /// Changed, conflicted, intent-to-add and untracked files, read from disk as `git add` would.
+    pub read: Vec<(BString, Current)>,
+}
+
+impl DiskChanges {
+    pub(super) fn is_empty(&self) -> bool {
+        self.gone.is_empty() && self.read.is_empty()
+    }
+}
+
+/// The index-to-worktree status, with the changed and untracked files read (and hashed).
+pub(super) fn disk_changes(
+    repository: &gix::Repository,
+    worktree_path: &Path,
+    workdir: &Path,
+) -> Result<DiskChanges, DiffError> {
+    let status_error = |source: BoxError| DiffError::Status {
+        path: worktree_path.to_owned(),
+        source,
+    };
+    let (removed, read_from_disk) = changed_paths(repository).map_err(status_error)?;
+    let mut changes = DiskChanges {
+        gone: removed,
+        read: Vec::new(),
+    };
     let object_hash = repository.object_hash();
     // Content as `git add` would store it: clean filters, `core.autocrlf`, `eol`, `ident`, encodings.
     let (mut filters, filter_index) = repository
@@ -329,16 +369,12 @@ pub(super) fn current_files(
             })
         };
         match read_disk_file(&file, object_hash, &mut to_git) {
-            Ok(Some(now)) => {
-                current.insert(rela_path, now);
-            }
-            Ok(None) => {
-                current.remove(&rela_path);
-            }
+            Ok(Some(now)) => changes.read.push((rela_path, now)),
+            Ok(None) => changes.gone.push(rela_path),
             Err(source) => return Err(DiffError::ReadFile { path: file, source }),
         }
     }
-    Ok(current)
+    Ok(changes)
 }
 
 /// The index-to-worktree status: tracked files removed from disk, and the files whose content

@@ -14,6 +14,9 @@ use super::*;
 /// How many times a target that moved between reading and moving it is read again.
 const MAX_ATTEMPTS: u32 = 5;
 
+/// The memory for objects read more than once while landing (gix keeps none by default).
+const OBJECT_CACHE_BYTES: usize = 4 * 1024 * 1024;
+
 /// How the session's commits arrive in the target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LandStrategy {
@@ -146,10 +149,12 @@ impl LandRequest<'_> {
 /// commit was computed on; if another commit arrived meanwhile, everything is computed again.
 pub fn land(request: &LandRequest) -> Result<Landed, LandError> {
     let git_error = |source: BoxError| request.git_error(source);
-    let repository = open_for_checkout(request.repo).map_err(|source| LandError::Open {
+    let mut repository = open_for_checkout(request.repo).map_err(|source| LandError::Open {
         repo: request.repo.to_owned(),
         source,
     })?;
+    // The merge base walk, the merge and the diff of the result read the same commits and trees.
+    repository.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
     let full = |branch: &str| {
         branch_full_name(branch).map_err(|source| LandError::InvalidBranchName {
             branch: branch.to_owned(),
@@ -223,7 +228,7 @@ fn land_once(
     let checkout = checked_out_in(repository, target.name).map_err(git_error)?;
     // The target's index stays locked from the check of its dirty files to its update.
     let locked = match &checkout {
-        Some(worktree) => Some(lock_clean_paths(worktree, request, tip_tree, &changes)?),
+        Some(worktree) => Some(lock_clean_paths(worktree, request, &changes)?),
         None => None,
     };
     if let Some(hook) = request.before_move {
@@ -262,13 +267,12 @@ fn land_once(
 fn lock_clean_paths(
     worktree: &gix::Repository,
     request: &LandRequest,
-    tip_tree: gix::ObjectId,
     changes: &[super::apply::PathChange],
 ) -> Result<LockedIndex, LandError> {
     let workdir = worktree.workdir().unwrap_or(worktree.git_dir()).to_owned();
     let git_error = |source: BoxError| request.git_error(source);
     let locked = LockedIndex::acquire(worktree).map_err(git_error)?;
-    let files = dirty_paths(worktree, &locked.index, tip_tree, changes).map_err(git_error)?;
+    let files = dirty_paths(worktree, &locked.index, changes).map_err(git_error)?;
     if !files.is_empty() {
         return Err(LandError::DirtyTarget {
             into: request.into.to_owned(),

@@ -431,9 +431,20 @@ fn a_target_that_keeps_moving_is_refused_and_keeps_every_commit() {
 
 #[test]
 fn uncommitted_work_is_committed_exactly_as_it_is() {
+    // As git's commit left the index (its cached trees say it is HEAD's tree: only the files
+    // changed on disk are looked at), and with a change staged (no cached tree: the whole index
+    // is compared with HEAD's tree).
+    check_uncommitted_work(false);
+    check_uncommitted_work(true);
+}
+
+fn check_uncommitted_work(stage_a_change: bool) {
     let setup = setup();
     let wt = &setup.worktree;
     write(wt, "src/lib.txt", "rewritten\n");
+    if stage_a_change {
+        git(wt, &["add", "src/lib.txt"]);
+    }
     std::fs::remove_file(wt.join("notes.md")).expect("delete");
     write(wt, "new/deep/file.txt", "new\n");
     write(wt, "run.sh", "#!/bin/sh\necho hi\n");
@@ -459,10 +470,14 @@ fn uncommitted_work_is_committed_exactly_as_it_is() {
         worktree::diff_against(wt, "main").expect("diff"),
         diff_before
     );
+    // Nothing left: no commit, and the index holds the same.
+    let staged = git(wt, &["ls-files", "-s"]);
     assert_eq!(
         worktree::commit_worktree(wt, "again").expect("commit"),
         None
     );
+    assert_eq!(git(wt, &["ls-files", "-s"]), staged);
+    assert_eq!(git(wt, &["status", "--porcelain"]), "");
     git(wt, &["fsck", "--strict", "--no-progress"]);
 }
 
@@ -596,8 +611,41 @@ fn a_folder_deleted_or_replaced_by_a_file_lands_in_the_checkout() {
         &setup.worktree,
         &["commit", "-q", "-m", "agent: src becomes a file"],
     );
+    // The user's untracked file in the folder the landing replaces is in the way.
+    write(&setup.repo, "src/mine.txt", "the user's\n");
+    let before = snapshot(&setup.repo);
+    match land(&setup, LandStrategy::Squash).expect_err("refused") {
+        LandError::DirtyTarget { files, .. } => assert_eq!(files, vec!["src".to_owned()]),
+        other => panic!("expected DirtyTarget, got {other:?}"),
+    }
+    assert_eq!(snapshot(&setup.repo), before);
+    std::fs::remove_file(setup.repo.join("src/mine.txt")).expect("remove");
+
     land(&setup, LandStrategy::Squash).expect("land");
     assert_eq!(read(&setup.repo, "src"), "now a file\n");
     assert_eq!(git(&setup.repo, &["status", "--porcelain"]), "");
     git(&setup.repo, &["fsck", "--strict", "--no-progress"]);
+}
+
+#[test]
+fn a_file_replaced_by_a_folder_is_committed_with_the_folder() {
+    // Both ways of reading the work: git's cached trees valid, and a change staged.
+    for stage_a_change in [false, true] {
+        let setup = setup();
+        let wt = &setup.worktree;
+        std::fs::remove_file(wt.join("notes.md")).expect("delete");
+        write(wt, "notes.md/today.md", "a folder now\n");
+        if stage_a_change {
+            write(wt, "src/lib.txt", "staged\n");
+            git(wt, &["add", "src/lib.txt"]);
+        }
+        worktree::commit_worktree(wt, "name")
+            .expect("commit")
+            .expect("something to commit");
+        assert_eq!(
+            git(wt, &["show", "HEAD:notes.md/today.md"]),
+            "a folder now\n"
+        );
+        assert_eq!(git(wt, &["status", "--porcelain"]), "");
+    }
 }
