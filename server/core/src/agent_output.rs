@@ -2,6 +2,8 @@
 //! readably, and what the agent says about itself (its session id, cost, tokens, and whether
 //! it reported an error) is gathered into an [`AgentVerdict`].
 
+mod quick;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -57,6 +59,44 @@ pub fn parse_line(
         OutputFormat::Text => unreachable!("text lines returned above"),
     };
     event(&kind, text, Some(line.to_owned()))
+}
+
+/// The rendering of a stored stdout line's JSON object (`data`) in `format`: the same text
+/// `parse_line` gave it. Rendering is a pure function of the object, so the store keeps only
+/// the object and renders it again when read (issue 10: half the bytes per line). None for
+/// text agents, whose lines have no object.
+pub fn render_data(format: OutputFormat, value: &Value) -> Option<String> {
+    let mut unused = AgentVerdict::default();
+    match format {
+        OutputFormat::ClaudeStreamJson => Some(render_claude(value, &mut unused).1),
+        OutputFormat::CodexJson => Some(render_codex(value, &mut unused).1),
+        OutputFormat::Text => None,
+    }
+}
+
+/// As `parse_line`, for an event going to the store, which keeps no text for a line with
+/// `data` (it renders `data` again when read): the common Claude message is read for its kind
+/// and the verdict only, and its text left empty. Every other line as `parse_line` reads it.
+pub fn parse_line_to_store(
+    format: OutputFormat,
+    stream: Stream,
+    line: &str,
+    at: DateTime<Utc>,
+    verdict: &mut AgentVerdict,
+) -> NewEvent {
+    if stream == Stream::Stdout
+        && format == OutputFormat::ClaudeStreamJson
+        && let Some(kind) = quick::claude_message_kind(line, verdict)
+    {
+        return NewEvent {
+            at,
+            stream,
+            kind,
+            text: String::new(),
+            data: Some(line.to_owned()),
+        };
+    }
+    parse_line(format, stream, line, at, verdict)
 }
 
 pub(crate) fn str_field<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
@@ -455,6 +495,28 @@ mod tests {
             .collect();
         pretty_assertions::assert_eq!(events, expected);
         pretty_assertions::assert_eq!(verdict, expected_verdict);
+        // The store's reading of the same lines: the same kinds, objects and verdict.
+        let mut store_verdict = AgentVerdict::default();
+        for line in lines {
+            let full = parse_line(
+                format,
+                Stream::Stdout,
+                line,
+                at,
+                &mut AgentVerdict::default(),
+            );
+            let stored = parse_line_to_store(format, Stream::Stdout, line, at, &mut store_verdict);
+            pretty_assertions::assert_eq!(
+                (&stored.kind, &stored.data),
+                (&full.kind, &full.data),
+                "{line}"
+            );
+            if stored.text.is_empty() {
+                continue;
+            }
+            pretty_assertions::assert_eq!(stored.text, full.text, "{line}");
+        }
+        pretty_assertions::assert_eq!(store_verdict, expected_verdict);
     }
 
     #[test]
@@ -490,6 +552,51 @@ mod tests {
                 saw_result: true,
                 error: None,
                 budget_exceeded: false,
+            },
+        );
+    }
+
+    /// Messages of odd shapes read the same whichever way they are read (see
+    /// `parse_line_to_store`).
+    #[test]
+    fn claude_messages_of_odd_shapes() {
+        check(
+            OutputFormat::ClaudeStreamJson,
+            &[
+                r#"{"type":"assistant","message":{"content":[{"type":"thinking","thinking":"t"},{"type":"text","text":"a"},{"type":"tool_use","name":"R","input":{}}]}}"#,
+                r#"{"type":"user","message":{"content":[{"type":"thinking","thinking":"t"},{"x":1},"s",{"type":"tool_result","content":[{"text":"r"}],"is_error":true}]}}"#,
+                r#"{"type":"user","message":{"content":"plain"},"session_id":"s3"}"#,
+                r#"{"type":"assistant","message":null,"session_id":null}"#,
+                r#"{"type":"assistant","message":{"content":null}}"#,
+                r#"{"type":"assistant","message":"m"}"#,
+                r#"{"type":"assistant","message":{"content":[{"type":7}]}}"#,
+                r#"{"type":"assistant","type":"user","message":{"content":[]}}"#,
+                r#"{"type":"assistant","session_id":5}"#,
+                r#"["assistant"]"#,
+                r#"  {"type":"user"}"#,
+                r#"{"type":"assistant"} x"#,
+            ],
+            &[
+                ("tool_use", "(thinking) t\na\n→ R: {}"),
+                ("tool_result", "(thinking) t\n()\n()\n← error r"),
+                ("user", "plain"),
+                ("assistant", ""),
+                ("assistant", ""),
+                ("assistant", ""),
+                ("assistant", "()"),
+                // A repeated key: the last one counts.
+                ("user", ""),
+                ("assistant", ""),
+                ("raw", r#"["assistant"]"#),
+                ("user", ""),
+                ("raw", r#"{"type":"assistant"} x"#),
+            ],
+            AgentVerdict {
+                report: AgentReport {
+                    agent_session_id: Some("s3".to_owned()),
+                    ..AgentReport::default()
+                },
+                ..AgentVerdict::default()
             },
         );
     }

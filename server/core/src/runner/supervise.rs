@@ -21,7 +21,7 @@ use rustix::{
 use super::{POLL_WITHOUT_WAKE, Runner, SAFETY_POLL, end::judge};
 use crate::{
     agent_host::{AgentHost, Budget},
-    agent_output::{AgentVerdict, parse_line},
+    agent_output::{AgentVerdict, parse_line_to_store},
     model::{NewEvent, OutputFormat, SessionId, Stream},
     process::signal_group,
     store::{AgentReport, Store, Termination},
@@ -67,7 +67,7 @@ impl Ingest {
     }
 
     fn take_line(&mut self, stream: Stream, bytes: &[u8]) {
-        let text = String::from_utf8_lossy(bytes);
+        let text = utf8(bytes);
         let line = text.strip_suffix('\n').unwrap_or(&text);
         let line = line.strip_suffix('\r').unwrap_or(line);
         if stream == Stream::Stderr && !line.trim().is_empty() {
@@ -77,7 +77,7 @@ impl Ingest {
             self.batch_started = Instant::now();
         }
         self.batch_bytes += bytes.len();
-        self.batch.push(parse_line(
+        self.batch.push(parse_line_to_store(
             self.format,
             stream,
             line,
@@ -107,6 +107,15 @@ impl Ingest {
             self.reported = self.verdict.report.clone();
         }
         Ok(())
+    }
+}
+
+/// A line as text: borrowed when it is valid UTF-8 (checked by the fast validator), else
+/// with each bad sequence replaced.
+fn utf8(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -371,7 +380,7 @@ impl Runner {
             if stream == Stream::Stdout
                 && let Some(host) = host.as_deref_mut()
             {
-                let text = String::from_utf8_lossy(line);
+                let text = utf8(line);
                 host.observe(store, text.trim_end_matches(['\n', '\r']))?;
             }
             ingest.take_line(stream, line);

@@ -315,6 +315,14 @@ impl Store {
             .map_err(|source| self.sqlite(source))
     }
 
+    /// How many pages the write-ahead log may hold before a commit of this connection copies
+    /// them into the database (`wal_autocheckpoint`; SQLite's default is 1,000).
+    pub fn set_checkpoint_interval(&self, pages: u32) -> Result<(), StoreError> {
+        self.connection
+            .pragma_update(None, "wal_autocheckpoint", pages)
+            .map_err(|source| self.sqlite(source))
+    }
+
     /// Gives back what the connection holds only to be faster (its page cache): for a process
     /// about to sleep a long time, such as a runner whose agent is thinking. Best effort.
     pub fn release_memory(&self) {
