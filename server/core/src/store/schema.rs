@@ -10,6 +10,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     APPROVALS_MESSAGES_LIMITS,
     RUN_HISTORY,
     WORKTREE_PATHS,
+    EVENTS_RENDERED_ON_READ,
 ];
 
 /// The `user_version` of a database this build fully understands.
@@ -241,4 +242,13 @@ END;
 /// and `lulu gc` read every one, and a table row each cost a page read per session ever run.
 const WORKTREE_PATHS: &str = "
 CREATE INDEX sessions_worktrees ON sessions (repo, worktree_path) WHERE worktree_path IS NOT NULL;
+";
+
+/// Changes no table, only what the rows mean: from this version on, a stdout event that carries
+/// a JSON object keeps no rendered text (`text` is '', rendered again from `data` when read).
+/// A lulu before it would show those lines empty; with the version raised it refuses the
+/// database instead ("newer than this lulu understands; upgrade lulu").
+const EVENTS_RENDERED_ON_READ: &str = "
+-- The events' meaning changed; their columns did not.
+SELECT 1;
 ";
