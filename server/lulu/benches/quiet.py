@@ -15,7 +15,8 @@ beside its target (issue 10):
   flood      `lulu ls` latency (p50/p99) while a session prints LINES lines, beside a read-only
              `sqlite3` reading the same page at the same moments
   ingest     an agent printing 1,000,000 Claude-shaped lines (328 bytes) under lulu, beside the
-             same agent writing to a file
+             same agent writing to a file, and beside SQLite alone storing as many rows (the
+             floor of a row per line)
 
 Not a test: it asserts nothing, it reports. Needs python3, git, sqlite3 and strace. Set
 QUIET_SECONDS (30), QUIET_FLOOD_LINES (5,000,000), QUIET_INGEST_LINES (1,000,000) to change sizes.
@@ -404,6 +405,7 @@ def bench_ingest(world):
     started = time.time()
     subprocess.run(["python3", world.generator, str(INGEST_LINES), os.path.join(world.root, "to-a-file.jsonl")], check=True)
     to_file = time.time() - started
+    floor = sqlite_floor(world)
     session = world.spawn("--max-running", "1000", "--agent", "claudegen", str(INGEST_LINES))
     db = os.path.join(world.state, "lulu.db")
     wait_for(lambda: sqlite(world, "select status from sessions where id='%s'" % session).strip() in ("completed", "failed"),
@@ -414,7 +416,26 @@ def bench_ingest(world):
     under_lulu = parse(row[2]) - parse(row[1])
     size = os.path.getsize(db) + (os.path.getsize(db + "-wal") if os.path.exists(db + "-wal") else 0)
     return {"status": row[0], "to_file_s": to_file, "under_lulu_s": under_lulu, "ratio": under_lulu / to_file,
-            "db_bytes_per_line": size / INGEST_LINES}
+            "db_bytes_per_line": size / INGEST_LINES, "sqlite_alone_s": floor, "sqlite_alone_ratio": floor / to_file}
+
+
+def sqlite_floor(world):
+    """SQLite alone storing the same number of lines, one row each, as lulu's events table has
+    them (no rendered text), in transactions of 2,000 rows, WAL, synchronous=NORMAL: the rows
+    are made inside SQLite (no pipe, no parsing, no process but sqlite3). What any design that
+    keeps a row per line in SQLite cannot go under."""
+    db = os.path.join(world.root, "floor.db")
+    script = ["PRAGMA journal_mode=WAL;", "PRAGMA synchronous=NORMAL;",
+              "CREATE TABLE events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, at TEXT NOT NULL, "
+              "stream TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL, data TEXT, UNIQUE (session_id, seq));"]
+    for first in range(0, INGEST_LINES, 2000):
+        last = min(first + 2000, INGEST_LINES) - 1
+        script.append("BEGIN; INSERT INTO events SELECT '%s', value, '2026-12-03T15:27:40.106Z', 'stdout', "
+                      "'assistant', '', printf('%%.327c', 'x') FROM generate_series(%d, %d); COMMIT;"
+                      % (uuid.uuid4(), first, last))
+    started = time.time()
+    subprocess.run(["sqlite3", db], input="\n".join(script), text=True, check=True, stdout=subprocess.DEVNULL)
+    return time.time() - started
 
 
 BENCHES = {
