@@ -10,29 +10,13 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { type TestContext, after, before, test } from "node:test";
+import { after, before } from "node:test";
 import type { Frame, Locator, Page } from "playwright-core";
 import { AGENTS, agentProfiles, gitEnv } from "../support";
-import { type Workbench, openLuluView, quickInput, runCommand, screenshot, sessionRow, sessionViewFrame, startWorkbench } from "./harness";
+import { type Workbench, openLuluView, quickInput, runCommand, screenshot, sessionRow, sessionViewFrame, startWorkbench, story } from "./harness";
 
 let wb: Workbench;
-let broken: string | undefined;
-
-function step(name: string, fn: () => Promise<void>): void {
-  test(name, { timeout: 300_000 }, async (t: TestContext) => {
-    if (broken) {
-      t.skip(`an earlier step failed: ${broken}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (err) {
-      broken = name;
-      if (wb) await screenshot(wb.page, wb.artifacts, `approvals-failed-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 50)}.png`).catch(() => undefined);
-      throw err;
-    }
-  });
-}
+const { step, broken } = story("approvals-failed-", () => wb);
 
 before(async () => {
   const host = {
@@ -55,7 +39,7 @@ before(async () => {
 });
 
 after(async () => {
-  await wb?.close({ keep: broken !== undefined });
+  await wb?.close({ keep: broken() !== undefined });
 });
 
 function worktreeOf(name: string): string {

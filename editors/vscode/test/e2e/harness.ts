@@ -8,6 +8,7 @@ import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { type TestContext, test } from "node:test";
 import { type BrowserContext, type Frame, type Locator, type Page, chromium } from "playwright-core";
 
 function need(name: string): string {
@@ -299,4 +300,38 @@ export async function screenshot(page: Page, artifacts: string, name: string): P
   const file = path.join(artifacts, name);
   await page.screenshot({ path: file });
   return file;
+}
+
+/** The steps of one story, and the step that broke it, if any. */
+export interface Story {
+  step(name: string, fn: () => Promise<void>): void;
+  broken(): string | undefined;
+}
+
+/**
+ * A story of steps, each a test. The steps build on each other, so after a failure the rest
+ * are skipped (saying which step broke) rather than each waiting out its own timeout; the
+ * failed step leaves a screenshot, `<prefix><step name>.png`.
+ */
+export function story(prefix: string, workbench: () => Workbench | undefined): Story {
+  let broken: string | undefined;
+  return {
+    step(name, fn) {
+      test(name, { timeout: 300_000 }, async (t: TestContext) => {
+        if (broken) {
+          t.skip(`an earlier step failed: ${broken}`);
+          return;
+        }
+        try {
+          await fn();
+        } catch (err) {
+          broken = name;
+          const wb = workbench();
+          if (wb) await screenshot(wb.page, wb.artifacts, `${prefix}${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png`).catch(() => undefined);
+          throw err;
+        }
+      });
+    },
+    broken: () => broken,
+  };
 }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type TestContext, after, before, test } from "node:test";
+import { after, before } from "node:test";
 import type { Page } from "playwright-core";
 import { gitEnv } from "../support";
 import {
@@ -17,33 +17,18 @@ import {
   sessionRow,
   sessionViewFrame,
   startWorkbench,
+  story,
 } from "./harness";
 
 let wb: Workbench;
-let broken: string | undefined;
-
-function step(name: string, fn: () => Promise<void>): void {
-  test(name, { timeout: 300_000 }, async (t: TestContext) => {
-    if (broken) {
-      t.skip(`an earlier step failed: ${broken}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (err) {
-      broken = name;
-      if (wb) await screenshot(wb.page, wb.artifacts, `land-failed-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 50)}.png`).catch(() => undefined);
-      throw err;
-    }
-  });
-}
+const { step, broken } = story("land-failed-", () => wb);
 
 before(async () => {
   wb = await startWorkbench({ settings: {} });
 });
 
 after(async () => {
-  await wb?.close({ keep: broken !== undefined });
+  await wb?.close({ keep: broken() !== undefined });
 });
 
 function git(cwd: string, args: string[]): string {

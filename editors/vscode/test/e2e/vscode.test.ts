@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type TestContext, after, before, test } from "node:test";
+import { after, before } from "node:test";
 import type { Frame, Locator, Page } from "playwright-core";
 import {
   type Workbench,
@@ -16,32 +16,13 @@ import {
   sessionRow,
   sessionViewFrame,
   startWorkbench,
+  story,
 } from "./harness";
 import { agentProfiles } from "../support";
 
 let wb: Workbench;
 const shots: string[] = [];
-let broken: string | undefined;
-
-/**
- * One step of the story. The steps build on each other, so after a failure the rest
- * are skipped (saying which step broke) rather than each waiting out its own timeout.
- */
-function step(name: string, fn: () => Promise<void>): void {
-  test(name, { timeout: 300_000 }, async (t: TestContext) => {
-    if (broken) {
-      t.skip(`an earlier step failed: ${broken}`);
-      return;
-    }
-    try {
-      await fn();
-    } catch (err) {
-      broken = name;
-      if (wb) await screenshot(wb.page, wb.artifacts, `failed-${name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60)}.png`).catch(() => undefined);
-      throw err;
-    }
-  });
-}
+const { step, broken } = story("failed-", () => wb);
 
 before(async () => {
   // Start with a broken server path: the extension must say so once, with a fix.
@@ -59,7 +40,7 @@ before(async () => {
 });
 
 after(async () => {
-  await wb?.close({ keep: broken !== undefined });
+  await wb?.close({ keep: broken() !== undefined });
   if (shots.length) console.log(`# screenshots: ${shots.join(" ")}`);
 });
 
