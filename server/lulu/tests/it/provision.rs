@@ -156,6 +156,12 @@ impl World {
         String::from_utf8(output.stdout).expect("utf-8")
     }
 
+    /// `git commit` in the repository, with `args`, as a fixed committer.
+    fn commit(&self, args: &[&str]) -> String {
+        let identity = ["-c", "user.name=t", "-c", "user.email=t@t", "commit"];
+        self.git(&self.repo, &[identity.as_slice(), args].concat())
+    }
+
     fn worktree_of(detail: &Value) -> PathBuf {
         PathBuf::from(detail["worktreePath"].as_str().expect("a worktree path"))
     }
@@ -182,18 +188,7 @@ fn includes_are_copied_and_setup_runs_before_the_agent() {
         "target/\n*.log\n.env\nconfig/local/\nlink-out\nbin/\ndeep/\nsetup.marker\n",
     );
     world.git(&world.repo, &["add", ".gitignore"]);
-    world.git(
-        &world.repo,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "ignore",
-        ],
-    );
+    world.commit(&["-qm", "ignore"]);
     world.write(".env", "API_KEY=local\n");
     std::fs::set_permissions(
         world.repo.join(".env"),
@@ -511,18 +506,7 @@ fn gc_removes_only_clean_worktrees_of_old_ended_sessions_and_continue_restores_o
     let world = World::new("[worktree]\ninclude = [\".env\"]\n");
     world.write(".env", "KEY=1\n");
     world.write(".gitignore", "target/\n*.log\n.env\n");
-    world.git(
-        &world.repo,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qam",
-            "ignore .env",
-        ],
-    );
+    world.commit(&["-qam", "ignore .env"]);
     let clean = world.spawn(&["clean [edit]"]);
     let dirty = world.spawn(&["dirty [dirty]"]);
     let edited = world.spawn(&["edited"]);
@@ -631,18 +615,7 @@ fn gc_keeps_ignored_files_that_are_not_in_a_commit_unless_told_to_remove_them() 
     world.write(".env", "KEY=1\n");
     world.write(".gitignore", "target/\n*.log\n.env\n");
     world.git(&world.repo, &["add", ".gitignore"]);
-    world.git(
-        &world.repo,
-        &[
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "-qm",
-            "ignore .env",
-        ],
-    );
+    world.commit(&["-qm", "ignore .env"]);
     let outside = world.root.join("outside");
     std::fs::create_dir_all(&outside).expect("outside folder");
     std::fs::write(outside.join("precious"), "not lulu's\n").expect("precious");
