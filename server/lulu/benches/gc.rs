@@ -12,6 +12,8 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support.rs"]
 mod support;
+// Counting and timing, shared by the benchmarks.
+mod common;
 
 use std::{
     path::{Path, PathBuf},
@@ -19,24 +21,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::{env_number, median, ms};
 use serde_json::json;
 use support::{Server, init_options, make_repo};
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
-}
 
 /// One `gc --older-than 0s --dry-run` with `binary`; its time and its output.
 fn gc(binary: &Path, repo: &Path, state_dir: &Path) -> (Duration, String) {

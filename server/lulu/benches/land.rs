@@ -27,19 +27,16 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support.rs"]
 mod support;
+// Counting and timing, shared by the benchmarks.
+mod common;
+
+use common::{env_number, median, millis};
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const TARGET_RATIO: f64 = 1.0;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn git(dir: &Path, args: &[&str]) -> String {
     let output = Command::new("git")
@@ -68,20 +65,6 @@ fn git(dir: &Path, args: &[&str]) -> String {
         .expect("utf-8")
         .trim()
         .to_owned()
-}
-
-fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    let mid = samples.len() / 2;
-    if samples.len().is_multiple_of(2) {
-        (samples[mid - 1] + samples[mid]) / 2
-    } else {
-        samples[mid]
-    }
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 /// The fixture, a session branch `session` that changed `changed` files, and, when `moved`, one
@@ -227,9 +210,9 @@ fn line(label: &str, samples: &mut [Duration]) -> Duration {
     let middle = median(samples);
     println!(
         "  {label:<44} median {:7.1} ms  (min {:.1}, max {:.1})",
-        ms(middle),
-        ms(samples[0]),
-        ms(samples[samples.len() - 1])
+        millis(middle),
+        millis(samples[0]),
+        millis(samples[samples.len() - 1])
     );
     middle
 }
@@ -259,9 +242,9 @@ fn main() {
         let (first_lulu, first_land, first_git) = samples.first;
         println!(
             "  first round, not in the medians: lulu {:.1} ms (the land alone {:.1}), git {:.1} ms",
-            ms(first_lulu),
-            ms(first_land),
-            ms(first_git)
+            millis(first_lulu),
+            millis(first_land),
+            millis(first_git)
         );
     }
     println!(

@@ -11,6 +11,8 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support.rs"]
 mod support;
+// Counting and timing, shared by the benchmarks.
+mod common;
 
 use std::{
     path::Path,
@@ -18,26 +20,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use common::{env_number, median, ms};
 use serde_json::json;
 use support::{Server, init_options, make_repo};
 
 const INCLUDED_FILES: usize = 20;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn ms(duration: Duration) -> String {
-    format!("{:.1} ms", duration.as_secs_f64() * 1000.0)
-}
 
 /// Writes the ignored files and the lulu.toml that lists them one by one.
 fn provision(repo: &Path) {

@@ -17,19 +17,16 @@
 #[allow(dead_code)]
 #[path = "../tests/it/support.rs"]
 mod support;
+// Counting and timing, shared by the benchmarks.
+mod common;
+
+use common::{env_number, median, millis};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 const TARGET_RATIO: f64 = 0.6;
-
-fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.parse().ok())
-        .unwrap_or(default)
-}
 
 fn git(dir: &Path) -> Command {
     let mut command = Command::new("git");
@@ -49,25 +46,11 @@ fn git(dir: &Path) -> Command {
     command
 }
 
-fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    let mid = samples.len() / 2;
-    if samples.len().is_multiple_of(2) {
-        (samples[mid - 1] + samples[mid]) / 2
-    } else {
-        samples[mid]
-    }
-}
-
 /// Flushes the previous round's dirty pages to disk before a timed round, so that neither tool pays
 /// for the other's writeback (each round writes some 20 MB; the kernel throttles writers while it flushes).
 fn settle() {
     let status = Command::new("sync").status().expect("run sync");
     assert!(status.success(), "sync failed");
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1000.0
 }
 
 /// The median times of one scenario: (lulu, git).
@@ -200,15 +183,15 @@ fn main() {
         println!("{label}:");
         println!(
             "  lulu (gix create_worktree): median {:8.1} ms  (min {:.1}, max {:.1})",
-            ms(lulu),
-            ms(outcome.lulu[0]),
-            ms(outcome.lulu[rounds - 1])
+            millis(lulu),
+            millis(outcome.lulu[0]),
+            millis(outcome.lulu[rounds - 1])
         );
         println!(
             "  git worktree add -b:        median {:8.1} ms  (min {:.1}, max {:.1})",
-            ms(git),
-            ms(outcome.git[0]),
-            ms(outcome.git[rounds - 1])
+            millis(git),
+            millis(outcome.git[0]),
+            millis(outcome.git[rounds - 1])
         );
         println!("  ratio lulu/git: {ratio:.2}");
     }
