@@ -223,14 +223,7 @@ fn render_claude_result(value: &Value, verdict: &mut AgentVerdict) -> (String, S
     verdict.report.cost_usd = cost.or(verdict.report.cost_usd);
     verdict.report.input_tokens = input.or(verdict.report.input_tokens);
     verdict.report.output_tokens = output.or(verdict.report.output_tokens);
-    // Errors come as `result` text, or (for example when a resumed conversation is
-    // gone) as an `errors` array with no `result`.
-    let errors_text = value
-        .get("errors")
-        .and_then(Value::as_array)
-        .and_then(|errors| errors.iter().find_map(Value::as_str))
-        .unwrap_or("");
-    let result_text = str_field(value, "result").unwrap_or(errors_text);
+    let result_text = claude_result_words(value);
     if subtype == "error_max_budget_usd" {
         verdict.budget_exceeded = true;
     }
@@ -270,6 +263,17 @@ pub(crate) fn model_usage_totals(value: &Value) -> Option<(i64, i64)> {
             .sum::<i64>()
     };
     Some((sum("inputTokens"), sum("outputTokens")))
+}
+
+/// What a Claude `result` line says: its `result` text or, when it has none (for example when
+/// a resumed conversation is gone), the first of its `errors`.
+pub(crate) fn claude_result_words(value: &Value) -> &str {
+    let errors = value
+        .get("errors")
+        .and_then(Value::as_array)
+        .and_then(|errors| errors.iter().find_map(Value::as_str))
+        .unwrap_or("");
+    str_field(value, "result").unwrap_or(errors)
 }
 
 pub(crate) fn claude_error_reason(subtype: &str, result_text: &str) -> String {

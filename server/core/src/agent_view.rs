@@ -10,7 +10,8 @@
 use serde_json::Value;
 
 use crate::agent_output::{
-    claude_error_reason, codex_file_changes, model_usage_totals, str_field, summarize_tool_input,
+    claude_error_reason, claude_result_words, codex_file_changes, model_usage_totals, str_field,
+    summarize_tool_input,
 };
 
 /// What kind of thing a block is.
@@ -197,12 +198,7 @@ fn claude_result(data: &Value) -> Block {
             (tokens("input_tokens"), tokens("output_tokens"))
         }
     };
-    let errors = data
-        .get("errors")
-        .and_then(Value::as_array)
-        .and_then(|errors| errors.iter().find_map(Value::as_str))
-        .unwrap_or("");
-    let said = str_field(data, "result").unwrap_or(errors);
+    let said = claude_result_words(data);
     // A failed run reads as what went wrong, in the words lulu uses for its reason.
     let text = if is_error {
         claude_error_reason(subtype, said)
